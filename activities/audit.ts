@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditEventRow, Database } from '../schema/database.js';
+
+export interface AuditEventInput {
+  /** idempotency key of the step: an event with the same key is written once */
+  eventKey: string;
+  at: string;
+  /** a human or system actor: `operator:<name>`, `partner:<id>`, `system:<component>` */
+  actor: string;
+  action: string;
+  partnerId: string | null;
+  before?: string | null;
+  after?: string | null;
+  reason?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+const GENESIS = '0'.repeat(64);
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function eventHash(prevHash: string, row: Omit<AuditEventRow, 'hash' | 'prev_hash'>): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonical(row)).digest('hex');
+}
+
+/**
+ * Appends one hash-chained audit event inside the caller's transaction. The first statement locks
+ * the chain head (a write), so concurrent writers from other processes queue on the busy timeout
+ * instead of forking the chain. Returns false when the event was already written.
+ */
+export async function appendAudit(trx: Transaction<Database>, event: AuditEventInput): Promise<boolean> {
+  // A no-op write first: takes the write lock before anything is read (see above).
+  await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+  const exists = await trx.selectFrom('audit_events').select('seq').where('event_key', '=', event.eventKey).executeTakeFirst();
+  if (exists) return false;
+  const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+  const row = {
+    seq: head.seq + 1,
+    event_key: event.eventKey,
+    at: event.at,
+    actor: event.actor,
+    action: event.action,
+    partner_id: event.partnerId,
+    before: event.before ?? null,
+    after: event.after ?? null,
+    reason: event.reason ?? null,
+    details: event.details ? JSON.stringify(event.details) : null,
+  };
+  const hash = eventHash(head.hash, row);
+  await trx.insertInto('audit_events').values({ ...row, prev_hash: head.hash, hash }).execute();
+  await trx.updateTable('audit_head').set({ seq: row.seq, hash }).where('id', '=', 1).execute();
+  return true;
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  events: number;
+  headSeq: number;
+  /** first sequence number where the chain breaks */
+  brokenAt?: number;
+  problem?: string;
+}
+
+/** Recomputes the whole chain: every hash, every link, and the head. */
+export async function verifyAuditChain(db: Kysely<Database>): Promise<ChainVerification> {
+  let prev = GENESIS;
+  let expectedSeq = 1;
+  let count = 0;
+  const pageSize = 1000;
+  for (;;) {
+    const rows = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>=', expectedSeq)
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute();
+    for (const { hash, prev_hash, ...rest } of rows) {
+      if (rest.seq !== expectedSeq) return { ok: false, events: count, headSeq: 0, brokenAt: expectedSeq, problem: 'missing event' };
+      if (prev_hash !== prev) return { ok: false, events: count, headSeq: 0, brokenAt: rest.seq, problem: 'broken link' };
+      if (eventHash(prev, rest) !== hash) return { ok: false, events: count, headSeq: 0, brokenAt: rest.seq, problem: 'hash mismatch' };
+      prev = hash;
+      expectedSeq += 1;
+      count += 1;
+    }
+    if (rows.length < pageSize) break;
+  }
+  const head = await db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+  if (head.seq !== count || head.hash !== prev) {
+    return { ok: false, events: count, headSeq: head.seq, brokenAt: count + 1, problem: 'head does not match the last event' };
+  }
+  return { ok: true, events: count, headSeq: head.seq };
+}

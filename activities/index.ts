@@ -1,0 +1,29 @@
+import type { Db } from '../schema/db.js';
+import type { LifecyclePolicy } from '../workflows/state.js';
+import type { Environment } from '../workflows/messages.js';
+import { gatherUsageEvidence, issueCredential } from './credentials.js';
+import { notify, type WebhookTarget } from './notifications.js';
+import { applyTransition } from './transitions.js';
+import type { IssueCredentialInput, NotificationInput, TransitionRecord } from './types.js';
+
+export interface ActivityDeps {
+  db: Db;
+  /** AES-256 key sealing the one-time pickup copies */
+  pickupKey: Buffer;
+  webhook?: WebhookTarget;
+  /** reads the policy file now: the lifecycle re-reads it every cycle */
+  lifecyclePolicy: (environment: Environment) => LifecyclePolicy;
+}
+
+/** The activities the lifecycle workflow calls, bound to their dependencies. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    async loadPolicy(environment: Environment): Promise<LifecyclePolicy> {
+      return deps.lifecyclePolicy(environment);
+    },
+    applyTransition: (t: TransitionRecord) => applyTransition(deps.db, t),
+    issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
+    notify: (n: NotificationInput) => notify(deps.db, deps.webhook, n),
+    gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
+  };
+}

@@ -1,0 +1,87 @@
+/** Activity inputs and outputs: plain data, never secrets. Shared by activities and the workflow (as types). */
+import type { Environment, PartnerState } from '../workflows/messages.js';
+
+export interface ReadModelPatch {
+  state?: PartnerState;
+  stage?: string | null;
+  escalated?: boolean;
+  scopes?: string[];
+  accessUntil?: string;
+  policyVersion?: string;
+  recertCycle?: number;
+  lastCertifiedAt?: string | null;
+  pendingExtension?: { accessUntil: string; reason: string; requestedAt: string } | null;
+  plannedOffboarding?: { at: string; reason: string; by: string } | null;
+  endReason?: string | null;
+  endedAt?: string | null;
+  nextDeadline?: { at: string; action: string } | null;
+}
+
+export interface TransitionRecord {
+  partnerId: string;
+  /** per-partner transition sequence, carried across continue-as-new: the idempotency key */
+  seq: number;
+  /** workflow time of the transition */
+  at: string;
+  actor: string;
+  action: string;
+  from: PartnerState;
+  to: PartnerState;
+  reason?: string;
+  patch: ReadModelPatch;
+  decision?: {
+    kind: 'approval' | 'extension';
+    stage: string | null;
+    decision: string;
+    reason: string;
+    scopes?: string[];
+    accessUntil?: string;
+  };
+  recertification?: { cycle: number; decision: string; reason: string; scopes?: string[]; evidence?: UsageEvidence };
+  /** revoke these keys (all live keys when `keyIds` is omitted) in the same transaction */
+  revokeKeys?: { keyIds?: string[]; reason: string };
+  /** set the expiry of every live key to this time (extension, shortened access) */
+  credentialsExpireAt?: string;
+  /** mark this key as retiring at the given time (rotation) */
+  retireKey?: { keyId: string; retireAt: string };
+  details?: Record<string, unknown>;
+}
+
+export interface TransitionResult {
+  /** false when the row had already moved on (the write was done before, or the API ended it) */
+  applied: boolean;
+  /** the state the read model holds after the call */
+  state: PartnerState;
+}
+
+export interface IssueCredentialInput {
+  partnerId: string;
+  version: number;
+  environment: Environment;
+  expiresAt: string;
+  actor: string;
+  /** why: `approval` or `rotation` */
+  purpose: 'approval' | 'rotation';
+}
+export interface IssuedCredential {
+  keyId: string;
+  prefix: string;
+  expiresAt: string;
+}
+
+export interface NotificationInput {
+  /** idempotency key: partner + notice sequence */
+  id: string;
+  partnerId: string;
+  kind: string;
+  /** `operator:<name>`, `role:<role>` or `partner` */
+  recipients: string[];
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export interface UsageEvidence {
+  keys: { keyId: string; prefix: string; lastUsedAt: string | null }[];
+  scopesUsed: string[];
+  scopesNeverUsed: string[];
+}

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { secureHeaders } from 'hono/secure-headers';
+import { authenticate, type AppEnv } from './auth.js';
+import type { AppDeps } from './deps.js';
+import { mapTemporalError } from './temporal-errors.js';
+import { Problem, problemResponse, problems } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { partnerRoutes } from './routes/partners.js';
+import { validationHook } from './validation.js';
+
+export type App = ReturnType<typeof createApp>;
+
+/** The HTTP API. Dependencies come in; nothing here reaches for globals. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
+    const started = performance.now();
+    await next();
+    deps.logger.info(
+      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      'request',
+    );
+  });
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  // CORS is closed unless origins are configured.
+  app.use('*', cors({ origin: deps.corsOrigins ?? [], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key'] }));
+  app.use('*', methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      problemResponse(c, new Problem(405, 'Method Not Allowed', `allowed: ${methods.join(', ')}`, {}, { Allow: methods.join(', ') })),
+  }));
+  app.use('/v1/*', bodyLimit({
+    maxSize: deps.bodyLimitBytes ?? 64 * 1024,
+    onError: () => {
+      throw new Problem(413, 'Content Too Large', `request bodies are limited to ${deps.bodyLimitBytes ?? 64 * 1024} bytes`);
+    },
+  }));
+  app.use('/v1/*', async (c, next) => {
+    if (['POST', 'PUT', 'PATCH'].includes(c.req.method)) {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(type)) throw new Problem(415, 'Unsupported Media Type', 'send the body as application/json');
+    }
+    return next();
+  });
+  app.use('/v1/*', authenticate(deps.db));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/v1/partners', partnerRoutes(deps));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'partner-access', version: '0.1.0', description: 'Partner API access lifecycle: onboarding, approval, credentials, recertification, revocation.' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => problemResponse(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (err instanceof Problem) return problemResponse(c, err);
+    const mapped = mapTemporalError(err);
+    if (mapped) return problemResponse(c, mapped);
+    if (err instanceof HTTPException) {
+      return problemResponse(c, new Problem(err.status as Problem['status'], err.message || 'Error', err.message || undefined));
+    }
+    if (err instanceof SyntaxError) return problemResponse(c, problems.badRequest('the body is not valid JSON'));
+    deps.logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
+    return problemResponse(c, new Problem(500, 'Internal Server Error', 'an internal error occurred; it was logged with this request id'));
+  });
+  return app;
+}

@@ -1,0 +1,19 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Policy } from '../config/policy.js';
+import type { Db } from '../schema/db.js';
+
+/** What the HTTP app needs from the outside world; tests pass their own. */
+export interface AppDeps {
+  db: Db;
+  temporal: { client: Client; taskQueue: string };
+  /** the policy in force (the file is re-read by workflows each cycle; the API reads it at start) */
+  policy: () => Policy;
+  pickupKey: Buffer;
+  logger: Logger;
+  corsOrigins?: string[];
+  /** how long a decision may wait for a worker before the API answers 503 */
+  updateDeadlineMs?: number;
+  /** max request body in bytes */
+  bodyLimitBytes?: number;
+}

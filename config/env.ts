@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Everything the processes read from the environment, validated once at start-up.
+ * Temporal's own connection variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+ * TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE) are read by @temporalio/envconfig when a
+ * cluster is used; here we only decide whether one is configured.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(3000),
+  DATA_DIR: z.string().min(1).default('data'),
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || v.startsWith('sqlite:') || v.startsWith('file:'),
+    'only sqlite:<path> is supported in this release (Postgres is planned)',
+  ),
+  POLICY_FILE: z.string().min(1).default('config/policy.json'),
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('partner-access'),
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  PICKUP_KEY: optionalString.refine(
+    (v) => v === undefined || /^[0-9a-fA-F]{64}$/.test(v) || /^[A-Za-z0-9_\-+/]{43}=?$/.test(v),
+    'must be 32 bytes as 64 hex characters or base64',
+  ),
+  WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  WEBHOOK_SECRET: optionalString,
+  ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  CORS_ORIGINS: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  UPDATE_DEADLINE_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});
+
+export type AppConfig = ReturnType<typeof resolveConfig>;
+
+function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
+  const dataDir = path.resolve(cwd, env.DATA_DIR);
+  const sqliteFile = env.DATABASE_URL
+    ? path.resolve(cwd, env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, ''))
+    : path.join(dataDir, 'app.db');
+  return {
+    host: env.HOST,
+    port: env.PORT,
+    dataDir,
+    database: { kind: 'sqlite' as const, file: sqliteFile },
+    policyFile: path.resolve(cwd, env.POLICY_FILE),
+    temporal: {
+      /** undefined: embedded mode, `npm start` runs a local dev server */
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      cliPath: env.TEMPORAL_CLI_PATH,
+      devPort: env.TEMPORAL_DEV_PORT,
+      uiPort: env.TEMPORAL_UI_PORT,
+      devDbFile: path.join(dataDir, 'temporal.db'),
+    },
+    pickupKey: env.PICKUP_KEY,
+    pickupKeyFile: path.join(dataDir, 'pickup.key'),
+    webhook: env.WEBHOOK_URL ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET } : undefined,
+    adminToken: env.ADMIN_TOKEN,
+    corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
+    logLevel: env.LOG_LEVEL,
+    updateDeadlineMs: env.UPDATE_DEADLINE_MS,
+  };
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+  }
+  if (parsed.data.WEBHOOK_URL && !parsed.data.WEBHOOK_SECRET) {
+    throw new ConfigError('Invalid configuration: WEBHOOK_SECRET is required when WEBHOOK_URL is set');
+  }
+  return resolveConfig(parsed.data, cwd);
+}

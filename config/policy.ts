@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import { z } from 'zod';
+
+/**
+ * Policy as code: config/policy.json, validated here. Durations use Temporal's string form
+ * ("90 days", "2s"; "M" is minutes and there is no month unit) and resolve to milliseconds.
+ * The version is a hash of the canonical content, so formatting changes do not change it.
+ */
+const duration = z.string().transform((text, ctx) => {
+  let ms: number;
+  try {
+    ms = msToNumber(text as Parameters<typeof msToNumber>[0]);
+  } catch {
+    ms = Number.NaN;
+  }
+  if (!Number.isFinite(ms) || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a positive duration (e.g. "90 days", "12h", "2s")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const environmentPolicySchema = z
+  .strictObject({
+    maxAccess: duration,
+    securityApproval: z.enum(['always', 'high-risk']),
+    approvalTimeout: duration,
+    approvalReminders: z.array(duration),
+    escalateAfter: duration,
+    recertifyEvery: duration,
+    recertReminders: z.array(duration).min(1, 'at least one reminder: the largest opens the review'),
+    noAnswer: z.enum(['suspend', 'offboard']),
+    suspendedGrace: duration,
+    expiryWarnings: z.array(duration),
+    rotationOverlap: duration,
+    rateLimitTiers: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.strictObject({ requests: z.number().int().positive(), window: duration })),
+    defaultRateLimitTier: z.string(),
+  })
+  .superRefine((p, ctx) => {
+    p.approvalReminders.forEach((r, i) => {
+      if (r >= p.approvalTimeout) ctx.addIssue({ code: 'custom', path: ['approvalReminders', i], message: 'must be before approvalTimeout' });
+    });
+    if (p.escalateAfter >= p.approvalTimeout) ctx.addIssue({ code: 'custom', path: ['escalateAfter'], message: 'must be before approvalTimeout' });
+    p.recertReminders.forEach((r, i) => {
+      if (r >= p.recertifyEvery) ctx.addIssue({ code: 'custom', path: ['recertReminders', i], message: 'must be shorter than recertifyEvery' });
+    });
+    p.expiryWarnings.forEach((w, i) => {
+      if (w >= p.maxAccess) ctx.addIssue({ code: 'custom', path: ['expiryWarnings', i], message: 'must be shorter than maxAccess' });
+    });
+    if (Object.keys(p.rateLimitTiers).length === 0) ctx.addIssue({ code: 'custom', path: ['rateLimitTiers'], message: 'needs at least one tier' });
+    if (!(p.defaultRateLimitTier in p.rateLimitTiers)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultRateLimitTier'], message: 'must name one of rateLimitTiers' });
+    }
+  })
+  .transform((p) => ({
+    ...p,
+    approvalReminders: [...p.approvalReminders].sort((a, b) => a - b),
+    recertReminders: [...p.recertReminders].sort((a, b) => b - a),
+    expiryWarnings: [...p.expiryWarnings].sort((a, b) => b - a),
+  }));
+
+export const policyFileSchema = z.strictObject({
+  scopes: z.record(
+    z.string().regex(/^[a-z][a-z0-9_.:-]{1,63}$/, 'scope names are lower-case, e.g. orders:read'),
+    z.strictObject({ risk: z.enum(['low', 'high']), description: z.string().min(1) }),
+  ),
+  environments: z.strictObject({ sandbox: environmentPolicySchema, production: environmentPolicySchema }),
+});
+
+export type EnvironmentPolicy = z.output<typeof environmentPolicySchema>;
+export type Policy = z.output<typeof policyFileSchema> & { version: string };
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+export const policyVersion = (raw: unknown): string =>
+  `sha256:${createHash('sha256').update(JSON.stringify(canonical(raw))).digest('hex').slice(0, 16)}`;
+
+export class PolicyError extends Error {}
+
+export function parsePolicy(raw: unknown): Policy {
+  const parsed = policyFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new PolicyError(`invalid policy: ${lines.join('; ')}`);
+  }
+  return { ...parsed.data, version: policyVersion(raw) };
+}
+
+export function loadPolicyFile(file: string): Policy {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PolicyError(`policy file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parsePolicy(raw);
+}

@@ -1,0 +1,49 @@
+import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
+import { loadPolicyFile, PolicyError } from '../config/policy.js';
+import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
+import { OperatorError } from './operators.js';
+import { PortInUse } from './dev-server.js';
+import { TemporalCliMissing } from './temporal-cli.js';
+
+/** Errors a person can fix: printed as one line, exit code 1, no stack trace. */
+const expected = [ConfigError, PolicyError, TemporalCliMissing, PortInUse, OperatorError];
+
+export async function main(run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    const known = expected.some((E) => err instanceof E);
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`partner-access: ${known ? message : `failed: ${message}`}\n`);
+    if (!known && process.env.LOG_LEVEL === 'debug') console.error(err);
+    process.exit(1);
+  }
+}
+
+/** Configuration, policy check and database at the latest migration: what every role needs first. */
+export async function bootData(): Promise<{ config: AppConfig; db: Db; applied: string[] }> {
+  const config = loadConfig();
+  loadPolicyFile(config.policyFile);
+  const db = openDatabase(config.database);
+  const applied = await migrateToLatest(db);
+  return { config, db, applied };
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`partner-access: ${signal}, shutting down…\n`);
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`partner-access: shutdown error: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { searchAttributeKeys } from './search-attributes.js';
+
+export class PortInUse extends Error {}
+
+/** Resolves when nothing listens on host:port; rejects with PortInUse otherwise. */
+export function assertPortFree(port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new PortInUse(`port ${port} (${what}) is already in use on ${host}; set the matching *_PORT variable or stop the other process`) : err),
+    );
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve()));
+  });
+}
+
+export interface DevServer {
+  process: ChildProcess;
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `temporal server start-dev` persisted to a SQLite file, with the Web UI and the product's
+ * search attributes. Its output goes to a log file beside the database, not to our stdout.
+ */
+export function startDevServer(opts: { cli: string; dbFile: string; port: number; uiPort: number; namespace: string }): DevServer {
+  fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  const log = fs.openSync(path.join(path.dirname(opts.dbFile), 'temporal.log'), 'a');
+  const args = [
+    'server', 'start-dev',
+    '--db-filename', opts.dbFile,
+    '--ip', '127.0.0.1',
+    '--port', String(opts.port),
+    '--ui-port', String(opts.uiPort),
+    '--namespace', opts.namespace,
+    '--log-level', 'warn',
+    ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+  ];
+  const child = spawn(opts.cli, args, { stdio: ['ignore', log, log] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    process: child,
+    address: `127.0.0.1:${opts.port}`,
+    uiUrl: `http://127.0.0.1:${opts.uiPort}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      fs.closeSync(log);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createApp } from '../api/app.js';
+import type { AppConfig } from '../config/env.js';
+import { loadPolicyFile } from '../config/policy.js';
+import type { Db } from '../schema/db.js';
+import { createWorker } from '../worker.js';
+import { lifecyclePolicyFrom, loadPickupKey } from './services.js';
+import { connectClient, connectWorkerConnection, type TemporalTarget } from './temporal.js';
+import { installTemporalRuntime } from './temporal-runtime.js';
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+/** The worker role: connects, registers the lifecycle, runs until stopped (drains on stop). */
+export async function runWorkerRole(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running> {
+  installTemporalRuntime(logger);
+  const connection = await connectWorkerConnection(target);
+  const worker: Worker = await createWorker({
+    connection,
+    namespace: target.namespace,
+    taskQueue: config.temporal.taskQueue,
+    db,
+    pickupKey: loadPickupKey(config),
+    webhook: config.webhook?.secret ? { url: config.webhook.url, secret: config.webhook.secret } : undefined,
+    lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
+  });
+  const running = worker.run();
+  running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
+  logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+    },
+  };
+}
+
+/** The API role: the Hono app on HOST:PORT. */
+export async function runApiRole(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
+  const policy = loadPolicyFile(config.policyFile);
+  const { connection, client } = await connectClient(target);
+  const app = createApp({
+    db,
+    temporal: { client, taskQueue: config.temporal.taskQueue },
+    policy: () => policy,
+    pickupKey: loadPickupKey(config),
+    logger,
+    corsOrigins: config.corsOrigins,
+    updateDeadlineMs: config.updateDeadlineMs,
+  });
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const url = `http://${config.host}:${config.port}`;
+  logger.info({ url }, 'API listening');
+  return {
+    url,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+import type { AppConfig } from '../config/env.js';
+
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  /** TLS / API key / metadata from Temporal's standard variables and profiles */
+  options: Omit<ReturnType<typeof loadClientConnectConfig>['connectionOptions'], 'address'>;
+}
+
+/**
+ * Where Temporal is: the embedded dev server when TEMPORAL_ADDRESS is unset, otherwise the cluster
+ * described by Temporal's standard environment variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+ * TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE).
+ */
+export function temporalTarget(config: AppConfig): TemporalTarget {
+  if (!config.temporal.address) {
+    return { address: `127.0.0.1:${config.temporal.devPort}`, namespace: config.temporal.namespace, options: {} };
+  }
+  const { connectionOptions, namespace } = loadClientConnectConfig();
+  const { address, ...options } = connectionOptions;
+  return { address: address ?? config.temporal.address, namespace: namespace ?? config.temporal.namespace, options };
+}
+
+export async function connectClient(target: TemporalTarget): Promise<{ connection: Connection; client: Client }> {
+  const connection = await Connection.connect({ address: target.address, ...(target.options as object) });
+  return { connection, client: new Client({ connection, namespace: target.namespace }) };
+}
+
+export async function connectWorkerConnection(target: TemporalTarget): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: target.address, ...target.options });
+}
+
+/** Retries until the server answers (a dev server takes a few seconds to open its port). */
+export async function waitForTemporal(target: TemporalTarget, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const { connection } = await connectClient(target);
+      await connection.healthService.check({});
+      await connection.close();
+      return;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${target.address} did not answer within ${timeoutMs} ms: ${(lastError as Error)?.message}`);
+}

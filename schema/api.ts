@@ -1,0 +1,95 @@
+/** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
+import { z } from '@hono/zod-openapi';
+
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    // control characters have no business in names and reasons (they break logs and UIs)
+    .refine((v) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(v), 'must not contain control characters');
+
+export const environmentSchema = z.enum(['sandbox', 'production']).openapi('Environment');
+export const partnerStateSchema = z
+  .enum(['pending_approval', 'active', 'recertification_due', 'suspended', 'rejected', 'request_expired', 'offboarded', 'revoked'])
+  .openapi('PartnerState');
+export const scopeNameSchema = z.string().regex(/^[a-z][a-z0-9_.:-]{1,63}$/, 'not a scope name');
+export const isoDateTimeSchema = z
+  .string()
+  .max(40)
+  .refine((v) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date or date-time')
+  .openapi({ example: '2027-06-30T00:00:00Z' });
+export const partnerIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9]{8,32}$/, 'not a partner id')
+  .openapi({ param: { name: 'id', in: 'path' }, example: 'Zq4k2Nd8xT0aLp9w' });
+
+export const submissionSchema = z
+  .strictObject({
+    name: text(200),
+    contactEmail: z.email().max(254),
+    sponsor: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not an operator name'),
+    environment: environmentSchema,
+    scopes: z.array(scopeNameSchema).min(1).max(50),
+    justification: text(2000),
+    accessUntil: isoDateTimeSchema.optional(),
+  })
+  .openapi('Submission');
+
+export const submissionAcceptedSchema = z
+  .object({ partnerId: z.string(), requestToken: z.string(), state: partnerStateSchema })
+  .openapi('SubmissionAccepted');
+
+export const deadlineSchema = z.object({ at: z.string(), action: z.string() }).openapi('Deadline');
+
+export const partnerViewSchema = z
+  .object({
+    partnerId: z.string(),
+    name: z.string(),
+    environment: environmentSchema,
+    sponsor: z.string(),
+    state: partnerStateSchema,
+    pendingStage: z.enum(['sponsor', 'security']).nullable(),
+    escalated: z.boolean(),
+    scopes: z.array(z.string()),
+    accessUntil: z.string(),
+    nextDeadline: deadlineSchema.nullable(),
+    rateLimitTier: z.string(),
+    policyVersion: z.string(),
+    recertificationCycle: z.number().int(),
+    lastCertifiedAt: z.string().nullable(),
+    pendingExtension: z.object({ accessUntil: z.string(), reason: z.string(), requestedAt: z.string() }).nullable(),
+    plannedOffboarding: z.object({ at: z.string(), reason: z.string(), by: z.string() }).nullable(),
+    endReason: z.string().nullable(),
+    credentials: z.array(
+      z.object({
+        keyId: z.string(),
+        prefix: z.string(),
+        status: z.enum(['active', 'revoked']),
+        expiresAt: z.string(),
+        retireAt: z.string().nullable(),
+        lastUsedAt: z.string().nullable(),
+      }),
+    ),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Partner');
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+export const healthSchema = z.object({ status: z.string() }).openapi('Health');
+export const readinessSchema = z
+  .object({ status: z.enum(['ready', 'not_ready']), checks: z.object({ database: z.boolean(), temporal: z.boolean() }) })
+  .openapi('Readiness');

@@ -1,0 +1,209 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * The read model and records of partner-access. Timestamps are ISO-8601 UTC text (SQLite binds
+ * no Date), booleans are 0/1, lists are JSON text. Workflows own the lifecycle; these tables are
+ * what the API, the gateway and auditors read.
+ */
+export interface Database {
+  partners: PartnersTable;
+  credentials: CredentialsTable;
+  credential_pickups: CredentialPickupsTable;
+  decisions: DecisionsTable;
+  recertifications: RecertificationsTable;
+  operators: OperatorsTable;
+  notifications: NotificationsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  idempotency_keys: IdempotencyKeysTable;
+  usage_counters: UsageCountersTable;
+  pending_signals: PendingSignalsTable;
+}
+
+export const partnerStates = [
+  'pending_approval',
+  'active',
+  'recertification_due',
+  'suspended',
+  'rejected',
+  'request_expired',
+  'offboarded',
+  'revoked',
+] as const;
+export type PartnerState = (typeof partnerStates)[number];
+export const terminalStates: readonly PartnerState[] = ['rejected', 'request_expired', 'offboarded', 'revoked'];
+
+export interface PartnersTable {
+  id: string;
+  name: string;
+  contact_email: string;
+  sponsor: string;
+  /** `partner` for self-service submissions, otherwise `operator:<name>` */
+  requested_by: string;
+  environment: 'sandbox' | 'production';
+  /** JSON array of scope names */
+  scopes: string;
+  justification: string;
+  state: PartnerState;
+  /** pending approval stage: `sponsor` | `security` */
+  stage: string | null;
+  /** 1 once the pending stage has been escalated to alternates */
+  escalated: number;
+  access_until: string;
+  next_deadline_at: string | null;
+  next_deadline_action: string | null;
+  policy_version: string;
+  rate_limit_tier: string;
+  request_token_hash: string;
+  recert_cycle: number;
+  last_certified_at: string | null;
+  /** JSON `{ accessUntil, reason, requestedAt }` while an extension waits for the sponsor */
+  pending_extension: string | null;
+  /** JSON `{ at, reason, by }` when an offboarding is planned */
+  planned_offboarding: string | null;
+  end_reason: string | null;
+  ended_at: string | null;
+  /** last applied workflow transition sequence: makes read-model updates idempotent and ordered */
+  transition_seq: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CredentialsTable {
+  key_id: string;
+  partner_id: string;
+  /** 1, 2, 3 … per partner: the idempotency key of issuance */
+  version: number;
+  hash: string;
+  prefix: string;
+  environment: 'sandbox' | 'production';
+  status: 'active' | 'revoked';
+  created_at: string;
+  expires_at: string;
+  /** set while the key is being replaced: it stops working at this time */
+  retire_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  revoke_reason: string | null;
+}
+
+export interface CredentialPickupsTable {
+  key_id: string;
+  partner_id: string;
+  /** AES-256-GCM sealed plaintext, bound to the key id; wiped at pickup */
+  sealed: string | null;
+  created_at: string;
+  picked_up_at: string | null;
+}
+
+export interface DecisionsTable {
+  id: Generated<number>;
+  partner_id: string;
+  /** idempotency key: partner + transition sequence */
+  step_key: string;
+  /** `approval` | `extension` */
+  kind: string;
+  stage: string | null;
+  decision: string;
+  actor: string;
+  reason: string;
+  scopes: string | null;
+  access_until: string | null;
+  at: string;
+}
+
+export interface RecertificationsTable {
+  id: Generated<number>;
+  partner_id: string;
+  cycle: number;
+  decision: string;
+  actor: string;
+  reason: string;
+  scopes: string | null;
+  /** JSON usage evidence shown to the reviewer */
+  evidence: string | null;
+  at: string;
+}
+
+export interface OperatorsTable {
+  name: string;
+  /** JSON array of roles */
+  roles: string;
+  token_hash: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface NotificationsTable {
+  id: string;
+  partner_id: string;
+  kind: string;
+  /** JSON array of recipients (operator names or `partner`) */
+  recipients: string;
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed' | 'not_configured';
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  /** idempotency key of the step that wrote it */
+  event_key: string;
+  at: string;
+  actor: string;
+  action: string;
+  partner_id: string | null;
+  before: string | null;
+  after: string | null;
+  reason: string | null;
+  /** JSON details (never secrets) */
+  details: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row: the chain head. Every audit append locks it first, which serialises writers. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface IdempotencyKeysTable {
+  key: string;
+  /** who used it: hash of the caller identity (source or operator) */
+  scope: string;
+  body_hash: string;
+  partner_id: string;
+  /** sealed response (contains the request token) */
+  response: string;
+  created_at: string;
+}
+
+export interface UsageCountersTable {
+  key_id: string;
+  scope: string;
+  day: string;
+  count: number;
+}
+
+/** Signals the API could not deliver (Temporal down); re-sent by the worker. */
+export interface PendingSignalsTable {
+  id: Generated<number>;
+  workflow_id: string;
+  signal: string;
+  args: string;
+  created_at: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+export type PartnerRow = Selectable<PartnersTable>;
+export type NewPartner = Insertable<PartnersTable>;
+export type PartnerUpdate = Updateable<PartnersTable>;
+export type CredentialRow = Selectable<CredentialsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type OperatorRow = Selectable<OperatorsTable>;

@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './2026_11_23_001_initial.js';
+
+/**
+ * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
+ * vitest/tsx ESM. Names sort in the order they run; add new files at the end.
+ */
+const migrations: Record<string, Migration> = {
+  '2026_11_23_001_initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

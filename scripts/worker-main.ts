@@ -1,0 +1,14 @@
+/** `npm run worker`: the worker role alone, against an existing Temporal cluster and database. */
+import { bootData, main, onShutdown } from '../runtime/boot.js';
+import { runWorkerRole } from '../runtime/roles.js';
+import { createLogger } from '../runtime/services.js';
+import { temporalTarget } from '../runtime/temporal.js';
+
+await main(async () => {
+  const { config, db } = await bootData();
+  const worker = await runWorkerRole(config, temporalTarget(config), db, createLogger(config.logLevel));
+  onShutdown(async () => {
+    await worker.stop();
+    await db.destroy();
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * A real partner-access stack for a test file: the shared dev server, a fresh SQLite file, a real
+ * worker on a task queue of its own, and the real Hono app (called in-process with app.request).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { loadPolicyFile } from '../../config/policy.js';
+import { generateDataKey, parseDataKey } from '../../domain/sealed-box.js';
+import { createOperator } from '../../runtime/operators.js';
+import { createLogger, lifecyclePolicyFrom } from '../../runtime/services.js';
+import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
+import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
+import type { Role } from '../../workflows/messages.js';
+import { createWorker } from '../../worker.js';
+
+export const fastPolicyFile = path.resolve(import.meta.dirname, '../fixtures/policy.fast.json');
+
+export interface StackOptions {
+  policyFile?: string;
+  webhook?: { url: string; secret: string };
+  /** start without a worker (tests of what works with workers down) */
+  noWorker?: boolean;
+}
+
+let sequence = 0;
+
+export async function startStack(opts: StackOptions = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-test-'));
+  const policyFile = opts.policyFile ?? fastPolicyFile;
+  const db: Db = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
+  await migrateToLatest(db);
+  const pickupKey = parseDataKey(generateDataKey());
+  const logLines: string[] = [];
+  const logger = createLogger(
+    'info',
+    new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  installTemporalRuntime(logger);
+  const address = inject('temporalAddress');
+  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+  const taskQueue = `pa-${process.pid}-${Date.now()}-${++sequence}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const policy = loadPolicyFile(policyFile);
+  const app = createApp({ db, temporal: { client, taskQueue }, policy: () => policy, pickupKey, logger, updateDeadlineMs: 5000 });
+
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let workerCount = 0;
+  async function startWorker() {
+    if (worker) return;
+    worker = await createWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle,
+      db,
+      pickupKey,
+      webhook: opts.webhook,
+      lifecyclePolicy: lifecyclePolicyFrom(policyFile),
+      identity: `test-worker-${++workerCount}`,
+    });
+    running = worker.run();
+  }
+  async function stopWorker() {
+    if (!worker) return;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    worker = undefined;
+  }
+  if (!opts.noWorker) await startWorker();
+
+  const tokens = new Map<string, string>();
+  async function operator(name: string, roles: Role[]): Promise<string> {
+    const token = await createOperator(db, name, roles);
+    tokens.set(name, token);
+    return token;
+  }
+
+  /** JSON request against the real app; `token` goes in the Authorization header. */
+  async function call(method: string, url: string, init: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
+    if (init.body !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await app.request(url, {
+      method,
+      headers,
+      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+    });
+    const text = await response.text();
+    let json: any;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, json, text };
+  }
+
+  return {
+    dir,
+    db,
+    app,
+    client,
+    taskQueue,
+    policy,
+    pickupKey,
+    logLines,
+    operator,
+    tokens,
+    call,
+    startWorker,
+    stopWorker,
+    async stop() {
+      await stopWorker();
+      await nativeConnection.close();
+      await connection.close();
+      await db.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Polls `fn` until it returns a truthy value (the read model is written by activities). */
+export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}

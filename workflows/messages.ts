@@ -1,0 +1,134 @@
+/**
+ * The lifecycle's message contract, shared by the workflow and its callers (API, tests). Importing
+ * this module pulls in only the message definitions, never the workflow code.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export type Environment = 'sandbox' | 'production';
+export type Role = 'approver' | 'security' | 'auditor' | 'admin' | 'gateway';
+export const roles: readonly Role[] = ['approver', 'security', 'auditor', 'admin', 'gateway'];
+
+export type PartnerState =
+  | 'pending_approval'
+  | 'active'
+  | 'recertification_due'
+  | 'suspended'
+  | 'rejected'
+  | 'request_expired'
+  | 'offboarded'
+  | 'revoked';
+export const terminalStates: readonly PartnerState[] = ['rejected', 'request_expired', 'offboarded', 'revoked'];
+export type ApprovalStage = 'sponsor' | 'security';
+
+/** Who is acting. Operators carry their roles; the partner acts with its request token or key. */
+export type Actor =
+  | { kind: 'operator'; name: string; roles: Role[] }
+  | { kind: 'partner'; partnerId: string }
+  | { kind: 'system'; name: string };
+
+export const actorLabel = (actor: Actor): string =>
+  actor.kind === 'operator' ? `operator:${actor.name}` : actor.kind === 'partner' ? `partner:${actor.partnerId}` : `system:${actor.name}`;
+
+/** Workflow input at submission. The read-model row (name, contact, justification) is written by the API. */
+export interface Submission {
+  environment: Environment;
+  sponsor: string;
+  /** `partner` (self-service) or `operator:<name>` */
+  requestedBy: string;
+  scopes: string[];
+  /** ISO timestamp, already capped by policy maxAccess */
+  accessUntil: string;
+  submittedAt: string;
+}
+
+export interface DecisionInput {
+  decision: 'approve' | 'reject';
+  scopes?: string[];
+  accessUntil?: string;
+  reason: string;
+  actor: Actor;
+}
+export interface RecertificationInput {
+  decision: 'keep' | 'narrow' | 'revoke';
+  scopes?: string[];
+  reason: string;
+  actor: Actor;
+}
+export interface ExtensionInput {
+  accessUntil: string;
+  reason: string;
+  actor: Actor;
+}
+export interface OffboardingInput {
+  /** ISO timestamp; omitted means now */
+  at?: string;
+  reason: string;
+  actor: Actor;
+}
+export interface RotationInput {
+  /** the key the partner authenticated with */
+  currentKeyId: string;
+  actor: Actor;
+}
+export interface RevocationInput {
+  reason: string;
+  actor: Actor;
+  at: string;
+}
+
+export interface DeadlineView {
+  at: string;
+  action: string;
+}
+export interface CredentialView {
+  keyId: string;
+  version: number;
+  expiresAt: string;
+  retireAt?: string;
+}
+export interface LifecycleStatus {
+  partnerId: string;
+  state: PartnerState;
+  stage: ApprovalStage | null;
+  escalated: boolean;
+  environment: Environment;
+  sponsor: string;
+  scopes: string[];
+  accessUntil: string;
+  cycle: number;
+  policyVersion: string | null;
+  nextDeadline: DeadlineView | null;
+  pendingExtension: { accessUntil: string; reason: string; requestedAt: string } | null;
+  plannedOffboarding: { at: string; reason: string; by: string } | null;
+  credentials: CredentialView[];
+  endReason: string | null;
+}
+
+/** What a decision-like Update answers once the workflow has acted on it. */
+export interface CommandResult {
+  state: PartnerState;
+  stage: ApprovalStage | null;
+  /** set when the command issued a key (last approval, rotation) */
+  issued?: { keyId: string; expiresAt: string };
+  /** set for rotation: the key that stops working at `retireAt` */
+  retiring?: { keyId: string; retireAt: string };
+  accessUntil?: string;
+}
+
+/** Typed failure types: the API maps them to HTTP codes (see api/errors.ts). */
+export const FailureTypes = {
+  notAllowedInState: 'NotAllowedInState',
+  forbidden: 'ForbiddenActor',
+  invalidRequest: 'InvalidRequest',
+  alreadyDecided: 'AlreadyDecided',
+} as const;
+
+export const decideUpdate = defineUpdate<CommandResult, [DecisionInput]>('decide');
+export const recertifyUpdate = defineUpdate<CommandResult, [RecertificationInput]>('recertify');
+export const requestExtensionUpdate = defineUpdate<CommandResult, [ExtensionInput]>('requestExtension');
+export const planOffboardingUpdate = defineUpdate<CommandResult, [OffboardingInput]>('planOffboarding');
+export const rotateCredentialUpdate = defineUpdate<CommandResult, [RotationInput]>('rotateCredential');
+export const emergencyRevokeSignal = defineSignal<[RevocationInput]>('emergencyRevoke');
+export const statusQuery = defineQuery<LifecycleStatus>('status');
+
+export const workflowIdFor = (partnerId: string): string => `partner-${partnerId}`;
