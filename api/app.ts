@@ -10,6 +10,8 @@ import type { AppDeps } from './deps.js';
 import { mapTemporalError } from './temporal-errors.js';
 import { Problem, problemResponse, problems } from './problem.js';
 import { healthRoutes } from './routes/health.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
 import { partnerRoutes } from './routes/partners.js';
 import { validationHook } from './validation.js';
 
@@ -46,7 +48,8 @@ export function createApp(deps: AppDeps) {
     },
   }));
   app.use('/v1/*', async (c, next) => {
-    if (['POST', 'PUT', 'PATCH'].includes(c.req.method)) {
+    // Read (and cache) the body once: an empty body needs no type, any other must be JSON.
+    if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && (await c.req.text()).length > 0) {
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(type)) throw new Problem(415, 'Unsupported Media Type', 'send the body as application/json');
     }
@@ -56,6 +59,8 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes(deps));
   app.route('/v1/partners', partnerRoutes(deps));
+  app.route('/v1/partners', lifecycleRoutes(deps));
+  app.route('/v1/partners', credentialRoutes(deps));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -93,3 +93,44 @@ export const healthSchema = z.object({ status: z.string() }).openapi('Health');
 export const readinessSchema = z
   .object({ status: z.enum(['ready', 'not_ready']), checks: z.object({ database: z.boolean(), temporal: z.boolean() }) })
   .openapi('Readiness');
+
+const reason = text(1000);
+
+export const decisionSchema = z
+  .strictObject({
+    decision: z.enum(['approve', 'reject']),
+    scopes: z.array(scopeNameSchema).min(1).max(50).optional(),
+    accessUntil: isoDateTimeSchema.optional(),
+    reason,
+  })
+  .openapi('Decision');
+
+export const recertificationSchema = z
+  .strictObject({
+    decision: z.enum(['keep', 'narrow', 'revoke']),
+    scopes: z.array(scopeNameSchema).min(1).max(50).optional(),
+    reason,
+  })
+  .openapi('Recertification');
+
+export const extensionSchema = z.strictObject({ accessUntil: isoDateTimeSchema, reason }).openapi('ExtensionRequest');
+export const offboardingSchema = z.strictObject({ at: isoDateTimeSchema.optional(), reason }).openapi('OffboardingRequest');
+export const revocationSchema = z.strictObject({ reason }).openapi('Revocation');
+
+export const commandResultSchema = z
+  .object({
+    partnerId: z.string(),
+    state: partnerStateSchema,
+    pendingStage: z.enum(['sponsor', 'security']).nullable(),
+    accessUntil: z.string().optional(),
+    keyId: z.string().optional(),
+  })
+  .openapi('CommandResult');
+
+export const revocationAcceptedSchema = z
+  .object({ partnerId: z.string(), state: z.literal('revoked'), keysRevoked: z.number().int(), workflowSignalled: z.boolean() })
+  .openapi('RevocationAccepted');
+
+export const issuedKeySchema = z
+  .object({ apiKey: z.string(), keyId: z.string(), expiresAt: z.string() })
+  .openapi('IssuedKey', { description: 'The plaintext key, shown exactly once' });

@@ -23,6 +23,8 @@ export const fastPolicyFile = path.resolve(import.meta.dirname, '../fixtures/pol
 
 export interface StackOptions {
   policyFile?: string;
+  /** changes to both environments of the fast policy, written to a file of the test's own */
+  policyOverrides?: Record<string, unknown>;
   webhook?: { url: string; secret: string };
   /** start without a worker (tests of what works with workers down) */
   noWorker?: boolean;
@@ -32,7 +34,13 @@ let sequence = 0;
 
 export async function startStack(opts: StackOptions = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-test-'));
-  const policyFile = opts.policyFile ?? fastPolicyFile;
+  let policyFile = opts.policyFile ?? fastPolicyFile;
+  if (opts.policyOverrides) {
+    const raw = JSON.parse(fs.readFileSync(policyFile, 'utf8'));
+    for (const env of Object.keys(raw.environments)) Object.assign(raw.environments[env], opts.policyOverrides);
+    policyFile = path.join(dir, 'policy.json');
+    fs.writeFileSync(policyFile, JSON.stringify(raw));
+  }
   const db: Db = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
   await migrateToLatest(db);
   const pickupKey = parseDataKey(generateDataKey());
@@ -112,6 +120,7 @@ export async function startStack(opts: StackOptions = {}) {
   return {
     dir,
     db,
+    policyFile,
     app,
     client,
     taskQueue,

@@ -1,0 +1,103 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { open } from '../../domain/sealed-box.js';
+import type { Db } from '../../schema/db.js';
+import { issuedKeySchema, partnerIdSchema } from '../../schema/api.js';
+import { rotateCredentialUpdate } from '../../workflows/messages.js';
+import type { AppEnv } from '../auth.js';
+import { actorFor, assertNotEnded, runUpdate } from '../commands.js';
+import type { AppDeps } from '../deps.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+import { loadVisiblePartner } from '../partner-view.js';
+import { problems } from '../problem.js';
+import { validationHook } from '../validation.js';
+
+const params = z.object({ id: partnerIdSchema });
+const issued = { description: 'The plaintext key, shown this once', content: { 'application/json': { schema: issuedKeySchema } } };
+
+const pickupRoute = createRoute({
+  method: 'post',
+  path: '/{id}/credentials/pickup',
+  summary: 'Pick up the issued key, once (partner, with its request token)',
+  security: bearerSecurity,
+  request: { params },
+  responses: { 200: issued, ...problemResponses(401, 403, 404, 409, 410) },
+});
+const rotateRoute = createRoute({
+  method: 'post',
+  path: '/{id}/credentials/rotate',
+  summary: 'Issue a new key; the current one stops working after the rotation overlap (partner, with its key)',
+  security: bearerSecurity,
+  request: { params },
+  responses: { 200: issued, ...problemResponses(401, 403, 404, 409, 410, 503) },
+});
+
+/**
+ * Takes the one-time copy of a key: the first caller gets the plaintext, the copy is wiped in the
+ * same transaction, every later caller gets nothing.
+ */
+async function claimPickup(db: Db, key: Buffer, keyId: string): Promise<{ apiKey: string; keyId: string; expiresAt: string } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const now = new Date().toISOString();
+    const claimed = await trx
+      .updateTable('credential_pickups')
+      .set({ picked_up_at: now })
+      .where('key_id', '=', keyId)
+      .where('picked_up_at', 'is', null)
+      .where('sealed', 'is not', null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) return undefined;
+    const row = await trx
+      .selectFrom('credential_pickups')
+      .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
+      .select(['credential_pickups.sealed', 'credentials.expires_at'])
+      .where('credential_pickups.key_id', '=', keyId)
+      .executeTakeFirstOrThrow();
+    await trx.updateTable('credential_pickups').set({ sealed: null }).where('key_id', '=', keyId).execute();
+    return { apiKey: open(key, row.sealed!, keyId), keyId, expiresAt: row.expires_at };
+  });
+}
+
+export function credentialRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(pickupRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    if (principal.kind !== 'request_token') throw problems.forbidden('pick up with the request token from your submission');
+    const pickups = await deps.db
+      .selectFrom('credential_pickups')
+      .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
+      .select(['credential_pickups.key_id', 'credential_pickups.sealed'])
+      .where('credential_pickups.partner_id', '=', id)
+      .orderBy('credentials.version', 'desc')
+      .execute();
+    if (pickups.length === 0) {
+      assertNotEnded(partner.state);
+      throw problems.conflict('no key has been issued yet');
+    }
+    const waiting = pickups.find((p) => p.sealed !== null);
+    const claimed = waiting && (await claimPickup(deps.db, deps.pickupKey, waiting.key_id));
+    if (!claimed) throw problems.gone('the key was already picked up (or is no longer valid)');
+    deps.logger.info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
+    c.header('Cache-Control', 'no-store');
+    return c.json(claimed, 200);
+  });
+
+  app.openapi(rotateRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    if (principal.kind !== 'partner_key') throw problems.forbidden('rotate with your current API key');
+    assertNotEnded(partner.state);
+    const result = await runUpdate(deps, id, rotateCredentialUpdate, { currentKeyId: principal.keyId, actor: actorFor(principal, id) });
+    const claimed = result.issued && (await claimPickup(deps.db, deps.pickupKey, result.issued.keyId));
+    // Only a crash between the update and this line leaves the copy unclaimed; the request token can still pick it up.
+    if (!claimed) throw problems.gone('the new key was already handed out');
+    deps.logger.info({ partnerId: id, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
+    c.header('Cache-Control', 'no-store');
+    return c.json(claimed, 200);
+  });
+
+  return app;
+}

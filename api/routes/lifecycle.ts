@@ -1,0 +1,150 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import {
+  commandResultSchema,
+  decisionSchema,
+  extensionSchema,
+  offboardingSchema,
+  partnerIdSchema,
+  recertificationSchema,
+  revocationAcceptedSchema,
+  revocationSchema,
+} from '../../schema/api.js';
+import {
+  actorLabel,
+  decideUpdate,
+  planOffboardingUpdate,
+  recertifyUpdate,
+  requestExtensionUpdate,
+} from '../../workflows/messages.js';
+import { requireRole, type AppEnv } from '../auth.js';
+import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from '../commands.js';
+import type { AppDeps } from '../deps.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+import { loadVisiblePartner } from '../partner-view.js';
+import { problems } from '../problem.js';
+import { validationHook } from '../validation.js';
+
+const params = z.object({ id: partnerIdSchema });
+const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+const ok = { 200: { description: 'Done: the workflow’s answer', content: { 'application/json': { schema: commandResultSchema } } } };
+const commandProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
+
+const decisionRoute = createRoute({
+  method: 'post',
+  path: '/{id}/decisions',
+  summary: 'Approve or reject the pending stage (sponsor, then security), or a pending extension (sponsor)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver', 'security')] as const,
+  request: { params, body: json(decisionSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+const recertificationRoute = createRoute({
+  method: 'post',
+  path: '/{id}/recertifications',
+  summary: 'Answer a due recertification: keep, narrow or revoke (sponsor)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver')] as const,
+  request: { params, body: json(recertificationSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+const extensionRoute = createRoute({
+  method: 'post',
+  path: '/{id}/extension',
+  summary: 'Ask the sponsor for a later access end (partner)',
+  security: bearerSecurity,
+  request: { params, body: json(extensionSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+const offboardingRoute = createRoute({
+  method: 'post',
+  path: '/{id}/offboarding',
+  summary: 'Offboard now or plan it for a date (partner, sponsor, admin)',
+  security: bearerSecurity,
+  request: { params, body: json(offboardingSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+const revocationRoute = createRoute({
+  method: 'post',
+  path: '/{id}/revocation',
+  summary: 'Emergency revocation: every key dies in this request; the workflow finishes the clean-up (security)',
+  security: bearerSecurity,
+  middleware: [requireRole('security')] as const,
+  request: { params, body: json(revocationSchema) },
+  responses: {
+    202: { description: 'Revoked in the database; the workflow is signalled', content: { 'application/json': { schema: revocationAcceptedSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});
+
+export function lifecycleRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(decisionRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    assertNotEnded(partner.state);
+    if (principal.kind !== 'operator') throw problems.forbidden();
+    if (partner.requested_by === `operator:${principal.name}`) throw problems.forbidden('the requester cannot approve their own request');
+    if (partner.state === 'pending_approval' && partner.stage === 'security' && !principal.roles.includes('security')) {
+      throw problems.forbidden('stage 2 needs a security operator');
+    }
+    if (partner.state === 'pending_approval' && partner.stage === 'sponsor') {
+      const alternate = partner.escalated === 1 && principal.roles.includes('approver');
+      if (partner.sponsor !== principal.name && !alternate) throw problems.forbidden('stage 1 needs the sponsor');
+    }
+    const result = await runUpdate(deps, id, decideUpdate, { ...body, actor: actorFor(principal, id) });
+    return c.json(commandResponse(id, result), 200);
+  });
+
+  app.openapi(recertificationRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    assertNotEnded(partner.state);
+    if (principal.kind !== 'operator' || partner.sponsor !== principal.name) throw problems.forbidden('only the sponsor recertifies');
+    const result = await runUpdate(deps, id, recertifyUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
+    return c.json(commandResponse(id, result), 200);
+  });
+
+  app.openapi(extensionRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    if (principal.kind !== 'request_token' && principal.kind !== 'partner_key') throw problems.forbidden('only the partner asks for an extension');
+    assertNotEnded(partner.state);
+    const result = await runUpdate(deps, id, requestExtensionUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
+    return c.json(commandResponse(id, result), 200);
+  });
+
+  app.openapi(offboardingRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    const allowed =
+      principal.kind === 'request_token' ||
+      principal.kind === 'partner_key' ||
+      (principal.kind === 'operator' && (principal.name === partner.sponsor || principal.roles.includes('admin')));
+    if (!allowed) throw problems.forbidden('offboarding is for the partner, its sponsor or an admin');
+    assertNotEnded(partner.state);
+    const result = await runUpdate(deps, id, planOffboardingUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
+    return c.json(commandResponse(id, result), 200);
+  });
+
+  app.openapi(revocationRoute, async (c) => {
+    const principal = c.get('principal');
+    const { id } = c.req.valid('param');
+    const { reason } = c.req.valid('json');
+    await loadVisiblePartner(deps.db, principal, id);
+    const actor = actorFor(principal, id);
+    const at = new Date().toISOString();
+    const keysRevoked = await revokeInDatabase(deps.db, id, actorLabel(actor), reason, at);
+    if (keysRevoked === undefined) throw problems.conflict('the partner’s lifecycle has already ended');
+    const workflowSignalled = await signalRevocation(deps, id, { reason, actor, at });
+    deps.logger.warn({ partnerId: id, by: actorLabel(actor), keysRevoked }, 'emergency revocation');
+    return c.json({ partnerId: id, state: 'revoked' as const, keysRevoked, workflowSignalled }, 202);
+  });
+
+  return app;
+}
