@@ -60,6 +60,7 @@ export function authenticate(db: Db): MiddlewareHandler<AppEnv> {
         hashesEqual(credential.hash, hashApiKey(token)) &&
         credential.status === 'active' &&
         credential.expires_at > now &&
+        (credential.state === 'active' || credential.state === 'recertification_due') &&
         (credential.retire_at === null || credential.retire_at > now);
       if (!credential || !live) throw problems.unauthorized();
       c.set('principal', { kind: 'partner_key', partnerId: credential.partner_id, keyId: parsed.keyId });
