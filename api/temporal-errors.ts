@@ -22,7 +22,8 @@ export function mapTemporalError(err: unknown): Problem | undefined {
   }
   if (err instanceof WorkflowNotFoundError) return problems.conflict('the partner’s lifecycle has ended');
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-    return problems.unavailable('no worker accepted the request in time; retry later', 5);
+    // The update may stay admitted on the server and still apply when a worker returns.
+    return problems.unavailable('no worker confirmed the request in time; it may still be applied when one returns: check the partner before retrying', 5);
   }
   const code = (err as { code?: number } | undefined)?.code;
   // gRPC DEADLINE_EXCEEDED (4) / UNAVAILABLE (14): the server or a worker did not answer in time.

@@ -37,6 +37,7 @@ const envSchema = z.object({
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   CORS_ORIGINS: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKFLOW_BUNDLE: optionalString,
   UPDATE_DEADLINE_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
@@ -62,6 +63,8 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       devPort: env.TEMPORAL_DEV_PORT,
       uiPort: env.TEMPORAL_UI_PORT,
       devDbFile: path.join(dataDir, 'temporal.db'),
+      /** a prebuilt workflow bundle (bundleWorkflowCode output) to skip bundling at start */
+      workflowBundle: env.WORKFLOW_BUNDLE ? path.resolve(cwd, env.WORKFLOW_BUNDLE) : undefined,
     },
     pickupKey: env.PICKUP_KEY,
     pickupKeyFile: path.join(dataDir, 'pickup.key'),

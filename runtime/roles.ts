@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
@@ -26,6 +27,7 @@ export async function runWorkerRole(config: AppConfig, target: TemporalTarget, d
     pickupKey: loadPickupKey(config),
     webhook: config.webhook?.secret ? { url: config.webhook.url, secret: config.webhook.secret } : undefined,
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
+    workflowBundle: config.temporal.workflowBundle ? { code: fs.readFileSync(config.temporal.workflowBundle, 'utf8') } : undefined,
   });
   const running = worker.run();
   running.catch((err) => logger.error({ err }, 'worker stopped with an error'));

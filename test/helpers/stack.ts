@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -19,6 +20,7 @@ import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
 import type { Role } from '../../workflows/messages.js';
 import { createWorker } from '../../worker.js';
 
+const projectRoot = path.resolve(import.meta.dirname, '../..');
 export const fastPolicyFile = path.resolve(import.meta.dirname, '../fixtures/policy.fast.json');
 
 export interface StackOptions {
@@ -41,9 +43,11 @@ export async function startStack(opts: StackOptions = {}) {
     policyFile = path.join(dir, 'policy.json');
     fs.writeFileSync(policyFile, JSON.stringify(raw));
   }
-  const db: Db = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
+  const pickupKeyHex = generateDataKey();
+  const pickupKey = parseDataKey(pickupKeyHex);
+  const dbFile = path.join(dir, 'app.db');
+  const db: Db = openDatabase({ kind: 'sqlite', file: dbFile });
   await migrateToLatest(db);
-  const pickupKey = parseDataKey(generateDataKey());
   const logLines: string[] = [];
   const logger = createLogger(
     'info',
@@ -90,6 +94,31 @@ export async function startStack(opts: StackOptions = {}) {
   }
   if (!opts.noWorker) await startWorker();
 
+  /**
+   * The worker as a separate OS process (`npm run worker`'s entry point) on this stack's queue,
+   * database and key: what crash tests kill -9.
+   */
+  function spawnWorkerProcess(): ChildProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts', 'worker-main.ts')], {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        DATABASE_URL: `sqlite:${dbFile}`,
+        POLICY_FILE: policyFile,
+        PICKUP_KEY: pickupKeyHex,
+        DATA_DIR: dir,
+        WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => logLines.push(String(d)));
+    child.stderr!.on('data', (d) => logLines.push(String(d)));
+    return child;
+  }
+
   const tokens = new Map<string, string>();
   async function operator(name: string, roles: Role[]): Promise<string> {
     const token = await createOperator(db, name, roles);
@@ -132,6 +161,9 @@ export async function startStack(opts: StackOptions = {}) {
     call,
     startWorker,
     stopWorker,
+    spawnWorkerProcess,
+    dbFile,
+    address,
     async stop() {
       await stopWorker();
       await nativeConnection.close();

@@ -34,7 +34,7 @@ const notices = async (partnerId: string) =>
     (n) => `${n.kind} → ${JSON.parse(n.recipients).join(',')}`,
   );
 
-describe('approval deadlines', () => {
+describe.concurrent('approval deadlines', () => {
   it('reminds, escalates to alternates, and expires the request', async () => {
     const { partnerId } = await submit(stack);
     // bob is no alternate before escalation…
@@ -63,7 +63,7 @@ describe('approval deadlines', () => {
   });
 });
 
-describe('rotation', () => {
+describe.concurrent('rotation', () => {
   it('issues a new key once; both work inside the overlap; the old one dies after it', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     const rotate = await stack.call('POST', `/v1/partners/${p.partnerId}/credentials/rotate`, { token: p.apiKey });
@@ -89,7 +89,7 @@ describe('rotation', () => {
   });
 });
 
-describe('recertification', () => {
+describe.concurrent('recertification', () => {
   it('opens the review, reminds, and a keep starts the next cycle', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     const due = await waitForState(stack, p.partnerId, 'recertification_due');

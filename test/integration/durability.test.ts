@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { workflowIdFor } from '../../workflows/messages.js';
+import { historiesOf, historyText } from '../helpers/histories.js';
+import { actions, activePartner, partnerRow, waitForState } from '../helpers/partners.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
+
+/** Reviews open 1s before a due date 2s after each certification: ten cycles take ~10 s. */
+let stack: Stack;
+const t: Record<string, string> = {};
+const plaintextKeys: string[] = [];
+const runsToReplay: { workflowId: string; history: unknown }[] = [];
+const historiesDir = path.resolve(import.meta.dirname, '../fixtures/histories');
+const { History } = temporal.api.history.v1;
+
+beforeAll(async () => {
+  stack = await startStack({
+    policyOverrides: { recertifyEvery: '2s', recertReminders: ['1s'], suspendedGrace: '20s', rotationOverlap: '1s' },
+  });
+  t.alice = await stack.operator('alice', ['approver']);
+  t.sec = await stack.operator('sec', ['security']);
+});
+afterAll(() => stack?.stop());
+
+const keep = (partnerId: string, body: Record<string, unknown> = { decision: 'keep', reason: 'still needed' }) =>
+  stack.call('POST', `/v1/partners/${partnerId}/recertifications`, { token: t.alice!, body });
+
+describe('continue-as-new across recertification cycles', () => {
+  it('ten cycles: each run’s history stays small and the state carries over exactly', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice!, security: t.sec! }, { scopes: ['orders:read', 'catalog:read', 'payments:read'] });
+    plaintextKeys.push(p.apiKey);
+    const firstRunId = (await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).describe()).runId;
+
+    for (let cycle = 0; cycle < 10; cycle++) {
+      await waitForState(stack, p.partnerId, 'recertification_due');
+      const body = cycle === 3 ? { decision: 'narrow', scopes: ['orders:read', 'catalog:read'], reason: 'payments unused' } : undefined;
+      const res = await keep(p.partnerId, body);
+      expect(res.status, res.text).toBe(200);
+      if (cycle === 5) {
+        const rotated = await stack.call('POST', `/v1/partners/${p.partnerId}/credentials/rotate`, { token: p.apiKey });
+        expect(rotated.status, rotated.text).toBe(200);
+        plaintextKeys.push(rotated.json.apiKey);
+        p.apiKey = rotated.json.apiKey;
+        p.keyId = rotated.json.keyId;
+      }
+      await eventually(async () => (await partnerRow(stack, p.partnerId)).recert_cycle === cycle + 1);
+    }
+    const status = await eventually(async () => {
+      const s = await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).query('status');
+      return (s as { cycle: number }).cycle === 10 ? (s as any) : undefined;
+    });
+    expect(status).toMatchObject({ state: expect.stringMatching(/active|recertification_due/), cycle: 10, scopes: ['orders:read', 'catalog:read'] });
+    expect(status.credentials.map((c: { keyId: string }) => c.keyId)).toEqual([p.keyId]);
+
+    const runs = await historiesOf(stack.client, p.partnerId, firstRunId);
+    expect(runs.length).toBeGreaterThanOrEqual(11);
+    // One cycle per run: review opens (evidence, transition, notice), the answer (evidence, policy,
+    // transition), their timers and the update; a rotation in the cycle adds issuance and retirement.
+    const sizes = runs.slice(1).map(({ history }) => history.events!.length);
+    expect(Math.max(...sizes)).toBeLessThan(100);
+    // and it does not grow with the number of cycles behind it
+    expect(sizes[8]!).toBeLessThanOrEqual(sizes[0]! + 5);
+    for (const run of runs) runsToReplay.push({ workflowId: workflowIdFor(p.partnerId), history: run.history });
+
+    const recerts = await stack.db.selectFrom('recertifications').select('cycle').where('partner_id', '=', p.partnerId).orderBy('cycle').execute();
+    expect(recerts.map((r) => r.cycle)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const trail = await actions(stack, p.partnerId);
+    expect(trail.filter((a) => a === 'recertification.opened')).toHaveLength(10);
+    expect(new Set(trail.filter((a) => a === 'credential.issued')).size).toBe(1);
+    expect(trail.filter((a) => a === 'credential.issued')).toHaveLength(2);
+  }, 120_000);
+});
+
+describe('a worker killed in the middle of a cycle', () => {
+  it('the cycle completes after a restart and nothing is duplicated', async () => {
+    await stack.stopWorker();
+    let child = stack.spawnWorkerProcess();
+    try {
+      const p = await (async () => {
+        const { partnerId, requestToken } = await (await import('../helpers/partners.js')).submit(stack);
+        // Kill the worker with the decision in flight, then bring it back.
+        const pending = stack.call('POST', `/v1/partners/${partnerId}/decisions`, { token: t.alice!, body: { decision: 'approve', reason: 'ok' } });
+        await new Promise((r) => setTimeout(r, 300));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+        child = stack.spawnWorkerProcess();
+        const res = await pending;
+        // The update either completed before the kill or is answered 503; the approval is never lost.
+        expect([200, 503]).toContain(res.status);
+        if (res.status === 503) {
+          await eventually(async () => (await partnerRow(stack, partnerId)).state === 'active', 30_000);
+        }
+        const pickup = await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, { token: requestToken });
+        expect(pickup.status, pickup.text).toBe(200);
+        plaintextKeys.push(pickup.json.apiKey);
+        return { partnerId, apiKey: pickup.json.apiKey as string };
+      })();
+
+      await waitForState(stack, p.partnerId, 'recertification_due', 30_000);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // While no worker runs, the answer cannot be confirmed: 503 + Retry-After. Temporal holds the
+      // admitted update, so it may still apply when a worker returns: a retry then finds it done.
+      const unconfirmed = await keep(p.partnerId);
+      expect(unconfirmed.status).toBe(503);
+      expect(unconfirmed.headers.get('retry-after')).toBeTruthy();
+      expect((await partnerRow(stack, p.partnerId)).recert_cycle).toBe(0);
+      child = stack.spawnWorkerProcess();
+      await eventually(async () => {
+        const r = await keep(p.partnerId);
+        return r.status === 200 || (r.status === 409 && (await partnerRow(stack, p.partnerId)).recert_cycle === 1);
+      }, 30_000);
+      const row = await partnerRow(stack, p.partnerId);
+      expect(row.recert_cycle).toBe(1);
+      const keys = await stack.db.selectFrom('credentials').select('key_id').where('partner_id', '=', p.partnerId).execute();
+      expect(keys).toHaveLength(1);
+      const recerts = await stack.db.selectFrom('recertifications').select('cycle').where('partner_id', '=', p.partnerId).execute();
+      expect(recerts).toEqual([{ cycle: 0 }]);
+      const trail = await actions(stack, p.partnerId);
+      for (const action of ['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated', 'recertification.opened']) {
+        expect(trail.filter((a) => a === action), action).toHaveLength(1);
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await stack.startWorker();
+    }
+  }, 120_000);
+});
+
+describe('histories', () => {
+  it('replay deterministically (recorded fixtures and this run’s)', async () => {
+    const stored = fs.existsSync(historiesDir)
+      ? fs
+          .readdirSync(historiesDir)
+          .filter((f) => f.endsWith('.pb'))
+          .map((f) => ({ workflowId: f, history: History.decode(fs.readFileSync(path.join(historiesDir, f))) }))
+      : [];
+    if (process.env.RECORD_HISTORIES === '1') {
+      fs.mkdirSync(historiesDir, { recursive: true });
+      // The first run (approval, issuance, first review) and two recertification runs (one with a rotation).
+      [0, 1, 6].forEach((i) =>
+        fs.writeFileSync(path.join(historiesDir, `lifecycle-run-${i}.pb`), History.encode(runsToReplay[i]!.history as any).finish()),
+      );
+    }
+    const all = [...stored, ...runsToReplay];
+    expect(all.length).toBeGreaterThan(3);
+    const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'lifecycle' }, all as any)) {
+      expect(result.error, `replay of ${result.workflowId}`).toBeUndefined();
+      replayed++;
+    }
+    expect(replayed).toBe(all.length);
+  });
+
+  it('no plaintext key appears in any workflow history, the database or the logs', async () => {
+    expect(plaintextKeys.length).toBeGreaterThanOrEqual(3);
+    const workflows = stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}"` });
+    let scanned = 0;
+    for await (const wf of workflows) {
+      const history = await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      const text = historyText(history);
+      for (const key of plaintextKeys) {
+        expect(text.includes(key)).toBe(false);
+        expect(text.includes(key.split('_')[3]!)).toBe(false); // not even the secret part
+      }
+      scanned++;
+    }
+    expect(scanned).toBeGreaterThan(0);
+    const dump = fs.readFileSync(stack.dbFile).toString('latin1') + (fs.existsSync(`${stack.dbFile}-wal`) ? fs.readFileSync(`${stack.dbFile}-wal`).toString('latin1') : '');
+    const logs = stack.logLines.join('');
+    for (const key of plaintextKeys) {
+      expect(dump.includes(key)).toBe(false);
+      expect(logs.includes(key)).toBe(false);
+    }
+  });
+});
