@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actions, activePartner, decide, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -12,6 +13,7 @@ beforeAll(async () => {
   t.alice = await stack.operator('alice', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
   t.admin = await stack.operator('root', ['admin']);
+  t.sec2 = await stack.operator('sec2', ['security']);
 });
 afterAll(() => stack?.stop());
 
@@ -154,5 +156,17 @@ describe('revocation with the worker down', () => {
     await waitForAction(stack, p.partnerId, 'partner.revoked');
     const result = await stack.client.workflow.getHandle(`partner-${p.partnerId}`).result();
     expect(result.state).toBe('revoked');
+  });
+});
+
+describe('noAnswer = offboard', () => {
+  it('an unanswered recertification offboards at the due date without a suspension', async () => {
+    const raw = JSON.parse(fs.readFileSync(stack.policyFile, 'utf8'));
+    raw.environments.production.noAnswer = 'offboard';
+    fs.writeFileSync(stack.policyFile, JSON.stringify(raw));
+    const p = await activePartner(stack, { sponsor: t.alice!, security: t.sec2! }, { environment: 'production' });
+    const row = await waitForState(stack, p.partnerId, 'offboarded');
+    expect(row.end_reason).toBe('recertification not answered');
+    expect(await actions(stack, p.partnerId)).not.toContain('partner.suspended');
   });
 });
