@@ -13,6 +13,12 @@ import { healthRoutes } from './routes/health.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { partnerRoutes } from './routes/partners.js';
+import { auditRoutes } from './routes/audit.js';
+import { directoryRoutes } from './routes/directory.js';
+import { docsRoutes } from './routes/docs.js';
+import { introspectRoutes } from './routes/introspect.js';
+import { revocationRoutes } from './routes/revocations.js';
+import { InMemoryRateLimiter } from './rate-limit.js';
 import { validationHook } from './validation.js';
 
 export type App = ReturnType<typeof createApp>;
@@ -57,16 +63,23 @@ export function createApp(deps: AppDeps) {
   });
   app.use('/v1/*', authenticate(deps.db));
 
+  const limiter = deps.rateLimiter ?? new InMemoryRateLimiter();
   app.route('/', healthRoutes(deps));
-  app.route('/v1/partners', partnerRoutes(deps));
-  app.route('/v1/partners', lifecycleRoutes(deps));
+  app.route('/v1', directoryRoutes(deps));
+  app.route('/v1/partners', partnerRoutes(deps, limiter));
+  app.route('/v1/partners', lifecycleRoutes(deps, limiter));
   app.route('/v1/partners', credentialRoutes(deps));
+  app.route('/v1', revocationRoutes(deps));
+  app.route('/v1/introspect', introspectRoutes(deps, limiter));
+  app.route('/v1', auditRoutes(deps));
 
-  app.doc31('/openapi.json', {
+  const openApiConfig = {
     openapi: '3.1.0',
     info: { title: 'partner-access', version: '0.1.0', description: 'Partner API access lifecycle: onboarding, approval, credentials, recertification, revocation.' },
-  });
+  };
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', openApiConfig);
+  app.route('/', docsRoutes(() => app.getOpenAPI31Document(openApiConfig) as never));
 
   app.notFound((c) => problemResponse(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Policy } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
+import type { RateLimiter } from './rate-limit.js';
 
 /** What the HTTP app needs from the outside world; tests pass their own. */
 export interface AppDeps {
@@ -16,4 +17,12 @@ export interface AppDeps {
   updateDeadlineMs?: number;
   /** max request body in bytes */
   bodyLimitBytes?: number;
+  /** shared by the rate limits; in-process by default */
+  rateLimiter?: RateLimiter;
+  /** per-minute limits */
+  limits?: {
+    onboardingPerMinute?: number;
+    introspectionFailuresPerMinute?: number;
+    decisionsPerMinute?: number;
+  };
 }

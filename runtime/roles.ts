@@ -3,6 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
+import { redeliverPendingSignals } from '../api/commands.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
@@ -60,9 +61,16 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
   });
   const url = `http://${config.host}:${config.port}`;
   logger.info({ url }, 'API listening');
+  // Revocation signals that found Temporal unreachable are re-sent until it answers.
+  const redelivery = setInterval(() => {
+    redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
+      logger.warn({ err: (err as Error).message }, 'signal redelivery failed'),
+    );
+  }, 5000);
   return {
     url,
     async stop() {
+      clearInterval(redelivery);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
     },

@@ -134,3 +134,122 @@ export const revocationAcceptedSchema = z
 export const issuedKeySchema = z
   .object({ apiKey: z.string(), keyId: z.string(), expiresAt: z.string() })
   .openapi('IssuedKey', { description: 'The plaintext key, shown exactly once' });
+
+export const introspectionRequestSchema = z
+  .strictObject({
+    token: z.string().max(200),
+    /** the environment the gateway serves: a key of another environment is inactive */
+    environment: environmentSchema.optional(),
+    /** the scope the request needs: recorded as usage evidence */
+    scope: scopeNameSchema.optional(),
+  })
+  .openapi('IntrospectionRequest');
+
+export const introspectionResponseSchema = z
+  .union([
+    z.object({
+      active: z.literal(true),
+      partnerId: z.string(),
+      environment: environmentSchema,
+      scopes: z.array(z.string()),
+      rateLimit: z.object({ tier: z.string(), requests: z.number().int(), windowSeconds: z.number() }),
+      expiresAt: z.string(),
+    }),
+    z.object({
+      active: z.literal(false),
+      reason: z.enum(['malformed', 'bad_checksum', 'unknown', 'expired', 'suspended', 'revoked', 'wrong_environment', 'not_active']),
+    }),
+  ])
+  .openapi('Introspection');
+
+export const listQuerySchema = z.strictObject({
+  state: partnerStateSchema.optional(),
+  sponsor: z.string().max(64).optional(),
+  environment: environmentSchema.optional(),
+  scope: scopeNameSchema.optional(),
+  cursor: z.string().regex(/^[A-Za-z0-9]{8,32}$/, 'not a cursor').optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const partnerSummarySchema = z
+  .object({
+    partnerId: z.string(),
+    name: z.string(),
+    environment: environmentSchema,
+    sponsor: z.string(),
+    state: partnerStateSchema,
+    pendingStage: z.enum(['sponsor', 'security']).nullable(),
+    scopes: z.array(z.string()),
+    accessUntil: z.string(),
+    nextDeadline: deadlineSchema.nullable(),
+  })
+  .openapi('PartnerSummary');
+
+export const partnerListSchema = z
+  .object({ items: z.array(partnerSummarySchema), nextCursor: z.string().nullable() })
+  .openapi('PartnerList');
+
+export const auditEventSchema = z
+  .object({
+    seq: z.number().int(),
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    partnerId: z.string().nullable(),
+    before: z.string().nullable(),
+    after: z.string().nullable(),
+    reason: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .openapi('AuditEvent');
+
+export const timelineSchema = z.object({ partnerId: z.string(), events: z.array(auditEventSchema) }).openapi('Timeline');
+
+export const inboxSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        partnerId: z.string(),
+        name: z.string(),
+        environment: environmentSchema,
+        kind: z.enum(['approval', 'extension', 'recertification']),
+        stage: z.enum(['sponsor', 'security']).nullable(),
+        state: partnerStateSchema,
+        scopes: z.array(z.string()),
+        deadline: deadlineSchema.nullable(),
+      }),
+    ),
+  })
+  .openapi('Inbox');
+
+export const auditQuerySchema = z.strictObject({
+  partnerId: z.string().regex(/^[A-Za-z0-9]{8,32}$/).optional(),
+  afterSeq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+export const chainCheckSchema = z
+  .object({ ok: z.boolean(), events: z.number().int(), headSeq: z.number().int(), brokenAt: z.number().int().optional(), problem: z.string().optional() })
+  .openapi('AuditChainCheck');
+
+export const bulkRevocationSchema = z
+  .strictObject({
+    scope: scopeNameSchema.optional(),
+    environment: environmentSchema.optional(),
+    partnerIds: z.array(z.string().regex(/^[A-Za-z0-9]{8,32}$/)).min(1).max(1000).optional(),
+    reason: text(1000),
+    dryRun: z.boolean().default(false),
+  })
+  .refine((b) => b.scope !== undefined || b.environment !== undefined || b.partnerIds !== undefined, {
+    message: 'name at least one of scope, environment, partnerIds',
+  })
+  .openapi('BulkRevocation');
+
+export const bulkRevocationResultSchema = z
+  .object({
+    dryRun: z.boolean(),
+    partners: z.array(z.object({ partnerId: z.string(), name: z.string(), state: partnerStateSchema, scopes: z.array(z.string()), keysRevoked: z.number().int().optional() })),
+  })
+  .openapi('BulkRevocationResult');

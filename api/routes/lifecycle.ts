@@ -16,7 +16,8 @@ import {
   recertifyUpdate,
   requestExtensionUpdate,
 } from '../../workflows/messages.js';
-import { requireRole, type AppEnv } from '../auth.js';
+import { requireRole, type AppEnv, type Principal } from '../auth.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
@@ -76,10 +77,18 @@ const revocationRoute = createRoute({
   },
 });
 
-export function lifecycleRoutes(deps: AppDeps) {
+export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  // Decisions are sensitive flows: a per-operator budget bounds scripted or replayed decisions.
+  const decisionBudget = (c: { get: (k: 'principal') => Principal }) => {
+    const principal = c.get('principal');
+    const who = principal.kind === 'operator' ? principal.name : 'unknown';
+    const decision = limiter.take(`decisions:${who}`, deps.limits?.decisionsPerMinute ?? 60, 60_000);
+    if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
+  };
 
   app.openapi(decisionRoute, async (c) => {
+    decisionBudget(c);
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
@@ -99,6 +108,7 @@ export function lifecycleRoutes(deps: AppDeps) {
   });
 
   app.openapi(recertificationRoute, async (c) => {
+    decisionBudget(c);
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);

@@ -12,6 +12,7 @@ import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerView } from '../partner-view.js';
 import { problems } from '../problem.js';
 import { validationHook } from '../validation.js';
+import { sourceOf, type RateLimiter } from '../rate-limit.js';
 
 const problemResponses = {
   400: { description: 'Invalid body or parameters', content: { 'application/problem+json': { schema: problemSchema } } },
@@ -48,12 +49,17 @@ const getRoute = createRoute({
 
 const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
 
-export function partnerRoutes(deps: AppDeps) {
+export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(submitRoute, async (c) => {
     const principal = c.get('principal');
     if (principal.kind !== 'anonymous' && principal.kind !== 'operator') throw problems.forbidden('partners cannot submit requests for others');
+    if (principal.kind === 'anonymous') {
+      // Open to the public: a per-source budget keeps one caller from flooding approvers.
+      const decision = limiter.take(`onboarding:${sourceOf(c)}`, deps.limits?.onboardingPerMinute ?? 10, 60_000);
+      if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
+    }
     const body = c.req.valid('json');
     const policy = deps.policy();
     const requestedBy = principal.kind === 'operator' ? `operator:${principal.name}` : 'partner';

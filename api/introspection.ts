@@ -1,0 +1,84 @@
+import type { Policy } from '../config/policy.js';
+import { hashApiKey, hashesEqual, parseApiKey } from '../domain/api-key.js';
+import type { Db } from '../schema/db.js';
+
+export type Introspection =
+  | {
+      active: true;
+      partnerId: string;
+      environment: 'sandbox' | 'production';
+      scopes: string[];
+      rateLimit: { tier: string; requests: number; windowSeconds: number };
+      expiresAt: string;
+    }
+  | { active: false; reason: 'malformed' | 'bad_checksum' | 'unknown' | 'expired' | 'suspended' | 'revoked' | 'wrong_environment' | 'not_active' };
+
+/**
+ * Is this key good for traffic right now? The checksum is checked before any query; then one
+ * indexed lookup by key id, a constant-time hash comparison, and every condition checked on each
+ * call (status, expiry, retirement, partner state), so a late timer never keeps a key alive.
+ * Never touches Temporal.
+ */
+export async function introspect(db: Db, policy: Policy, token: string, environment?: 'sandbox' | 'production', now = new Date()): Promise<Introspection> {
+  const parsed = parseApiKey(token);
+  if (!parsed.ok) return { active: false, reason: parsed.reason };
+  const row = await db
+    .selectFrom('credentials')
+    .innerJoin('partners', 'partners.id', 'credentials.partner_id')
+    .select([
+      'credentials.hash',
+      'credentials.status',
+      'credentials.expires_at',
+      'credentials.retire_at',
+      'credentials.environment',
+      'partners.id as partner_id',
+      'partners.state',
+      'partners.scopes',
+      'partners.rate_limit_tier',
+    ])
+    .where('credentials.key_id', '=', parsed.keyId)
+    .executeTakeFirst();
+  // Compare against a dummy hash when the id is unknown, so both paths cost the same.
+  const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
+  if (!row || !matches) return { active: false, reason: 'unknown' };
+  if (row.status === 'revoked' || row.state === 'revoked' || row.state === 'offboarded') return { active: false, reason: 'revoked' };
+  const nowIso = now.toISOString();
+  if (row.expires_at <= nowIso || (row.retire_at !== null && row.retire_at <= nowIso)) return { active: false, reason: 'expired' };
+  if (row.state === 'suspended') return { active: false, reason: 'suspended' };
+  if (row.state !== 'active' && row.state !== 'recertification_due') return { active: false, reason: 'not_active' };
+  if (row.environment !== parsed.environment || (environment && environment !== row.environment)) {
+    return { active: false, reason: 'wrong_environment' };
+  }
+  const tiers = policy.environments[row.environment].rateLimitTiers;
+  const tier = tiers[row.rate_limit_tier] ?? tiers[policy.environments[row.environment].defaultRateLimitTier]!;
+  return {
+    active: true,
+    partnerId: row.partner_id,
+    environment: row.environment,
+    scopes: JSON.parse(row.scopes) as string[],
+    rateLimit: { tier: row.rate_limit_tier, requests: tier.requests, windowSeconds: tier.window / 1000 },
+    expiresAt: row.retire_at !== null && row.retire_at < row.expires_at ? row.retire_at : row.expires_at,
+  };
+}
+
+/**
+ * Usage evidence for recertification: last use per key (written at most once a minute per key)
+ * and a daily count per scope.
+ */
+export async function recordUsage(db: Db, keyId: string, scope: string | undefined, now = new Date()): Promise<void> {
+  const nowIso = now.toISOString();
+  const minuteAgo = new Date(now.getTime() - 60_000).toISOString();
+  await db
+    .updateTable('credentials')
+    .set({ last_used_at: nowIso })
+    .where('key_id', '=', keyId)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', minuteAgo)]))
+    .execute();
+  if (scope) {
+    await db
+      .insertInto('usage_counters')
+      .values({ key_id: keyId, scope, day: nowIso.slice(0, 10), count: 1 })
+      .onConflict((oc) => oc.columns(['key_id', 'scope', 'day']).doUpdateSet((eb) => ({ count: eb('usage_counters.count', '+', 1) })))
+      .execute();
+  }
+}

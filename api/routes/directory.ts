@@ -1,0 +1,131 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { sql } from 'kysely';
+import type { PartnerRow } from '../../schema/database.js';
+import {
+  inboxSchema,
+  listQuerySchema,
+  partnerIdSchema,
+  partnerListSchema,
+  timelineSchema,
+} from '../../schema/api.js';
+import { requireRole, type AppEnv } from '../auth.js';
+import type { AppDeps } from '../deps.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+import { loadVisiblePartner } from '../partner-view.js';
+import { toAuditEvent } from './audit.js';
+import { validationHook } from '../validation.js';
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/partners',
+  summary: 'List partners (filters: state, sponsor, environment, scope; cursor pagination, at most 200 a page)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver', 'security', 'auditor', 'admin')] as const,
+  request: { query: listQuerySchema },
+  responses: { 200: { description: 'A page of partners', content: { 'application/json': { schema: partnerListSchema } } }, ...problemResponses(400, 401, 403) },
+});
+const timelineRoute = createRoute({
+  method: 'get',
+  path: '/partners/{id}/timeline',
+  summary: 'The partner’s audit events, oldest first (operators who may see it; the partner)',
+  security: bearerSecurity,
+  request: { params: z.object({ id: partnerIdSchema }) },
+  responses: { 200: { description: 'Timeline', content: { 'application/json': { schema: timelineSchema } } }, ...problemResponses(400, 401, 404) },
+});
+const inboxRoute = createRoute({
+  method: 'get',
+  path: '/inbox',
+  summary: 'Decisions waiting for the caller (approvals, extensions, recertifications)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver', 'security')] as const,
+  responses: { 200: { description: 'Waiting decisions', content: { 'application/json': { schema: inboxSchema } } }, ...problemResponses(401, 403) },
+});
+
+const summary = (p: PartnerRow) => ({
+  partnerId: p.id,
+  name: p.name,
+  environment: p.environment,
+  sponsor: p.sponsor,
+  state: p.state,
+  pendingStage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+  scopes: JSON.parse(p.scopes) as string[],
+  accessUntil: p.access_until,
+  nextDeadline: p.next_deadline_at ? { at: p.next_deadline_at, action: p.next_deadline_action ?? '' } : null,
+});
+
+export function directoryRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(listRoute, async (c) => {
+    const principal = c.get('principal');
+    const q = c.req.valid('query');
+    let query = deps.db.selectFrom('partners').selectAll().orderBy('id').limit(q.limit + 1);
+    if (principal.kind === 'operator' && !principal.roles.some((r) => r === 'security' || r === 'auditor' || r === 'admin')) {
+      // Approvers see the partners they sponsor and escalated requests any approver may take.
+      const me = principal.name;
+      query = query.where((eb) =>
+        eb.or([eb('sponsor', '=', me), eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb('escalated', '=', 1)])]),
+      );
+    }
+    if (q.state) query = query.where('state', '=', q.state);
+    if (q.sponsor) query = query.where('sponsor', '=', q.sponsor);
+    if (q.environment) query = query.where('environment', '=', q.environment);
+    if (q.scope) query = query.where(sql<boolean>`scopes like ${`%"${q.scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`);
+    if (q.cursor) query = query.where('id', '>', q.cursor);
+    const rows = await query.execute();
+    const page = rows.slice(0, q.limit);
+    return c.json({ items: page.map(summary), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null }, 200);
+  });
+
+  app.openapi(timelineRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    await loadVisiblePartner(deps.db, c.get('principal'), id);
+    const events = await deps.db.selectFrom('audit_events').selectAll().where('partner_id', '=', id).orderBy('seq').execute();
+    return c.json({ partnerId: id, events: events.map(toAuditEvent) }, 200);
+  });
+
+  app.openapi(inboxRoute, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind !== 'operator') throw new Error('unreachable: requireRole admits operators only');
+    const me = principal.name;
+    const isApprover = principal.roles.includes('approver');
+    const isSecurity = principal.roles.includes('security');
+    const rows = await deps.db
+      .selectFrom('partners')
+      .selectAll()
+      .where((eb) => {
+        const waiting = [];
+        if (isApprover) {
+          waiting.push(
+            eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb.or([eb('sponsor', '=', me), eb('escalated', '=', 1)])]),
+            eb.and([eb('sponsor', '=', me), eb('state', 'in', ['recertification_due', 'suspended'])]),
+            eb.and([eb('sponsor', '=', me), eb('pending_extension', 'is not', null), eb('state', 'in', ['active', 'recertification_due'])]),
+          );
+        }
+        if (isSecurity) waiting.push(eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'security')]));
+        return eb.or(waiting);
+      })
+      .where('requested_by', '!=', `operator:${me}`)
+      .orderBy('next_deadline_at')
+      .limit(500)
+      .execute();
+    // Stage 2 never goes to whoever approved stage 1.
+    const decidedByMe = new Set(
+      (await deps.db.selectFrom('decisions').select('partner_id').where('actor', '=', `operator:${me}`).where('kind', '=', 'approval').execute()).map(
+        (d) => d.partner_id,
+      ),
+    );
+    const items = rows
+      .filter((p) => !(p.stage === 'security' && decidedByMe.has(p.id)))
+      .map((p) => ({
+        ...summary(p),
+        kind: p.state === 'pending_approval' ? ('approval' as const) : p.pending_extension && p.state !== 'suspended' ? ('extension' as const) : ('recertification' as const),
+        stage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+        deadline: summary(p).nextDeadline,
+      }))
+      .map(({ partnerId, name, environment, kind, stage, state, scopes, deadline }) => ({ partnerId, name, environment, kind, stage, state, scopes, deadline }));
+    return c.json({ items }, 200);
+  });
+
+  return app;
+}

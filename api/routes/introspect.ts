@@ -1,0 +1,44 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { parseApiKey } from '../../domain/api-key.js';
+import { introspectionRequestSchema, introspectionResponseSchema } from '../../schema/api.js';
+import { requireRole, type AppEnv } from '../auth.js';
+import type { AppDeps } from '../deps.js';
+import { introspect, recordUsage } from '../introspection.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+import { problems } from '../problem.js';
+import { sourceOf, type RateLimiter } from '../rate-limit.js';
+import { validationHook } from '../validation.js';
+
+const route = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Is this API key active? (gateway; RFC 7662 in spirit). Inactive reveals only a reason for gateway logs.',
+  security: bearerSecurity,
+  middleware: [requireRole('gateway')] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: introspectionRequestSchema } } } },
+  responses: {
+    200: { description: 'The verdict', content: { 'application/json': { schema: introspectionResponseSchema } } },
+    ...problemResponses(400, 401, 403, 413, 415, 429),
+  },
+});
+
+export function introspectRoutes(deps: AppDeps, limiter: RateLimiter) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const failureLimit = deps.limits?.introspectionFailuresPerMinute ?? 600;
+  app.openapi(route, async (c) => {
+    const { token, environment, scope } = c.req.valid('json');
+    // Guessing keys through a gateway token: failures per source are limited.
+    const source = sourceOf(c);
+    const result = await introspect(deps.db, deps.policy(), token, environment);
+    if (!result.active) {
+      const decision = limiter.take(`introspect-failures:${source}`, failureLimit, 60_000);
+      if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
+      return c.json(result, 200);
+    }
+    const parsed = parseApiKey(token);
+    if (parsed.ok) await recordUsage(deps.db, parsed.keyId, scope);
+    c.header('Cache-Control', 'no-store');
+    return c.json(result, 200);
+  });
+  return app;
+}

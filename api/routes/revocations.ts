@@ -1,0 +1,54 @@
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { sql } from 'kysely';
+import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
+import { actorLabel } from '../../workflows/messages.js';
+import { requireRole, type AppEnv } from '../auth.js';
+import { actorFor, revokeInDatabase, signalRevocation } from '../commands.js';
+import type { AppDeps } from '../deps.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+import { validationHook } from '../validation.js';
+
+const route = createRoute({
+  method: 'post',
+  path: '/revocations',
+  summary: 'Bulk containment: revoke every live partner holding a scope, in an environment, or listed (dryRun lists them)',
+  security: bearerSecurity,
+  middleware: [requireRole('security')] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: bulkRevocationSchema } } } },
+  responses: {
+    200: { description: 'Who would be (dryRun) or was cut off', content: { 'application/json': { schema: bulkRevocationResultSchema } } },
+    ...problemResponses(400, 401, 403, 413, 415),
+  },
+});
+
+export function revocationRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.openapi(route, async (c) => {
+    const body = c.req.valid('json');
+    let query = deps.db
+      .selectFrom('partners')
+      .select(['id', 'name', 'state', 'scopes'])
+      .where('state', 'not in', ['rejected', 'request_expired', 'offboarded', 'revoked'])
+      .orderBy('id');
+    if (body.scope) query = query.where(sql<boolean>`scopes like ${`%"${body.scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`);
+    if (body.environment) query = query.where('environment', '=', body.environment);
+    if (body.partnerIds) query = query.where('id', 'in', body.partnerIds);
+    const targets = await query.execute();
+    const view = (p: (typeof targets)[number]) => ({ partnerId: p.id, name: p.name, state: p.state, scopes: JSON.parse(p.scopes) as string[] });
+    if (body.dryRun) return c.json({ dryRun: true, partners: targets.map(view) }, 200);
+
+    const principal = c.get('principal');
+    const results = [];
+    for (const target of targets) {
+      const actor = actorFor(principal, target.id);
+      const at = new Date().toISOString();
+      const keysRevoked = await revokeInDatabase(deps.db, target.id, actorLabel(actor), body.reason, at);
+      if (keysRevoked === undefined) continue; // ended meanwhile
+      await signalRevocation(deps, target.id, { reason: body.reason, actor, at });
+      results.push({ ...view(target), keysRevoked });
+    }
+    deps.logger.warn({ by: principal.kind === 'operator' ? principal.name : principal.kind, count: results.length, scope: body.scope, environment: body.environment }, 'bulk revocation');
+    return c.json({ dryRun: false, partners: results }, 200);
+  });
+  return app;
+}
