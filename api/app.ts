@@ -17,6 +17,8 @@ import { auditRoutes } from './routes/audit.js';
 import { directoryRoutes } from './routes/directory.js';
 import { docsRoutes } from './routes/docs.js';
 import { introspectRoutes } from './routes/introspect.js';
+import { gatewayRoutes } from './routes/gateway.js';
+import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { InMemoryRateLimiter } from './rate-limit.js';
 import { validationHook } from './validation.js';
@@ -72,6 +74,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', revocationRoutes(deps));
   app.route('/v1/introspect', introspectRoutes(deps, limiter));
   app.route('/v1', auditRoutes(deps));
+  const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
+  app.route('/v1/gateway', gatewayRoutes(deps, limiter, () => gatewayConfig));
 
   const openApiConfig = {
     openapi: '3.1.0',

@@ -22,6 +22,7 @@ const envSchema = z.object({
     'only sqlite:<path> is supported in this release (Postgres is planned)',
   ),
   POLICY_FILE: z.string().min(1).default('config/policy.json'),
+  GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.json'),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('partner-access'),
@@ -54,6 +55,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     dataDir,
     database: { kind: 'sqlite' as const, file: sqliteFile },
     policyFile: path.resolve(cwd, env.POLICY_FILE),
+    gatewayRoutesFile: path.resolve(cwd, env.GATEWAY_ROUTES_FILE),
     temporal: {
       /** undefined: embedded mode, `npm start` runs a local dev server */
       address: env.TEMPORAL_ADDRESS,

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { loadPolicyFile, PolicyError } from '../config/policy.js';
+import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import { OperatorError } from './operators.js';
 import { PortInUse } from './dev-server.js';
@@ -24,6 +25,11 @@ export async function main(run: () => Promise<void>): Promise<void> {
 export async function bootData(): Promise<{ config: AppConfig; db: Db; applied: string[] }> {
   const config = loadConfig();
   loadPolicyFile(config.policyFile);
+  try {
+    loadGatewayRoutes(config.gatewayRoutesFile);
+  } catch (err) {
+    throw new PolicyError(`invalid gateway routes file ${config.gatewayRoutesFile}: ${(err as Error).message.split('\n')[0]}`);
+  }
   const db = openDatabase(config.database);
   const applied = await migrateToLatest(db);
   return { config, db, applied };

@@ -53,6 +53,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     pickupKey: loadPickupKey(config),
     logger,
     corsOrigins: config.corsOrigins,
+    gatewayRoutesFile: config.gatewayRoutesFile,
     updateDeadlineMs: config.updateDeadlineMs,
   });
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
+import type { AppDeps } from '../../api/deps.js';
 import { loadPolicyFile } from '../../config/policy.js';
 import { generateDataKey, parseDataKey } from '../../domain/sealed-box.js';
 import { createOperator } from '../../runtime/operators.js';
@@ -28,6 +29,8 @@ export interface StackOptions {
   /** changes to both environments of the fast policy, written to a file of the test's own */
   policyOverrides?: Record<string, unknown>;
   webhook?: { url: string; secret: string };
+  /** extra createApp dependencies (limits, body size) */
+  appOverrides?: Partial<AppDeps>;
   /** start without a worker (tests of what works with workers down) */
   noWorker?: boolean;
 }
@@ -66,7 +69,16 @@ export async function startStack(opts: StackOptions = {}) {
   const client = new Client({ connection, namespace: 'default' });
   const nativeConnection = await NativeConnection.connect({ address });
   const policy = loadPolicyFile(policyFile);
-  const app = createApp({ db, temporal: { client, taskQueue }, policy: () => policy, pickupKey, logger, updateDeadlineMs: 5000 });
+  const app = createApp({
+    db,
+    temporal: { client, taskQueue },
+    policy: () => policy,
+    pickupKey,
+    logger,
+    updateDeadlineMs: 5000,
+    gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
+    ...(opts.appOverrides ?? {}),
+  });
 
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;

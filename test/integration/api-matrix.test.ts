@@ -57,6 +57,8 @@ const routes: RouteCase[] = [
   { method: 'POST', path: '/v1/partners/{id}/credentials/pickup', allowed: { ownToken: [410] } },
   { method: 'POST', path: '/v1/partners/{id}/credentials/rotate', fresh: true, allowed: { ownKey: [200] } },
   { method: 'POST', path: '/v1/introspect', body: (t) => ({ token: t.apiKey }), allowed: { gateway: [200] } },
+  // without an X-Partner-Key the gateway's question is answered 401; the nginx tests cover the rest
+  { method: 'GET', path: '/v1/gateway/auth', allowed: { gateway: [401] } },
   { method: 'GET', path: '/v1/inbox', allowed: { sponsor: [200], approver: [200], security: [200] } },
   { method: 'GET', path: '/v1/audit', allowed: { security: [200], auditor: [200], admin: [200] } },
   { method: 'GET', path: '/v1/audit/verify', allowed: { security: [200], auditor: [200], admin: [200] } },
