@@ -241,15 +241,17 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     await notify('approval.requested', stageRecipients(false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
 
     while (s.state === 'pending_approval') {
-      const due = nextItem(agenda(s));
-      const waitMs = due ? Math.max(0, due.atMs - Date.now()) : undefined;
-      const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, waitMs);
       if (s.revocation) return revoke();
-      if (woke) {
-        await handleApprovalCommand(queue.shift()!);
-      } else if (due) {
+      // Overdue deadlines come first (a worker back from an outage fires them in time order).
+      const due = nextItem(agenda(s));
+      if (due && due.atMs <= Date.now()) {
         await handleApprovalDeadline(due);
+        continue;
       }
+      const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, due ? due.atMs - Date.now() : undefined);
+      if (s.revocation) return revoke();
+      if (woke) await handleApprovalCommand(queue.shift()!);
+      else if (due) await handleApprovalDeadline(due);
     }
   }
 
@@ -331,8 +333,11 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
         return 'ended';
       }
       const due = nextItem(agenda(s));
-      const waitMs = due ? Math.max(0, due.atMs - Date.now()) : undefined;
-      const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, waitMs);
+      if (due && due.atMs <= Date.now()) {
+        await handleAccessDeadline(due);
+        continue;
+      }
+      const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, due ? due.atMs - Date.now() : undefined);
       if (s.revocation) continue;
       if (woke) {
         const cycleEnded = await handleAccessCommand(queue.shift()!);

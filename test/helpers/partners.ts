@@ -23,10 +23,11 @@ export async function partnerRow(stack: Stack, partnerId: string) {
   return stack.db.selectFrom('partners').selectAll().where('id', '=', partnerId).executeTakeFirstOrThrow();
 }
 
-export async function waitForState(stack: Stack, partnerId: string, state: string, timeoutMs = 20_000) {
+export async function waitForState(stack: Stack, partnerId: string, state: string | string[], timeoutMs = 20_000) {
+  const states = Array.isArray(state) ? state : [state];
   return eventually(async () => {
     const row = await partnerRow(stack, partnerId);
-    return row.state === state ? row : undefined;
+    return states.includes(row.state) ? row : undefined;
   }, timeoutMs);
 }
 

@@ -99,7 +99,8 @@ describe('a worker killed in the middle of a cycle', () => {
         return { partnerId, apiKey: pickup.json.apiKey as string };
       })();
 
-      await waitForState(stack, p.partnerId, 'recertification_due', 30_000);
+      // a worker that restarted late may fire the opening and the due date back to back
+      await waitForState(stack, p.partnerId, ['recertification_due', 'suspended'], 30_000);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       // While no worker runs, the answer cannot be confirmed: 503 + Retry-After. Temporal holds the
@@ -121,6 +122,7 @@ describe('a worker killed in the middle of a cycle', () => {
       expect(recerts).toEqual([{ cycle: 0 }]);
       const trail = await actions(stack, p.partnerId);
       for (const action of ['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated', 'recertification.opened']) {
+        // each step exactly once, however often the worker died around it
         expect(trail.filter((a) => a === action), action).toHaveLength(1);
       }
     } finally {
