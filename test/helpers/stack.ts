@@ -77,6 +77,8 @@ export async function startStack(opts: StackOptions = {}) {
     logger,
     updateDeadlineMs: 5000,
     gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
+    // suites submit many partners from one source; the rate-limit tests set their own limits
+    limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000 },
     ...(opts.appOverrides ?? {}),
   });
 
