@@ -168,15 +168,29 @@ describe('hygiene', () => {
     expect(bodies[1]!.includes(pending.partnerId)).toBe(false);
   });
 
-  it('anonymous onboarding is rate-limited per source', async () => {
-    const limited = await startStack({ appOverrides: { limits: { onboardingPerMinute: 2 } } });
+  it('anonymous onboarding, decisions and failed introspections are rate-limited', async () => {
+    const limited = await startStack({ appOverrides: { limits: { onboardingPerMinute: 2, decisionsPerMinute: 2, introspectionFailuresPerMinute: 2 } } });
     try {
-      await limited.operator('alice', ['approver']);
-      expect((await limited.call('POST', '/v1/partners', { body: baseSubmission })).status).toBe(202);
+      const alice = await limited.operator('alice', ['approver']);
+      const gw = await limited.operator('gw', ['gateway']);
+      const first = await limited.call('POST', '/v1/partners', { body: baseSubmission });
+      expect(first.status).toBe(202);
       expect((await limited.call('POST', '/v1/partners', { body: baseSubmission })).status).toBe(202);
       const third = await limited.call('POST', '/v1/partners', { body: baseSubmission });
       expect(third.status).toBe(429);
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      // operators submitting on a partner's behalf are not the public budget
+      expect((await limited.call('POST', '/v1/partners', { body: baseSubmission, token: gw })).status).toBe(202);
+
+      const decide = () => limited.call('POST', `/v1/partners/${first.json.partnerId}/decisions`, { token: alice, body: { decision: 'approve', scopes: ['payments:write'], reason: 'x' } });
+      expect((await decide()).status).toBe(422);
+      expect((await decide()).status).toBe(422);
+      expect((await decide()).status).toBe(429);
+
+      const probe = () => limited.call('POST', '/v1/introspect', { token: gw, body: { token: 'pak_test_AAAAAAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB_000000' } });
+      expect((await probe()).json).toEqual({ active: false, reason: 'bad_checksum' });
+      expect((await probe()).status).toBe(200);
+      expect((await probe()).status).toBe(429);
     } finally {
       await limited.stop();
     }
