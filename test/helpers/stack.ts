@@ -29,6 +29,8 @@ export interface StackOptions {
   /** changes to both environments of the fast policy, written to a file of the test's own */
   policyOverrides?: Record<string, unknown>;
   webhook?: { url: string; secret: string };
+  /** a Temporal server of the test's own (default: the run's shared dev server) */
+  temporalAddress?: string;
   /** extra createApp dependencies (limits, body size) */
   appOverrides?: Partial<AppDeps>;
   /** start without a worker (tests of what works with workers down) */
@@ -62,7 +64,7 @@ export async function startStack(opts: StackOptions = {}) {
     }),
   );
   installTemporalRuntime(logger);
-  const address = inject('temporalAddress');
+  const address = opts.temporalAddress ?? inject('temporalAddress');
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   const taskQueue = `pa-${process.pid}-${Date.now()}-${++sequence}`;
   const connection = await Connection.connect({ address });
@@ -170,6 +172,7 @@ export async function startStack(opts: StackOptions = {}) {
     policy,
     pickupKey,
     logLines,
+    logger,
     operator,
     tokens,
     call,
