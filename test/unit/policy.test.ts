@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
+import { requiredStages } from '../../workflows/state.js';
+import { toLifecyclePolicy } from '../../runtime/services.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const shipped = loadPolicyFile(path.join(root, 'config/policy.json'));
+const raw = () => JSON.parse(fs.readFileSync(path.join(root, 'config/policy.json'), 'utf8'));
+
+describe('policy file', () => {
+  it('the shipped policy and the fast test policy load', () => {
+    expect(shipped.environments.production.maxAccess).toBe(365 * 86_400_000);
+    expect(shipped.environments.sandbox.recertReminders).toEqual([14, 7, 1].map((d) => d * 86_400_000));
+    const fast = loadPolicyFile(path.join(root, 'test/fixtures/policy.fast.json'));
+    expect(fast.environments.sandbox.approvalTimeout).toBe(6000);
+    expect(shipped.version).toMatch(/^sha256:[0-9a-f]{16}$/);
+  });
+
+  it('the version ignores key order and whitespace, and follows content', () => {
+    const a = { b: 1, a: { d: [1, 2], c: 'x' } };
+    const b = JSON.parse(JSON.stringify({ a: { c: 'x', d: [1, 2] }, b: 1 }, null, 4));
+    expect(policyVersion(a)).toBe(policyVersion(b));
+    expect(policyVersion(a)).not.toBe(policyVersion({ ...a, b: 2 }));
+  });
+
+  it('durations use Temporal strings; "M" is minutes; months and non-positive values are refused', () => {
+    const p = raw();
+    p.environments.sandbox.rotationOverlap = '5M';
+    expect(parsePolicy(p).environments.sandbox.rotationOverlap).toBe(300_000);
+    for (const bad of ['3 months', 'abc', '-1s', '0s']) {
+      const q = raw();
+      q.environments.sandbox.rotationOverlap = bad;
+      expect(() => parsePolicy(q)).toThrow(/environments\.sandbox\.rotationOverlap/);
+    }
+  });
+
+  it('cross-field rules name the field', () => {
+    const cases: Array<[(p: any) => void, RegExp]> = [
+      [(p) => (p.environments.sandbox.escalateAfter = '30 days'), /escalateAfter: must be before approvalTimeout/],
+      [(p) => (p.environments.sandbox.approvalReminders = ['20 days']), /approvalReminders\.0/],
+      [(p) => (p.environments.sandbox.recertReminders = ['100 days']), /recertReminders\.0/],
+      [(p) => (p.environments.sandbox.recertReminders = []), /recertReminders/],
+      [(p) => (p.environments.sandbox.defaultRateLimitTier = 'gold'), /defaultRateLimitTier/],
+      [(p) => (p.environments.sandbox.surprise = 1), /surprise/],
+      [(p) => delete p.environments.production, /production/],
+      [(p) => (p.scopes['Bad Scope'] = { risk: 'low', description: 'x' }), /scopes\.Bad Scope/],
+      [(p) => (p.scopes['orders:read'].risk = 'medium'), /risk/],
+    ];
+    for (const [mutate, message] of cases) {
+      const p = raw();
+      mutate(p);
+      expect(() => parsePolicy(p)).toThrow(PolicyError);
+      expect(() => parsePolicy(p)).toThrow(message);
+    }
+  });
+
+  it('a missing or broken file is one readable error', () => {
+    expect(() => loadPolicyFile('/nonexistent.json')).toThrow(/cannot read policy file/);
+    expect(() => loadPolicyFile(path.join(root, 'package-lock.json'))).toThrow(/invalid policy/);
+  });
+
+  it('stage 2 for high-risk scopes, or always in production', () => {
+    const sandbox = toLifecyclePolicy(shipped, 'sandbox');
+    const production = toLifecyclePolicy(shipped, 'production');
+    expect(requiredStages(sandbox, ['orders:read'])).toEqual(['sponsor']);
+    expect(requiredStages(sandbox, ['orders:read', 'payments:read'])).toEqual(['sponsor', 'security']);
+    expect(requiredStages(production, ['orders:read'])).toEqual(['sponsor', 'security']);
+  });
+});
