@@ -33,11 +33,13 @@ export function createApp(deps: AppDeps) {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
+    // every log line of the request carries its id
+    c.set('log', deps.logger.child({ requestId }));
     c.header('X-Request-Id', requestId);
     const started = performance.now();
     await next();
-    deps.logger.info(
-      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+    c.get('log').info(
+      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
       'request',
     );
   });

@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
 import { hashApiKey, hashesEqual, hashToken, parseApiKey } from '../domain/api-key.js';
 import type { Role } from '../workflows/messages.js';
@@ -11,7 +12,7 @@ export type Principal =
   | { kind: 'request_token'; tokenHash: string }
   | { kind: 'partner_key'; partnerId: string; keyId: string };
 
-export type AppEnv = { Variables: { principal: Principal; requestId: string } };
+export type AppEnv = { Variables: { principal: Principal; requestId: string; log: Logger } };
 
 function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;

@@ -79,7 +79,7 @@ export function credentialRoutes(deps: AppDeps) {
     const waiting = pickups.find((p) => p.sealed !== null);
     const claimed = waiting && (await claimPickup(deps.db, deps.pickupKey, waiting.key_id));
     if (!claimed) throw problems.gone('the key was already picked up (or is no longer valid)');
-    deps.logger.info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
+    c.get('log').info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
     c.header('Cache-Control', 'no-store');
     return c.json(claimed, 200);
   });
@@ -94,7 +94,7 @@ export function credentialRoutes(deps: AppDeps) {
     const claimed = result.issued && (await claimPickup(deps.db, deps.pickupKey, result.issued.keyId));
     // Only a crash between the update and this line leaves the copy unclaimed; the request token can still pick it up.
     if (!claimed) throw problems.gone('the new key was already handed out');
-    deps.logger.info({ partnerId: id, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
+    c.get('log').info({ partnerId: id, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
     c.header('Cache-Control', 'no-store');
     return c.json(claimed, 200);
   });

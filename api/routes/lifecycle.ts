@@ -152,7 +152,7 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     const keysRevoked = await revokeInDatabase(deps.db, id, actorLabel(actor), reason, at);
     if (keysRevoked === undefined) throw problems.conflict('the partner’s lifecycle has already ended');
     const workflowSignalled = await signalRevocation(deps, id, { reason, actor, at });
-    deps.logger.warn({ partnerId: id, by: actorLabel(actor), keysRevoked }, 'emergency revocation');
+    c.get('log').warn({ partnerId: id, by: actorLabel(actor), keysRevoked }, 'emergency revocation');
     return c.json({ partnerId: id, state: 'revoked' as const, keysRevoked, workflowSignalled }, 202);
   });
 

@@ -171,14 +171,14 @@ export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
       });
     } catch (err) {
       // Not acknowledged: undo the row so a retry starts clean, and tell the caller to retry.
-      deps.logger.error({ err, partnerId }, 'could not start the partner workflow');
+      c.get('log').error({ err, partnerId }, 'could not start the partner workflow');
       await deps.db.transaction().execute(async (trx) => {
         await trx.deleteFrom('idempotency_keys').where('partner_id', '=', partnerId).execute();
         await trx.deleteFrom('partners').where('id', '=', partnerId).execute();
       });
       throw problems.unavailable('the workflow service is unavailable; retry later');
     }
-    deps.logger.info({ partnerId, requestedBy, environment: body.environment }, 'partner submitted');
+    c.get('log').info({ partnerId, requestedBy, environment: body.environment }, 'partner submitted');
     return c.json(response, 202);
   });
 

@@ -47,7 +47,7 @@ export function revocationRoutes(deps: AppDeps) {
       await signalRevocation(deps, target.id, { reason: body.reason, actor, at });
       results.push({ ...view(target), keysRevoked });
     }
-    deps.logger.warn({ by: principal.kind === 'operator' ? principal.name : principal.kind, count: results.length, scope: body.scope, environment: body.environment }, 'bulk revocation');
+    c.get('log').warn({ by: principal.kind === 'operator' ? principal.name : principal.kind, count: results.length, scope: body.scope, environment: body.environment }, 'bulk revocation');
     return c.json({ dryRun: false, partners: results }, 200);
   });
   return app;

@@ -153,6 +153,14 @@ describe('hygiene', () => {
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('every log line of a request carries its request id; logs are JSON', async () => {
+    const res = await stack.call('POST', '/v1/partners', { body: baseSubmission, headers: { 'x-request-id': 'req-trace-42' } });
+    expect(res.headers.get('x-request-id')).toBe('req-trace-42');
+    const lines = stack.logLines.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l));
+    const mine = lines.filter((l) => l.requestId === 'req-trace-42').map((l) => l.msg);
+    expect(mine).toEqual(expect.arrayContaining(['partner submitted', 'request']));
+  });
+
   it('no response contains a key hash or another partner’s data', async () => {
     const hashes = (await stack.db.selectFrom('credentials').select('hash').execute()).map((r) => r.hash);
     const tokenHashes = (await stack.db.selectFrom('partners').select('request_token_hash').execute()).map((r) => r.request_token_hash);

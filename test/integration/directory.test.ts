@@ -63,7 +63,7 @@ describe('GET /v1/partners', () => {
     const aliceInbox = (await stack.call('GET', '/v1/inbox', { token: t.alice })).json.items as { partnerId: string; kind: string; stage: string }[];
     expect(aliceInbox).toMatchObject([{ partnerId: ids.a2, kind: 'approval', stage: 'sponsor' }]);
     expect(((await stack.call('GET', '/v1/inbox', { token: t.sec })).json.items as unknown[]).length).toBe(0);
-    await decide(stack, ids.a2, t.alice!, { decision: 'approve' });
+    await decide(stack, ids.a2!, t.alice!, { decision: 'approve' });
     const secInbox = (await stack.call('GET', '/v1/inbox', { token: t.sec })).json.items as { partnerId: string; stage: string }[];
     expect(secInbox).toMatchObject([{ partnerId: ids.a2, stage: 'security' }]);
   });
