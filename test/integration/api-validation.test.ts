@@ -127,6 +127,36 @@ describe('bad input: a clear 4xx, a problem body, nothing changed', () => {
   });
 });
 
+describe('every route with a JSON body, the same four mistakes', () => {
+  const bodyRoutes: Array<{ name: string; url: () => string; token: () => string | undefined }> = [
+    { name: 'POST /v1/partners', url: () => '/v1/partners', token: () => undefined },
+    { name: 'POST /v1/partners/{id}/decisions', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice },
+    { name: 'POST /v1/partners/{id}/recertifications', url: () => `/v1/partners/${active.partnerId}/recertifications`, token: () => t.alice },
+    { name: 'POST /v1/partners/{id}/extension', url: () => `/v1/partners/${active.partnerId}/extension`, token: () => active.requestToken },
+    { name: 'POST /v1/partners/{id}/offboarding', url: () => `/v1/partners/${active.partnerId}/offboarding`, token: () => active.requestToken },
+    { name: 'POST /v1/partners/{id}/revocation', url: () => `/v1/partners/${active.partnerId}/revocation`, token: () => t.sec },
+    { name: 'POST /v1/revocations', url: () => '/v1/revocations', token: () => t.sec },
+    { name: 'POST /v1/introspect', url: () => '/v1/introspect', token: () => t.gw },
+  ];
+  const mistakes: Array<{ name: string; body: unknown; headers?: Record<string, string>; status: number }> = [
+    { name: 'empty object (missing fields)', body: {}, status: 400 },
+    { name: 'unknown field', body: { surprise: true, reason: 'r', token: 'x', decision: 'keep', accessUntil: '2030-01-01' }, status: 400 },
+    { name: 'oversized', body: { reason: longText }, status: 413 },
+    { name: 'wrong content type', body: 'reason=r', headers: { 'content-type': 'text/plain' }, status: 415 },
+  ];
+  for (const route of bodyRoutes) {
+    for (const mistake of mistakes) {
+      it(`${route.name}: ${mistake.name} → ${mistake.status}`, async () => {
+        const before = await snapshot();
+        const res = await stack.call('POST', route.url(), { token: route.token(), body: mistake.body, headers: mistake.headers });
+        expect(res.status, res.text).toBe(mistake.status);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect(await snapshot()).toEqual(before);
+      });
+    }
+  }
+});
+
 describe('Idempotency-Key', () => {
   it('same key and body → the same partner and response; another body → 422', async () => {
     const headers = { 'idempotency-key': `idem-${Date.now()}` };
