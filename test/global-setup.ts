@@ -11,6 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { searchAttributeKeys } from '../runtime/search-attributes.js';
 import { resolveTemporalCli } from '../runtime/temporal-cli.js';
 import { workflowsPath } from '../worker.js';
+import { findSecrets } from './helpers/secret-scan.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -42,7 +43,29 @@ export async function setup(project: TestProject) {
   project.provide('temporalCliPath', cli);
 }
 
+/**
+ * NHI2 across the whole suite: every workflow history on the run's server is scanned for
+ * anything shaped like a secret before the server goes away.
+ */
+async function scanHistories(environment: TestWorkflowEnvironment) {
+  let histories = 0;
+  const leaks: string[] = [];
+  for await (const wf of environment.client.workflow.list()) {
+    const history = await environment.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : v));
+    leaks.push(...findSecrets(text).map((s) => `${wf.workflowId}: ${s.slice(0, 12)}…`));
+    histories++;
+  }
+  process.stdout.write(`secret scan: ${histories} workflow histories, ${leaks.length} plaintext secrets\n`);
+  if (leaks.length > 0) {
+    // vitest does not fail the run for a teardown error: set the exit code ourselves
+    process.stderr.write(`plaintext secrets in workflow histories: ${leaks.join(', ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
 export async function teardown() {
+  if (env) await scanHistories(env);
   await env?.teardown();
   if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
 }

@@ -15,6 +15,7 @@ import type { AppDeps } from '../../api/deps.js';
 import { loadPolicyFile } from '../../config/policy.js';
 import { generateDataKey, parseDataKey } from '../../domain/sealed-box.js';
 import { createOperator } from '../../runtime/operators.js';
+import { findSecrets } from './secret-scan.js';
 import { createLogger, lifecyclePolicyFrom } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
 import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
@@ -181,12 +182,21 @@ export async function startStack(opts: StackOptions = {}) {
     spawnWorkerProcess,
     dbFile,
     address,
+    /** Stops everything; before the files go, their database and logs are scanned for secrets (NHI2). */
     async stop() {
       await stopWorker();
       await nativeConnection.close();
       await connection.close();
       await db.destroy();
+      const leaks = [
+        ...findSecrets(logLines.join('')).map((s) => `log: ${s.slice(0, 12)}…`),
+        ...['app.db', 'app.db-wal']
+          .map((f) => path.join(dir, f))
+          .filter((f) => fs.existsSync(f))
+          .flatMap((f) => findSecrets(fs.readFileSync(f).toString('latin1')).map((s) => `${path.basename(f)}: ${s.slice(0, 12)}…`)),
+      ];
       fs.rmSync(dir, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`plaintext secrets found: ${leaks.join(', ')}`);
     },
   };
 }

@@ -101,3 +101,14 @@ describe('sealed box (AES-256-GCM)', () => {
     expect(() => parseDataKey('abc')).toThrow(/32 bytes/);
   });
 });
+
+describe('secret scan patterns', async () => {
+  const { findSecrets } = await import('../helpers/secret-scan.js');
+  it('find whole keys and tokens, not their public prefixes', () => {
+    const { apiKey, prefix } = generateApiKey('production');
+    const pat = generateOpaqueToken('pat');
+    const prt = generateOpaqueToken('prt');
+    expect(findSecrets(`x ${apiKey} y ${pat} z ${prt}`)).toEqual([apiKey, prt, pat]);
+    expect(findSecrets(`${prefix} and pat_short and ${hashApiKey(apiKey)}`)).toEqual([]);
+  });
+});
