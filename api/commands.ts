@@ -1,4 +1,5 @@
 import type { UpdateDefinition } from '@temporalio/common';
+import { z } from 'zod';
 import { appendAudit } from '../activities/audit.js';
 import { terminalStates } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
@@ -32,8 +33,21 @@ export async function runUpdate<Arg>(
 ): Promise<CommandResult> {
   const { client } = deps.temporal;
   const handle = client.workflow.getHandle(workflowIdFor(partnerId));
-  return client.withDeadline(Date.now() + (deps.updateDeadlineMs ?? 10_000), () => handle.executeUpdate(update, { args: [arg] }));
+  const result = await client.withDeadline(Date.now() + (deps.updateDeadlineMs ?? 10_000), () => handle.executeUpdate(update, { args: [arg] }));
+  // What comes back from Temporal is checked like any other input before we act on it (API10).
+  const checked = commandResultSchema.safeParse(result);
+  if (!checked.success) throw new Error(`unexpected update result from the workflow: ${checked.error.issues[0]?.message}`);
+  return checked.data;
 }
+
+const stateSchema = z.enum(['pending_approval', 'active', 'recertification_due', 'suspended', 'rejected', 'request_expired', 'offboarded', 'revoked']);
+const commandResultSchema = z.strictObject({
+  state: stateSchema,
+  stage: z.enum(['sponsor', 'security']).nullable(),
+  issued: z.strictObject({ keyId: z.string().regex(/^[0-9A-Za-z]{16}$/), expiresAt: z.string() }).optional(),
+  retiring: z.strictObject({ keyId: z.string().regex(/^[0-9A-Za-z]{16}$/), retireAt: z.string() }).optional(),
+  accessUntil: z.string().optional(),
+});
 
 export const commandResponse = (partnerId: string, result: CommandResult) => ({
   partnerId,

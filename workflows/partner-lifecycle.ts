@@ -234,7 +234,8 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     s.stages = requiredStages(policy, s.scopes);
     s.stageOpenedAtMs = Date.now();
     await transition('partner.submitted', 'pending_approval', {
-      actor: s.requestedBy,
+      // every audit event names its actor: a self-service request is the partner's own
+      actor: s.requestedBy === 'partner' ? `partner:${s.partnerId}` : s.requestedBy,
       patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
       details: { stages: s.stages },
     });

@@ -187,7 +187,13 @@ export async function startStack(opts: StackOptions = {}) {
       await stopWorker();
       await nativeConnection.close();
       await connection.close();
+      const anonymous = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'actor'])
+        .where((eb) => eb.not(eb.or([eb('actor', 'like', 'operator:_%'), eb('actor', 'like', 'partner:_%'), eb('actor', 'like', 'system:_%')])))
+        .execute();
       await db.destroy();
+      if (anonymous.length > 0) throw new Error(`audit events without a named actor: ${JSON.stringify(anonymous.slice(0, 3))}`);
       const leaks = [
         ...findSecrets(logLines.join('')).map((s) => `log: ${s.slice(0, 12)}…`),
         ...['app.db', 'app.db-wal']

@@ -202,6 +202,8 @@ describe('hygiene', () => {
       (await stack.call('GET', '/v1/inbox', { token: t.alice })).text,
     ];
     for (const body of bodies) for (const h of [...hashes, ...tokenHashes]) expect(body.includes(h)).toBe(false);
+    // the plaintext key appears only in the pickup and rotation responses
+    for (const body of bodies) expect(body.includes(active.apiKey)).toBe(false);
     expect(bodies[0]!.includes(pending.partnerId)).toBe(false);
     expect(bodies[1]!.includes(pending.partnerId)).toBe(false);
   });

@@ -38,7 +38,7 @@ describe('the first slice through every layer', () => {
     const audited = await eventually(() =>
       stack.db.selectFrom('audit_events').selectAll().where('partner_id', '=', partnerId).where('action', '=', 'partner.submitted').executeTakeFirst(),
     );
-    expect(audited.actor).toBe('partner');
+    expect(audited.actor).toBe(`partner:${partnerId}`);
 
     const view = await stack.call('GET', `/v1/partners/${partnerId}`, { token: alice });
     expect(view.status).toBe(200);
