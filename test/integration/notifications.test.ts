@@ -47,7 +47,7 @@ describe('notifications', () => {
     );
     expect(row.attempts).toBe(3);
     // Delivered once to the receiver despite the retries.
-    expect(receiver.received.filter((r) => JSON.parse(r.body).partnerId === partnerId)).toHaveLength(1);
+    expect(receiver.received.filter((r) => JSON.parse(r.body).id === row.id)).toHaveLength(1);
 
     receiver.failNext(100);
     const p2 = await submit(stack);
