@@ -42,7 +42,14 @@ describe('notifications', () => {
     receiver.failNext(2);
     const { partnerId } = await submit(stack);
     const row = await eventually(
-      () => stack.db.selectFrom('notifications').selectAll().where('partner_id', '=', partnerId).where('status', '=', 'delivered').executeTakeFirst(),
+      () =>
+        stack.db
+          .selectFrom('notifications')
+          .selectAll()
+          .where('partner_id', '=', partnerId)
+          .where('kind', '=', 'approval.requested')
+          .where('status', '=', 'delivered')
+          .executeTakeFirst(),
       20_000,
     );
     expect(row.attempts).toBe(3);
@@ -52,7 +59,14 @@ describe('notifications', () => {
     receiver.failNext(100);
     const p2 = await submit(stack);
     const failed = await eventually(
-      () => stack.db.selectFrom('notifications').selectAll().where('partner_id', '=', p2.partnerId).where('status', '=', 'failed').executeTakeFirst(),
+      () =>
+        stack.db
+          .selectFrom('notifications')
+          .selectAll()
+          .where('partner_id', '=', p2.partnerId)
+          .where('kind', '=', 'approval.requested')
+          .where('status', '=', 'failed')
+          .executeTakeFirst(),
       30_000,
     );
     expect(failed.attempts).toBe(4);
