@@ -5,12 +5,15 @@ import { gatherUsageEvidence, issueCredential } from './credentials.js';
 import { notify, type WebhookTarget } from './notifications.js';
 import { applyTransition } from './transitions.js';
 import type { IssueCredentialInput, NotificationInput, TransitionRecord } from './types.js';
+import { verifyRevocation, type GatewayProbe } from './verification.js';
 
 export interface ActivityDeps {
   db: Db;
   /** AES-256 key sealing the one-time pickup copies */
   pickupKey: Buffer;
   webhook?: WebhookTarget;
+  /** when set, revocations are verified through the gateway */
+  gatewayProbe?: GatewayProbe;
   /** reads the policy file now: the lifecycle re-reads it every cycle */
   lifecyclePolicy: (environment: Environment) => LifecyclePolicy;
 }
@@ -25,5 +28,6 @@ export function createActivities(deps: ActivityDeps) {
     issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
     notify: (n: NotificationInput) => notify(deps.db, deps.webhook, n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
+    verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
   };
 }

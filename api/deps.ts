@@ -17,6 +17,8 @@ export interface AppDeps {
   updateDeadlineMs?: number;
   /** max request body in bytes */
   bodyLimitBytes?: number;
+  /** shared with the worker: signs revocation probes sent through the gateway */
+  probeSecret?: string;
   /** route → scope map for the gateway auth endpoint (default gateway/routes.json) */
   gatewayRoutesFile?: string;
   /** shared by the rate limits; in-process by default */

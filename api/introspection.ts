@@ -22,7 +22,22 @@ export type Introspection =
 export async function introspect(db: Db, policy: Policy, token: string, environment?: 'sandbox' | 'production', now = new Date()): Promise<Introspection> {
   const parsed = parseApiKey(token);
   if (!parsed.ok) return { active: false, reason: parsed.reason };
-  const row = await db
+  const row = await credentialRow(db, parsed.keyId);
+  // Compare against a dummy hash when the id is unknown, so both paths cost the same.
+  const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
+  if (!row || !matches) return { active: false, reason: 'unknown' };
+  if (row.environment !== parsed.environment) return { active: false, reason: 'wrong_environment' };
+  return verdict(row, policy, environment, now);
+}
+
+/** The verdict for a key id without its secret: only for revocation probes, which never pass. */
+export async function introspectKeyId(db: Db, policy: Policy, keyId: string, environment?: 'sandbox' | 'production', now = new Date()): Promise<Introspection> {
+  const row = await credentialRow(db, keyId);
+  return row ? verdict(row, policy, environment, now) : { active: false, reason: 'unknown' };
+}
+
+function credentialRow(db: Db, keyId: string) {
+  return db
     .selectFrom('credentials')
     .innerJoin('partners', 'partners.id', 'credentials.partner_id')
     .select([
@@ -36,19 +51,20 @@ export async function introspect(db: Db, policy: Policy, token: string, environm
       'partners.scopes',
       'partners.rate_limit_tier',
     ])
-    .where('credentials.key_id', '=', parsed.keyId)
+    .where('credentials.key_id', '=', keyId)
     .executeTakeFirst();
-  // Compare against a dummy hash when the id is unknown, so both paths cost the same.
-  const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
-  if (!row || !matches) return { active: false, reason: 'unknown' };
+}
+
+type CredentialRow = NonNullable<Awaited<ReturnType<typeof credentialRow>>>;
+
+/** Every condition, on every call: status, expiry, retirement, partner state, environment. */
+function verdict(row: CredentialRow, policy: Policy, environment: 'sandbox' | 'production' | undefined, now: Date): Introspection {
   if (row.status === 'revoked' || row.state === 'revoked' || row.state === 'offboarded') return { active: false, reason: 'revoked' };
   const nowIso = now.toISOString();
   if (row.expires_at <= nowIso || (row.retire_at !== null && row.retire_at <= nowIso)) return { active: false, reason: 'expired' };
   if (row.state === 'suspended') return { active: false, reason: 'suspended' };
   if (row.state !== 'active' && row.state !== 'recertification_due') return { active: false, reason: 'not_active' };
-  if (row.environment !== parsed.environment || (environment && environment !== row.environment)) {
-    return { active: false, reason: 'wrong_environment' };
-  }
+  if (environment && environment !== row.environment) return { active: false, reason: 'wrong_environment' };
   const tiers = policy.environments[row.environment].rateLimitTiers;
   const tier = tiers[row.rate_limit_tier] ?? tiers[policy.environments[row.environment].defaultRateLimitTier]!;
   return {

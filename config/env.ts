@@ -35,6 +35,8 @@ const envSchema = z.object({
   ),
   WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
   WEBHOOK_SECRET: optionalString,
+  GATEWAY_VERIFY_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  GATEWAY_PROBE_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   CORS_ORIGINS: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -71,6 +73,8 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     pickupKey: env.PICKUP_KEY,
     pickupKeyFile: path.join(dataDir, 'pickup.key'),
     webhook: env.WEBHOOK_URL ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET } : undefined,
+    probeSecret: env.GATEWAY_PROBE_SECRET,
+    gatewayProbe: env.GATEWAY_VERIFY_URL && env.GATEWAY_PROBE_SECRET ? { url: env.GATEWAY_VERIFY_URL, secret: env.GATEWAY_PROBE_SECRET } : undefined,
     adminToken: env.ADMIN_TOKEN,
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
     logLevel: env.LOG_LEVEL,
@@ -90,6 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   if (parsed.data.WEBHOOK_URL && !parsed.data.WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration: WEBHOOK_SECRET is required when WEBHOOK_URL is set');
+  }
+  if (parsed.data.GATEWAY_VERIFY_URL && !parsed.data.GATEWAY_PROBE_SECRET) {
+    throw new ConfigError('Invalid configuration: GATEWAY_PROBE_SECRET is required when GATEWAY_VERIFY_URL is set');
   }
   return resolveConfig(parsed.data, cwd);
 }

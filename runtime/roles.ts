@@ -28,6 +28,7 @@ export async function runWorkerRole(config: AppConfig, target: TemporalTarget, d
     pickupKey: loadPickupKey(config),
     webhook: config.webhook?.secret ? { url: config.webhook.url, secret: config.webhook.secret } : undefined,
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
+    gatewayProbe: config.gatewayProbe,
     workflowBundle: config.temporal.workflowBundle ? { code: fs.readFileSync(config.temporal.workflowBundle, 'utf8') } : undefined,
   });
   const running = worker.run();
@@ -54,6 +55,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     logger,
     corsOrigins: config.corsOrigins,
     gatewayRoutesFile: config.gatewayRoutesFile,
+    probeSecret: config.probeSecret,
     updateDeadlineMs: config.updateDeadlineMs,
   });
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -210,6 +210,13 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
   async function revoke(): Promise<void> {
     const r = s.revocation!;
     await end('revoked', 'partner.revoked', r.reason, actorLabel(r.actor));
+    // Verified revocation: the gateway must refuse every key now; security hears if it does not.
+    const verification = await records.verifyRevocation(s.partnerId);
+    if (verification && !verification.verified) {
+      await notify('revocation.verification_failed', ['role:security'], 'A revoked key was not refused by the gateway', {
+        keys: verification.keys,
+      });
+    }
   }
 
   function settle(id: number, outcome: { ok: CommandResult } | { error: Rejection }) {

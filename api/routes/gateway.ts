@@ -3,7 +3,8 @@ import { parseApiKey } from '../../domain/api-key.js';
 import { requiredScope, type GatewayRoutes } from '../../config/gateway-routes.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { introspect, recordUsage } from '../introspection.js';
+import { introspect, introspectKeyId, recordUsage } from '../introspection.js';
+import { verifyProbeToken } from '../../domain/probe-token.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { validationHook } from '../validation.js';
@@ -46,6 +47,13 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, routes: () =>
       );
     const key = keyFrom({ get: (n) => c.req.header(n) });
     if (!key) return deny(401, 'missing');
+    if (key.startsWith('pap_')) {
+      // A revocation probe: the verdict for a key id, and never a pass.
+      const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
+      if (!keyId) return deny(401, 'malformed');
+      const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
+      return probed.active ? deny(403, 'probe: key active') : deny(401, probed.reason);
+    }
     const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
     if (!verdict.active) return deny(401, verdict.reason);
     const method = c.req.header('x-original-method') ?? 'GET';

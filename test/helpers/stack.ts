@@ -30,6 +30,8 @@ export interface StackOptions {
   /** changes to both environments of the fast policy, written to a file of the test's own */
   policyOverrides?: Record<string, unknown>;
   webhook?: { url: string; secret: string };
+  /** revocations verified through a gateway (the API side gets the same secret) */
+  gatewayProbe?: { url: string; secret: string };
   /** a Temporal server of the test's own (default: the run's shared dev server) */
   temporalAddress?: string;
   /** extra createApp dependencies (limits, body size) */
@@ -82,6 +84,7 @@ export async function startStack(opts: StackOptions = {}) {
     gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
     // suites submit many partners from one source; the rate-limit tests set their own limits
     limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000 },
+    probeSecret: opts.gatewayProbe?.secret,
     ...(opts.appOverrides ?? {}),
   });
 
@@ -99,6 +102,7 @@ export async function startStack(opts: StackOptions = {}) {
       pickupKey,
       webhook: opts.webhook,
       lifecyclePolicy: lifecyclePolicyFrom(policyFile),
+      gatewayProbe: opts.gatewayProbe,
       identity: `test-worker-${++workerCount}`,
     });
     running = worker.run();
