@@ -4,6 +4,7 @@ import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { redeliverPendingSignals } from '../api/commands.js';
+import { resumeUnstartedSubmissions } from '../api/submissions.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
@@ -65,9 +66,13 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
   const url = `http://${config.host}:${config.port}`;
   logger.info({ url }, 'API listening');
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
+  // Submissions whose workflow start was cut short by a crash are started.
   const redelivery = setInterval(() => {
     redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'signal redelivery failed'),
+    );
+    resumeUnstartedSubmissions({ db, client, taskQueue: config.temporal.taskQueue, logger }).catch((err) =>
+      logger.warn({ err: (err as Error).message }, 'resuming submissions failed'),
     );
   }, 5000);
   return {

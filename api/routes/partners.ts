@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { generateOpaqueToken, hashToken, randomBase62 } from '../../domain/api-key.js';
 import { open, seal } from '../../domain/sealed-box.js';
 import { partnerIdSchema, partnerViewSchema, problemSchema, submissionAcceptedSchema, submissionSchema } from '../../schema/api.js';
-import { workflowIdFor, type Submission } from '../../workflows/messages.js';
-import type { partnerLifecycle } from '../../workflows/partner-lifecycle.js';
-import { partnerEnvironmentKey, partnerSponsorKey } from '../../runtime/search-attributes.js';
+import { startLifecycle } from '../submissions.js';
 import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerView } from '../partner-view.js';
@@ -79,6 +76,9 @@ export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
         .executeTakeFirst();
       if (seen) {
         if (seen.body_hash !== hash) throw problems.unprocessable('Idempotency-Key was already used with a different body');
+        // The first attempt may have died between its commit and the workflow start: make sure it runs.
+        const row = await deps.db.selectFrom('partners').selectAll().where('id', '=', seen.partner_id).executeTakeFirst();
+        if (row) await startLifecycle(deps.temporal.client, deps.temporal.taskQueue, row);
         return c.json(JSON.parse(open(deps.pickupKey, seen.response, `idempotency:${idempotencyScope}:${idempotencyKey}`)), 202);
       }
     }
@@ -157,18 +157,9 @@ export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
       }
     });
 
-    const submission: Submission = { environment: body.environment, sponsor: body.sponsor, requestedBy, scopes, accessUntil, submittedAt };
     try {
-      await deps.temporal.client.workflow.start<typeof partnerLifecycle>('partnerLifecycle', {
-        workflowId: workflowIdFor(partnerId),
-        taskQueue: deps.temporal.taskQueue,
-        args: [{ partnerId, submission }],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [
-          { key: partnerEnvironmentKey, value: body.environment },
-          { key: partnerSponsorKey, value: body.sponsor },
-        ],
-      });
+      const row = await deps.db.selectFrom('partners').selectAll().where('id', '=', partnerId).executeTakeFirstOrThrow();
+      await startLifecycle(deps.temporal.client, deps.temporal.taskQueue, row);
     } catch (err) {
       // Not acknowledged: undo the row so a retry starts clean, and tell the caller to retry.
       c.get('log').error({ err, partnerId }, 'could not start the partner workflow');

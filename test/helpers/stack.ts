@@ -185,6 +185,7 @@ export async function startStack(opts: StackOptions = {}) {
     stopWorker,
     spawnWorkerProcess,
     dbFile,
+    pickupKeyHex,
     address,
     /** Stops everything; before the files go, their database and logs are scanned for secrets (NHI2). */
     async stop() {
