@@ -5,9 +5,10 @@ import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import { OperatorError } from './operators.js';
 import { PortInUse } from './dev-server.js';
 import { TemporalCliMissing } from './temporal-cli.js';
+import { NginxMissing } from './gateway.js';
 
 /** Errors a person can fix: printed as one line, exit code 1, no stack trace. */
-const expected = [ConfigError, PolicyError, TemporalCliMissing, PortInUse, OperatorError];
+const expected = [ConfigError, PolicyError, TemporalCliMissing, PortInUse, OperatorError, NginxMissing];
 
 export async function main(run: () => Promise<void>): Promise<void> {
   try {
