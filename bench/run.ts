@@ -1,0 +1,300 @@
+/**
+ * `npm run bench [-- --smoke] [--n 1000] [--m 10000] [--duration 10] [--connections 10]
+ *  [--only intro,onboarding,decision,revocation,scale] [--wave-after 600]`
+ * Measures partner-access on the embedded stack and writes bench/results/<stamp>.json and
+ * bench/results/latest.md. See bench/README.md for what each number means.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { percentile, runLoad, type LoadResult } from './load.js';
+import { startBenchStack, type BenchStack } from './stack.js';
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    n: { type: 'string' },
+    m: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '10' },
+    only: { type: 'string' },
+    'wave-after': { type: 'string' },
+    nginx: { type: 'boolean', default: false },
+  },
+});
+const smoke = values.smoke!;
+const N = Number(values.n ?? (smoke ? 20 : 1000));
+const M = Number(values.m ?? (smoke ? 30 : 10_000));
+const DURATION = Number(values.duration ?? (smoke ? 2 : 10));
+const CONNECTIONS = Number(values.connections);
+const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 15))));
+const only = new Set((values.only ?? 'intro,onboarding,decision,revocation,scale').split(','));
+
+const submission = (i: number, environment = 'sandbox') => ({
+  name: `Bench partner ${i}`,
+  contactEmail: `bench${i}@example.com`,
+  sponsor: 'alice',
+  environment,
+  scopes: ['orders:read', 'catalog:read'],
+  justification: 'benchmark',
+});
+
+async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await task(i);
+      }
+    }),
+  );
+  return results;
+}
+
+async function until(fn: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return true;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return false;
+}
+
+async function submitted(stack: BenchStack, ids: string[]) {
+  const row = await stack.db
+    .selectFrom('partners')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('id', 'in', ids)
+    .where('transition_seq', '>=', 1)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+async function activePartners(stack: BenchStack, count: number, concurrency = 16) {
+  return pool(count, concurrency, async (i) => {
+    const sub = await stack.call('POST', '/v1/partners', undefined, submission(i));
+    if (sub.status !== 202) throw new Error(`submission ${sub.status}`);
+    const { partnerId, requestToken } = sub.json as { partnerId: string; requestToken: string };
+    await until(async () => (await submitted(stack, [partnerId])) === 1, 60_000, 50);
+    const decided = await stack.call('POST', `/v1/partners/${partnerId}/decisions`, stack.tokens.alice, { decision: 'approve', reason: 'bench' });
+    if (decided.status !== 200) throw new Error(`decision ${decided.status}`);
+    const pickup = await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, requestToken);
+    return { partnerId, apiKey: pickup.json.apiKey as string };
+  });
+}
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 1024 / 1024);
+const fileSize = (f: string) => ['', '-wal'].reduce((sum, s) => sum + (fs.existsSync(f + s) ? fs.statSync(f + s).size : 0), 0);
+
+async function introspection(stack: BenchStack) {
+  const [valid] = await activePartners(stack, 1);
+  const common = { connections: CONNECTIONS, durationSeconds: DURATION };
+  const post = (token: string) => ({
+    ...common,
+    url: `${stack.api}/v1/introspect`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.tokens.gw}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  const baseline = await runLoad({ ...common, url: `${stack.api}/healthz` });
+  const validKey = await runLoad(post(valid!.apiKey));
+  const bad = valid!.apiKey.slice(0, -1) + (valid!.apiKey.endsWith('A') ? 'B' : 'A');
+  const invalidKey = await runLoad(post(bad));
+  const show = (r: LoadResult) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors });
+  return {
+    baselineHealthz: show(baseline),
+    validKey: show(validKey),
+    invalidKey: show(invalidKey),
+    ratioValidToBaseline: round(validKey.requestsPerSecond / baseline.requestsPerSecond, 2),
+    ratioInvalidToBaseline: round(invalidKey.requestsPerSecond / baseline.requestsPerSecond, 2),
+    nginx: values.nginx ? 'run test/integration/gateway.test.ts for the gateway path; a load run through nginx is not part of this release' : 'not requested',
+  };
+}
+
+async function onboarding(stack: BenchStack) {
+  const started = performance.now();
+  const ids = await pool(N, 32, async (i) => {
+    const res = await stack.call('POST', '/v1/partners', undefined, submission(100_000 + i));
+    if (res.status !== 202) throw new Error(`submission ${res.status}`);
+    return res.json.partnerId as string;
+  });
+  const httpSeconds = (performance.now() - started) / 1000;
+  const allPending = await until(async () => (await submitted(stack, ids)) === ids.length, 600_000, 200);
+  const pendingSeconds = (performance.now() - started) / 1000;
+  return {
+    partners: N,
+    httpRequestsPerSecond: round(N / httpSeconds),
+    secondsUntilAllPendingApproval: round(pendingSeconds, 2),
+    allReachedPending: allPending,
+    sustainedStartsPerSecond: round(N / pendingSeconds),
+    ids,
+  };
+}
+
+async function decisions(stack: BenchStack, ids: string[]) {
+  const latencies: number[] = [];
+  await pool(ids.length, 8, async (i) => {
+    const t0 = performance.now();
+    const res = await stack.call('POST', `/v1/partners/${ids[i]}/decisions`, stack.tokens.alice, { decision: 'approve', reason: 'bench' });
+    latencies.push(performance.now() - t0);
+    if (res.status !== 200 || !res.json.keyId) throw new Error(`decision ${res.status}`);
+  });
+  return { decisions: ids.length, concurrency: 8, p50ms: round(percentile(latencies, 50)), p99ms: round(percentile(latencies, 99)) };
+}
+
+async function revocation(stack: BenchStack) {
+  const count = smoke ? 5 : 50;
+  const measure = async (partners: { partnerId: string; apiKey: string }[]) => {
+    const latencies: number[] = [];
+    for (const p of partners) {
+      const t0 = performance.now();
+      const res = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, stack.tokens.sec, { reason: 'bench' });
+      if (res.status !== 202) throw new Error(`revocation ${res.status}`);
+      await until(async () => (await stack.call('POST', '/v1/introspect', stack.tokens.gw, { token: p.apiKey })).json.active === false, 10_000, 1);
+      latencies.push(performance.now() - t0);
+    }
+    return { revocations: partners.length, p50ms: round(percentile(latencies, 50), 2), p99ms: round(percentile(latencies, 99), 2) };
+  };
+  const withWorker = await measure(await activePartners(stack, count));
+  const victims = await activePartners(stack, count);
+  await stack.stopWorker();
+  const withoutWorker = await measure(victims);
+  await stack.startWorker();
+  return { withWorker, withWorkerStopped: withoutWorker };
+}
+
+async function scale(stack: BenchStack) {
+  const t0 = performance.now();
+  let done = 0;
+  const progress = setInterval(() => process.stdout.write(`  scale: ${done}/${M} partners active\n`), 15_000);
+  const partners = await pool(M, 24, async (i) => {
+    const sub = await stack.call('POST', '/v1/partners', undefined, submission(200_000 + i));
+    const { partnerId } = sub.json as { partnerId: string };
+    await until(async () => (await submitted(stack, [partnerId])) === 1, 120_000, 50);
+    const decided = await stack.call('POST', `/v1/partners/${partnerId}/decisions`, stack.tokens.alice, { decision: 'approve', reason: 'bench' });
+    if (decided.status !== 200) throw new Error(`decision ${decided.status}`);
+    done++;
+    return partnerId;
+  });
+  clearInterval(progress);
+  const creationSeconds = (performance.now() - t0) / 1000;
+  const memory = await stack.workerStats();
+  const sample = partners.slice(0, 20);
+  const eventsPerRun = await Promise.all(sample.map(async (id) => (await stack.client.workflow.getHandle(`partner-${id}`).fetchHistory()).events?.length ?? 0));
+
+  // The wave: every partner's review opens recertifyEvery − 1 s after its activation.
+  const opened = async () =>
+    Number(
+      (
+        await stack.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('action', '=', 'recertification.opened')
+          .where('partner_id', 'in', partners)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const waveStart = performance.now();
+  const allOpened = await until(async () => (await opened()) >= M, (WAVE_AFTER + creationSeconds + 300) * 1000, 500);
+  const rows = await stack.db
+    .selectFrom('audit_events')
+    .innerJoin('partners', 'partners.id', 'audit_events.partner_id')
+    .select(['audit_events.at as openedAt', 'audit_events.partner_id'])
+    .where('audit_events.action', '=', 'recertification.opened')
+    .execute();
+  const activated = new Map(
+    (await stack.db.selectFrom('audit_events').select(['partner_id', 'at']).where('action', '=', 'partner.activated').execute()).map((r) => [r.partner_id, r.at]),
+  );
+  const mine = new Set(partners);
+  const lateness = rows
+    .filter((r) => mine.has(r.partner_id!))
+    .map((r) => Date.parse(r.openedAt) - (Date.parse(activated.get(r.partner_id!)!) + (WAVE_AFTER - 1) * 1000));
+  const scheduled = partners.map((id) => Date.parse(activated.get(id)!) + (WAVE_AFTER - 1) * 1000);
+  return {
+    partners: M,
+    creationSeconds: round(creationSeconds),
+    workerRssMb: mb(memory.rss),
+    workerHeapUsedMb: mb(memory.heapUsed),
+    appDbMb: mb(fileSize(stack.dbFile)),
+    temporalDbMb: mb(fileSize(stack.temporalDbFile)),
+    eventsPerRunAvg: round(eventsPerRun.reduce((a, b) => a + b, 0) / eventsPerRun.length),
+    wave: {
+      recertifyEverySeconds: WAVE_AFTER,
+      scheduledSpreadSeconds: round((Math.max(...scheduled) - Math.min(...scheduled)) / 1000),
+      secondsWaited: round((performance.now() - waveStart) / 1000),
+      allFired: allOpened,
+      notFired: M - lateness.length,
+      latenessP50ms: round(percentile(lateness, 50)),
+      latenessP99ms: round(percentile(lateness, 99)),
+      latenessMaxMs: round(Math.max(...lateness)),
+    },
+  };
+}
+
+const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.type()} ${os.release()}` };
+const results: Record<string, unknown> = {};
+const stack = await startBenchStack({
+  maxAccess: '365 days',
+  approvalTimeout: '10 days',
+  approvalReminders: [],
+  escalateAfter: '9 days',
+  recertifyEvery: `${WAVE_AFTER}s`,
+  recertReminders: ['1s'],
+  suspendedGrace: '10 days',
+  expiryWarnings: [],
+});
+let failed = false;
+try {
+  process.stdout.write(`partner-access bench: n=${N} m=${M} duration=${DURATION}s connections=${CONNECTIONS} (${stack.temporalVersion})\n`);
+  if (only.has('intro')) results.introspection = await introspection(stack);
+  let pendingIds: string[] = [];
+  if (only.has('onboarding')) {
+    const { ids, ...rest } = await onboarding(stack);
+    pendingIds = ids;
+    results.onboarding = rest;
+  }
+  if (only.has('decision')) {
+    if (pendingIds.length === 0) pendingIds = (await onboarding(stack)).ids;
+    results.decisionRoundTrip = await decisions(stack, pendingIds);
+  }
+  if (only.has('revocation')) results.revocation = await revocation(stack);
+  if (only.has('scale')) results.scale = await scale(stack);
+} catch (err) {
+  failed = true;
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+} finally {
+  await stack.stop();
+}
+
+const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke }, results };
+const flat = (prefix: string, value: unknown): [string, string][] =>
+  value && typeof value === 'object' && !Array.isArray(value)
+    ? Object.entries(value).flatMap(([k, v]) => flat(prefix ? `${prefix}.${k}` : k, v))
+    : [[prefix, String(value)]];
+const rows = flat('', results);
+const width = Math.max(...rows.map(([k]) => k.length), 10);
+process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
+
+const dir = path.resolve(import.meta.dirname, 'results');
+fs.mkdirSync(dir, { recursive: true });
+const stamp = report.at.replace(/[:.]/g, '-');
+fs.writeFileSync(path.join(dir, `${stamp}${smoke ? '-smoke' : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
+fs.writeFileSync(
+  path.join(dir, smoke ? 'latest-smoke.md' : 'latest.md'),
+  [
+    `# partner-access benchmark, ${report.at}${smoke ? ' (smoke size)' : ''}`,
+    '',
+    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, ${machine.platform}; ${report.temporal}.`,
+    `Sizes: n=${N}, m=${M}, ${DURATION} s per load run, ${CONNECTIONS} connections.`,
+    '',
+    '| measurement | value |',
+    '|---|---|',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+  ].join('\n'),
+);
+process.exit(failed ? 1 : 0);

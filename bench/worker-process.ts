@@ -1,0 +1,18 @@
+/**
+ * The worker under benchmark, as its own process (so its RSS is its own and it can be stopped):
+ * the same role `npm run worker` runs, plus a `stats` message answering process.memoryUsage().
+ */
+import { bootData } from '../runtime/boot.js';
+import { runWorkerRole } from '../runtime/roles.js';
+import { createLogger } from '../runtime/services.js';
+import { temporalTarget } from '../runtime/temporal.js';
+
+const { config, db } = await bootData();
+const worker = await runWorkerRole(config, temporalTarget(config), db, createLogger('warn'));
+process.on('message', (message) => {
+  if (message === 'stats') process.send?.({ memory: process.memoryUsage() });
+});
+process.on('SIGTERM', () => {
+  void worker.stop().then(() => db.destroy()).then(() => process.exit(0));
+});
+process.send?.('ready');
