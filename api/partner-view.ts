@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../schema/db.js';
 import type { PartnerRow } from '../schema/database.js';
 import { hashesEqual } from '../domain/api-key.js';
@@ -36,6 +37,21 @@ export function canSee(principal: Principal, partner: PartnerRow): boolean {
   }
 }
 
+/** SQL condition: the partner's scopes (a JSON array) contain exactly this scope. */
+export const holdsScope = (scope: string) => sql<boolean>`scopes like ${`%"${scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`;
+
+export const partnerSummary = (p: PartnerRow) => ({
+  partnerId: p.id,
+  name: p.name,
+  environment: p.environment,
+  sponsor: p.sponsor,
+  state: p.state,
+  pendingStage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+  scopes: JSON.parse(p.scopes) as string[],
+  accessUntil: p.access_until,
+  nextDeadline: p.next_deadline_at ? { at: p.next_deadline_at, action: p.next_deadline_action ?? '' } : null,
+});
+
 export async function partnerView(db: Db, partner: PartnerRow) {
   const credentials = await db
     .selectFrom('credentials')
@@ -44,16 +60,8 @@ export async function partnerView(db: Db, partner: PartnerRow) {
     .orderBy('version')
     .execute();
   return {
-    partnerId: partner.id,
-    name: partner.name,
-    environment: partner.environment,
-    sponsor: partner.sponsor,
-    state: partner.state,
-    pendingStage: partner.state === 'pending_approval' ? ((partner.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+    ...partnerSummary(partner),
     escalated: partner.escalated === 1,
-    scopes: JSON.parse(partner.scopes) as string[],
-    accessUntil: partner.access_until,
-    nextDeadline: partner.next_deadline_at ? { at: partner.next_deadline_at, action: partner.next_deadline_action ?? '' } : null,
     rateLimitTier: partner.rate_limit_tier,
     policyVersion: partner.policy_version,
     recertificationCycle: partner.recert_cycle,

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -9,7 +8,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { loadPolicyFile } from '../config/policy.js';
 import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
-import { startDevServer } from '../runtime/dev-server.js';
+import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { createOperator } from '../runtime/operators.js';
 import { createLogger } from '../runtime/services.js';
 import { resolveTemporalCli, temporalCliVersion } from '../runtime/temporal-cli.js';
@@ -18,14 +17,6 @@ import { migrateToLatest, openDatabase } from '../schema/db.js';
 import { workflowsPath } from '../worker.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 /**
  * The embedded stack under measurement: a Temporal dev server persisted to SQLite, our SQLite,

@@ -17,6 +17,18 @@ export function assertPortFree(port: number, host: string, what: string): Promis
   });
 }
 
+/** A port nothing listens on right now (for tests, benchmarks and side-by-side stacks). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export interface DevServer {
   process: ChildProcess;
   address: string;

@@ -43,7 +43,7 @@ export const submissionAcceptedSchema = z
 
 export const deadlineSchema = z.object({ at: z.string(), action: z.string() }).openapi('Deadline');
 
-export const partnerViewSchema = z
+export const partnerSummarySchema = z
   .object({
     partnerId: z.string(),
     name: z.string(),
@@ -51,10 +51,15 @@ export const partnerViewSchema = z
     sponsor: z.string(),
     state: partnerStateSchema,
     pendingStage: z.enum(['sponsor', 'security']).nullable(),
-    escalated: z.boolean(),
     scopes: z.array(z.string()),
     accessUntil: z.string(),
     nextDeadline: deadlineSchema.nullable(),
+  })
+  .openapi('PartnerSummary');
+
+export const partnerViewSchema = partnerSummarySchema
+  .extend({
+    escalated: z.boolean(),
     rateLimitTier: z.string(),
     policyVersion: z.string(),
     recertificationCycle: z.number().int(),
@@ -171,19 +176,7 @@ export const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export const partnerSummarySchema = z
-  .object({
-    partnerId: z.string(),
-    name: z.string(),
-    environment: environmentSchema,
-    sponsor: z.string(),
-    state: partnerStateSchema,
-    pendingStage: z.enum(['sponsor', 'security']).nullable(),
-    scopes: z.array(z.string()),
-    accessUntil: z.string(),
-    nextDeadline: deadlineSchema.nullable(),
-  })
-  .openapi('PartnerSummary');
+
 
 export const partnerListSchema = z
   .object({ items: z.array(partnerSummarySchema), nextCursor: z.string().nullable() })

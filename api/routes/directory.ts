@@ -1,6 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { sql } from 'kysely';
-import type { PartnerRow } from '../../schema/database.js';
 import {
   inboxSchema,
   listQuerySchema,
@@ -11,7 +9,7 @@ import {
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { loadVisiblePartner } from '../partner-view.js';
+import { holdsScope, loadVisiblePartner, partnerSummary } from '../partner-view.js';
 import { toAuditEvent } from './audit.js';
 import { validationHook } from '../validation.js';
 
@@ -41,17 +39,6 @@ const inboxRoute = createRoute({
   responses: { 200: { description: 'Waiting decisions', content: { 'application/json': { schema: inboxSchema } } }, ...problemResponses(401, 403) },
 });
 
-const summary = (p: PartnerRow) => ({
-  partnerId: p.id,
-  name: p.name,
-  environment: p.environment,
-  sponsor: p.sponsor,
-  state: p.state,
-  pendingStage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
-  scopes: JSON.parse(p.scopes) as string[],
-  accessUntil: p.access_until,
-  nextDeadline: p.next_deadline_at ? { at: p.next_deadline_at, action: p.next_deadline_action ?? '' } : null,
-});
 
 export function directoryRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -70,11 +57,11 @@ export function directoryRoutes(deps: AppDeps) {
     if (q.state) query = query.where('state', '=', q.state);
     if (q.sponsor) query = query.where('sponsor', '=', q.sponsor);
     if (q.environment) query = query.where('environment', '=', q.environment);
-    if (q.scope) query = query.where(sql<boolean>`scopes like ${`%"${q.scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`);
+    if (q.scope) query = query.where(holdsScope(q.scope));
     if (q.cursor) query = query.where('id', '>', q.cursor);
     const rows = await query.execute();
     const page = rows.slice(0, q.limit);
-    return c.json({ items: page.map(summary), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null }, 200);
+    return c.json({ items: page.map(partnerSummary), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null }, 200);
   });
 
   app.openapi(timelineRoute, async (c) => {
@@ -118,10 +105,10 @@ export function directoryRoutes(deps: AppDeps) {
     const items = rows
       .filter((p) => !(p.stage === 'security' && decidedByMe.has(p.id)))
       .map((p) => ({
-        ...summary(p),
+        ...partnerSummary(p),
         kind: p.state === 'pending_approval' ? ('approval' as const) : p.pending_extension && p.state !== 'suspended' ? ('extension' as const) : ('recertification' as const),
         stage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
-        deadline: summary(p).nextDeadline,
+        deadline: partnerSummary(p).nextDeadline,
       }))
       .map(({ partnerId, name, environment, kind, stage, state, scopes, deadline }) => ({ partnerId, name, environment, kind, stage, state, scopes, deadline }));
     return c.json({ items }, 200);

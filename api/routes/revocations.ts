@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import { sql } from 'kysely';
+import { holdsScope } from '../partner-view.js';
 import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
 import { actorLabel } from '../../workflows/messages.js';
 import { requireRole, type AppEnv } from '../auth.js';
@@ -30,7 +30,7 @@ export function revocationRoutes(deps: AppDeps) {
       .select(['id', 'name', 'state', 'scopes'])
       .where('state', 'not in', ['rejected', 'request_expired', 'offboarded', 'revoked'])
       .orderBy('id');
-    if (body.scope) query = query.where(sql<boolean>`scopes like ${`%"${body.scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`);
+    if (body.scope) query = query.where(holdsScope(body.scope));
     if (body.environment) query = query.where('environment', '=', body.environment);
     if (body.partnerIds) query = query.where('id', 'in', body.partnerIds);
     const targets = await query.execute();

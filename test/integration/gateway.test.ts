@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../runtime/dev-server.js';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,14 +13,6 @@ import { startStack, type Stack } from '../helpers/stack.js';
  * loopback port. gateway/routes.json: GET /orders/ needs orders:read, GET /payments/ needs
  * payments:read, the gateway serves sandbox.
  */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
 let stack: Stack;
 let api: ServerType;
 let upstream: Awaited<ReturnType<typeof startSampleUpstream>>;

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../../runtime/dev-server.js';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -14,14 +15,6 @@ const root = path.resolve(import.meta.dirname, '../..');
 const startScript = path.join(root, 'scripts', 'start.ts');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 function runToExit(env: Record<string, string>) {
   const result = spawnSync(process.execPath, ['--import', 'tsx', startScript], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });

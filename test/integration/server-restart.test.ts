@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { redeliverPendingSignals } from '../../api/commands.js';
-import { startDevServer, type DevServer } from '../../runtime/dev-server.js';
+import { freePort, startDevServer, type DevServer } from '../../runtime/dev-server.js';
 import { waitForTemporal } from '../../runtime/temporal.js';
 import { activePartner, partnerRow, waitForAction } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -14,14 +13,6 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
  * same file in the middle of lifecycles: revocation works while it is down, pending timers fire
  * after it is back, every workflow finishes.
  */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
 let dir: string;
 let server: DevServer;
 let stack: Stack;
