@@ -21,6 +21,7 @@ import { gatewayRoutes } from './routes/gateway.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { InMemoryRateLimiter } from './rate-limit.js';
+import { UsageRecorder } from './usage.js';
 import { validationHook } from './validation.js';
 
 export type App = ReturnType<typeof createApp>;
@@ -68,16 +69,17 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', authenticate(deps.db));
 
   const limiter = deps.rateLimiter ?? new InMemoryRateLimiter();
+  const usage = deps.usage ?? new UsageRecorder(deps.db);
   app.route('/', healthRoutes(deps));
   app.route('/v1', directoryRoutes(deps));
   app.route('/v1/partners', partnerRoutes(deps, limiter));
   app.route('/v1/partners', lifecycleRoutes(deps, limiter));
   app.route('/v1/partners', credentialRoutes(deps));
   app.route('/v1', revocationRoutes(deps));
-  app.route('/v1/introspect', introspectRoutes(deps, limiter));
+  app.route('/v1/introspect', introspectRoutes(deps, limiter, usage));
   app.route('/v1', auditRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
-  app.route('/v1/gateway', gatewayRoutes(deps, limiter, () => gatewayConfig));
+  app.route('/v1/gateway', gatewayRoutes(deps, limiter, usage, () => gatewayConfig));
 
   const openApiConfig = {
     openapi: '3.1.0',

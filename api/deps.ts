@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Policy } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { UsageRecorder } from './usage.js';
 
 /** What the HTTP app needs from the outside world; tests pass their own. */
 export interface AppDeps {
@@ -21,6 +22,8 @@ export interface AppDeps {
   probeSecret?: string;
   /** route → scope map for the gateway auth endpoint (default gateway/routes.json) */
   gatewayRoutesFile?: string;
+  /** usage evidence gathered by introspection (flushed in batches); one per app by default */
+  usage?: UsageRecorder;
   /** shared by the rate limits; in-process by default */
   rateLimiter?: RateLimiter;
   /** per-minute limits */

@@ -76,25 +76,3 @@ function verdict(row: CredentialRow, policy: Policy, environment: 'sandbox' | 'p
     expiresAt: row.retire_at !== null && row.retire_at < row.expires_at ? row.retire_at : row.expires_at,
   };
 }
-
-/**
- * Usage evidence for recertification: last use per key (written at most once a minute per key)
- * and a daily count per scope.
- */
-export async function recordUsage(db: Db, keyId: string, scope: string | undefined, now = new Date()): Promise<void> {
-  const nowIso = now.toISOString();
-  const minuteAgo = new Date(now.getTime() - 60_000).toISOString();
-  await db
-    .updateTable('credentials')
-    .set({ last_used_at: nowIso })
-    .where('key_id', '=', keyId)
-    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', minuteAgo)]))
-    .execute();
-  if (scope) {
-    await db
-      .insertInto('usage_counters')
-      .values({ key_id: keyId, scope, day: nowIso.slice(0, 10), count: 1 })
-      .onConflict((oc) => oc.columns(['key_id', 'scope', 'day']).doUpdateSet((eb) => ({ count: eb('usage_counters.count', '+', 1) })))
-      .execute();
-  }
-}

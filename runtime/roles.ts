@@ -4,6 +4,7 @@ import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { redeliverPendingSignals } from '../api/commands.js';
+import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
@@ -48,7 +49,9 @@ export async function runWorkerRole(config: AppConfig, target: TemporalTarget, d
 export async function runApiRole(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
   const policy = loadPolicyFile(config.policyFile);
   const { connection, client } = await connectClient(target);
+  const usage = new UsageRecorder(db);
   const app = createApp({
+    usage,
     db,
     temporal: { client, taskQueue: config.temporal.taskQueue },
     policy: () => policy,
@@ -79,6 +82,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     url,
     async stop() {
       clearInterval(redelivery);
+      await usage.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();
     },

@@ -3,7 +3,8 @@ import { parseApiKey } from '../../domain/api-key.js';
 import { requiredScope, type GatewayRoutes } from '../../config/gateway-routes.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { introspect, introspectKeyId, recordUsage } from '../introspection.js';
+import { introspect, introspectKeyId } from '../introspection.js';
+import type { UsageRecorder } from '../usage.js';
 import { verifyProbeToken } from '../../domain/probe-token.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import type { RateLimiter } from '../rate-limit.js';
@@ -32,7 +33,7 @@ function keyFrom(headers: { get(name: string): string | undefined }): string | u
  * nginx sets X-Original-Method / X-Original-URI and forwards the client's key as X-Partner-Key (or
  * its Authorization as X-Partner-Authorization); it authenticates itself with a gateway token.
  */
-export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, routes: () => GatewayRoutes) {
+export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder, routes: () => GatewayRoutes) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.openapi(route, async (c) => {
     const config = routes();
@@ -63,7 +64,7 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, routes: () =>
     const rate = limiter.take(`tier:${verdict.partnerId}`, verdict.rateLimit.requests, verdict.rateLimit.windowSeconds * 1000);
     if (!rate.ok) return deny(403, 'rate limited', { 'X-Auth-Status': '429', 'Retry-After': String(rate.retryAfterSeconds) });
     const parsed = parseApiKey(key);
-    if (parsed.ok) await recordUsage(deps.db, parsed.keyId, scope);
+    if (parsed.ok) usage.record(parsed.keyId, scope);
     c.header('X-Partner-Id', verdict.partnerId);
     c.header('X-Partner-Scopes', verdict.scopes.join(' '));
     c.header('X-Partner-Environment', verdict.environment);

@@ -3,7 +3,8 @@ import { parseApiKey } from '../../domain/api-key.js';
 import { introspectionRequestSchema, introspectionResponseSchema } from '../../schema/api.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { introspect, recordUsage } from '../introspection.js';
+import { introspect } from '../introspection.js';
+import type { UsageRecorder } from '../usage.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { problems } from '../problem.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
@@ -22,7 +23,7 @@ const route = createRoute({
   },
 });
 
-export function introspectRoutes(deps: AppDeps, limiter: RateLimiter) {
+export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const failureLimit = deps.limits?.introspectionFailuresPerMinute ?? 600;
   app.openapi(route, async (c) => {
@@ -36,7 +37,7 @@ export function introspectRoutes(deps: AppDeps, limiter: RateLimiter) {
       return c.json(result, 200);
     }
     const parsed = parseApiKey(token);
-    if (parsed.ok) await recordUsage(deps.db, parsed.keyId, scope);
+    if (parsed.ok) usage.record(parsed.keyId, scope);
     c.header('Cache-Control', 'no-store');
     return c.json(result, 200);
   });

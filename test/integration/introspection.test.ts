@@ -6,7 +6,7 @@ import { createApp } from '../../api/app.js';
 import { generateApiKey } from '../../domain/api-key.js';
 import type { Database } from '../../schema/database.js';
 import { activePartner } from '../helpers/partners.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 const t: Record<string, string> = {};
@@ -49,9 +49,15 @@ describe('introspection', () => {
       rateLimit: { tier: 'standard', requests: 5, windowSeconds: 2 },
     });
     expect(Date.parse(verdict.expiresAt)).toBeGreaterThan(Date.now());
-    const key = await stack.db.selectFrom('credentials').select('last_used_at').where('key_id', '=', sandbox.keyId).executeTakeFirstOrThrow();
-    expect(key.last_used_at).not.toBeNull();
-    const usage = await stack.db.selectFrom('usage_counters').selectAll().where('key_id', '=', sandbox.keyId).execute();
+    // gathered in memory, written in batches about every second
+    const key = await eventually(() =>
+      stack.db.selectFrom('credentials').select('last_used_at').where('key_id', '=', sandbox.keyId).where('last_used_at', 'is not', null).executeTakeFirst(),
+    );
+    expect(Date.parse(key.last_used_at!)).toBeLessThanOrEqual(Date.now());
+    const usage = await eventually(async () => {
+      const rows = await stack.db.selectFrom('usage_counters').selectAll().where('key_id', '=', sandbox.keyId).execute();
+      return rows.length > 0 ? rows : undefined;
+    });
     expect(usage).toMatchObject([{ scope: 'orders:read', count: 1 }]);
   });
 

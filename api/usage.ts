@@ -1,0 +1,66 @@
+import type { Db } from '../schema/db.js';
+
+/**
+ * Usage evidence for recertification (last use per key, daily count per scope), gathered in
+ * memory on the hot path and written in one transaction every `flushEveryMs`: introspection never
+ * waits on a write. A crash loses at most one interval of counts, which is evidence, not access.
+ */
+export class UsageRecorder {
+  private lastUsed = new Map<string, string>();
+  private counts = new Map<string, number>();
+  private timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    flushEveryMs = 1000,
+  ) {
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), flushEveryMs);
+    this.timer.unref();
+  }
+
+  record(keyId: string, scope: string | undefined, now = new Date()): void {
+    this.lastUsed.set(keyId, now.toISOString());
+    if (scope) {
+      const key = `${keyId}\u0000${scope}\u0000${now.toISOString().slice(0, 10)}`;
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    }
+  }
+
+  /** Writes what was gathered; concurrent calls queue behind each other. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write());
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    if (this.lastUsed.size === 0 && this.counts.size === 0) return;
+    const lastUsed = this.lastUsed;
+    const counts = this.counts;
+    this.lastUsed = new Map();
+    this.counts = new Map();
+    await this.db.transaction().execute(async (trx) => {
+      for (const [keyId, at] of lastUsed) {
+        await trx
+          .updateTable('credentials')
+          .set({ last_used_at: at })
+          .where('key_id', '=', keyId)
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+          .execute();
+      }
+      for (const [key, count] of counts) {
+        const [keyId, scope, day] = key.split('\u0000') as [string, string, string];
+        await trx
+          .insertInto('usage_counters')
+          .values({ key_id: keyId, scope, day, count })
+          .onConflict((oc) => oc.columns(['key_id', 'scope', 'day']).doUpdateSet((eb) => ({ count: eb('usage_counters.count', '+', count) })))
+          .execute();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
