@@ -3,9 +3,9 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, type AppEnv } from './auth.js';
+import { rejectUnsupportedMethods } from './methods.js';
 import type { AppDeps } from './deps.js';
 import { mapTemporalError } from './temporal-errors.js';
 import { Problem, problemResponse, problems } from './problem.js';
@@ -47,11 +47,7 @@ export function createApp(deps: AppDeps) {
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
   // CORS is closed unless origins are configured.
   app.use('*', cors({ origin: deps.corsOrigins ?? [], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key'] }));
-  app.use('*', methodNotAllowed({
-    app,
-    onMethodNotAllowed: (c, methods) =>
-      problemResponse(c, new Problem(405, 'Method Not Allowed', `allowed: ${methods.join(', ')}`, {}, { Allow: methods.join(', ') })),
-  }));
+  app.use('*', rejectUnsupportedMethods(app));
   app.use('/v1/*', bodyLimit({
     maxSize: deps.bodyLimitBytes ?? 64 * 1024,
     onError: () => {

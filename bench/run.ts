@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { percentile, runLoad, type LoadResult } from './load.js';
-import { startBenchStack, type BenchStack } from './stack.js';
+import { startEmbeddedStack, type EmbeddedStack } from '../runtime/embedded-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -63,7 +63,7 @@ async function until(fn: () => Promise<boolean>, timeoutMs: number, everyMs = 10
   return false;
 }
 
-async function submitted(stack: BenchStack, ids: string[]) {
+async function submitted(stack: EmbeddedStack, ids: string[]) {
   const row = await stack.db
     .selectFrom('partners')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -73,7 +73,7 @@ async function submitted(stack: BenchStack, ids: string[]) {
   return Number(row.n);
 }
 
-async function activePartners(stack: BenchStack, count: number, concurrency = 16) {
+async function activePartners(stack: EmbeddedStack, count: number, concurrency = 16) {
   return pool(count, concurrency, async (i) => {
     const sub = await stack.call('POST', '/v1/partners', undefined, submission(i));
     if (sub.status !== 202) throw new Error(`submission ${sub.status}`);
@@ -90,7 +90,7 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 const mb = (bytes: number) => round(bytes / 1024 / 1024);
 const fileSize = (f: string) => ['', '-wal'].reduce((sum, s) => sum + (fs.existsSync(f + s) ? fs.statSync(f + s).size : 0), 0);
 
-async function introspection(stack: BenchStack) {
+async function introspection(stack: EmbeddedStack) {
   const [valid] = await activePartners(stack, 1);
   const common = { connections: CONNECTIONS, durationSeconds: DURATION };
   const post = (token: string) => ({
@@ -115,7 +115,7 @@ async function introspection(stack: BenchStack) {
   };
 }
 
-async function onboarding(stack: BenchStack) {
+async function onboarding(stack: EmbeddedStack) {
   const started = performance.now();
   const ids = await pool(N, 32, async (i) => {
     const res = await stack.call('POST', '/v1/partners', undefined, submission(100_000 + i));
@@ -135,7 +135,7 @@ async function onboarding(stack: BenchStack) {
   };
 }
 
-async function decisions(stack: BenchStack, ids: string[]) {
+async function decisions(stack: EmbeddedStack, ids: string[]) {
   const latencies: number[] = [];
   await pool(ids.length, 8, async (i) => {
     const t0 = performance.now();
@@ -146,7 +146,7 @@ async function decisions(stack: BenchStack, ids: string[]) {
   return { decisions: ids.length, concurrency: 8, p50ms: round(percentile(latencies, 50)), p99ms: round(percentile(latencies, 99)) };
 }
 
-async function revocation(stack: BenchStack) {
+async function revocation(stack: EmbeddedStack) {
   const count = smoke ? 5 : 50;
   const measure = async (partners: { partnerId: string; apiKey: string }[]) => {
     const latencies: number[] = [];
@@ -167,7 +167,7 @@ async function revocation(stack: BenchStack) {
   return { withWorker, withWorkerStopped: withoutWorker };
 }
 
-async function scale(stack: BenchStack) {
+async function scale(stack: EmbeddedStack) {
   const t0 = performance.now();
   let done = 0;
   const progress = setInterval(() => process.stdout.write(`  scale: ${done}/${M} partners active\n`), 15_000);
@@ -237,7 +237,7 @@ async function scale(stack: BenchStack) {
 
 const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.type()} ${os.release()}` };
 const results: Record<string, unknown> = {};
-const stack = await startBenchStack({
+const stack = await startEmbeddedStack({
   maxAccess: '365 days',
   approvalTimeout: '10 days',
   approvalReminders: [],

@@ -20,7 +20,7 @@ const pickupRoute = createRoute({
   summary: 'Pick up the issued key, once (partner, with its request token)',
   security: bearerSecurity,
   request: { params },
-  responses: { 200: issued, ...problemResponses(401, 403, 404, 409, 410) },
+  responses: { 200: issued, ...problemResponses(400, 401, 403, 404, 409, 410, 413, 415) },
 });
 const rotateRoute = createRoute({
   method: 'post',
@@ -28,7 +28,7 @@ const rotateRoute = createRoute({
   summary: 'Issue a new key; the current one stops working after the rotation overlap (partner, with its key)',
   security: bearerSecurity,
   request: { params },
-  responses: { 200: issued, ...problemResponses(401, 403, 404, 409, 410, 503) },
+  responses: { 200: issued, ...problemResponses(400, 401, 403, 404, 409, 410, 413, 415, 503) },
 });
 
 /**

@@ -101,6 +101,7 @@ const cases: Case[] = [
   { name: 'bad-checksum key', method: 'GET', url: () => `/v1/partners/${active.partnerId}`, token: () => active.apiKey.slice(0, -1) + (active.apiKey.endsWith('0') ? '1' : '0'), status: 401 },
   // methods and paths
   { name: 'wrong method', method: 'DELETE', url: () => `/v1/partners/${active.partnerId}`, token: () => t.alice, status: 405 },
+  { name: 'wrong method, no credentials: still 405', method: 'PATCH', url: () => `/v1/partners/${active.partnerId}/decisions`, status: 405 },
   { name: 'unknown path', method: 'GET', url: () => '/v1/nothing-here', token: () => t.alice, status: 404 },
 ];
 

@@ -19,10 +19,10 @@ import { workflowsPath } from '../worker.js';
 const root = path.resolve(import.meta.dirname, '..');
 
 /**
- * The embedded stack under measurement: a Temporal dev server persisted to SQLite, our SQLite,
+ * A whole stack on one machine for benchmarks and fuzzing (`bench/`, `scripts/fuzz-api.ts`): a Temporal dev server persisted to SQLite, our SQLite,
  * the worker as its own process and the API on a loopback port, all on free ports in a temp dir.
  */
-export async function startBenchStack(policyOverrides: Record<string, unknown>) {
+export async function startEmbeddedStack(policyOverrides: Record<string, unknown>) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bench-'));
   const raw = JSON.parse(fs.readFileSync(path.join(root, 'config', 'policy.json'), 'utf8'));
   for (const env of Object.keys(raw.environments)) Object.assign(raw.environments[env], policyOverrides);
@@ -137,4 +137,4 @@ export async function startBenchStack(policyOverrides: Record<string, unknown>) 
   };
 }
 
-export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
+export type EmbeddedStack = Awaited<ReturnType<typeof startEmbeddedStack>>;
