@@ -24,7 +24,6 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     ...(deps.identity ? { identity: deps.identity } : {}),
     shutdownGraceTime: '10 seconds',
-    bundlerOptions: { ignoreModules: [] },
   };
   return Worker.create(options);
 }

@@ -1,83 +1,297 @@
 /**
  * Fuzzes the running API with schemathesis against its own OpenAPI document, once per kind of
- * caller (each operator role, a partner's request token and key, no credentials), with all
- * checks: no 5xx, every response as documented, unauthenticated calls refused.
- * `node --import tsx scripts/fuzz-api.ts [--max-examples 25] [--seed 1]`; needs `st` (PyPI
- * schemathesis) on PATH or in SCHEMATHESIS.
+ * caller (each operator role, a partner's request token and key, no credentials), with every check
+ * plus ours (scripts/fuzz-checks.py: a caller never gets a 2xx from an operation its role may not
+ * use; no credentials never pass a secured operation). Any failure makes the exit code 1.
+ *
+ *   node --import tsx scripts/fuzz-api.ts [--max-examples N] [--seed S] [--long] [--only a,b] [--keep]
+ *
+ * A real stack on free loopback ports in a temp dir: a Temporal dev server, SQLite, the worker and
+ * the API twice: once with rate limits out of the way (what the callers run against, so a 429 does
+ * not hide the real answer) and once with the default limits (the rate-limited operations, so their
+ * 429 is checked against the document too). Before each caller, fresh partners are seeded (a pending
+ * one and an active one with its key), and `{id}` is drawn from them most of the time.
+ * schemathesis: $SCHEMATHESIS, else .tools/venv/bin/st (scripts/install-schemathesis.sh), else `st`.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { startEmbeddedStack } from '../runtime/embedded-stack.js';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createApp } from '../api/app.js';
+import type { AppDeps } from '../api/deps.js';
+import { loadPolicyFile } from '../config/policy.js';
+import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
+import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { createOperator } from '../runtime/operators.js';
+import { createLogger, lifecyclePolicyFrom } from '../runtime/services.js';
+import { resolveTemporalCli } from '../runtime/temporal-cli.js';
+import { installTemporalRuntime } from '../runtime/temporal-runtime.js';
+import { waitForTemporal } from '../runtime/temporal.js';
+import { migrateToLatest, openDatabase } from '../schema/db.js';
+import { createWorker } from '../worker.js';
 
-const { values } = parseArgs({ options: { 'max-examples': { type: 'string', default: '25' }, seed: { type: 'string', default: '20261123' } } });
-const st = process.env.SCHEMATHESIS ?? 'st';
+const root = path.resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    'max-examples': { type: 'string' },
+    seed: { type: 'string', default: '20261123' },
+    long: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const maxExamples = values['max-examples'] ?? (values.long ? '300' : '20');
+const localSt = path.join(root, '.tools', 'venv', 'bin', 'st');
+const st = process.env.SCHEMATHESIS ?? (fs.existsSync(localSt) ? localSt : 'st');
 
-const stack = await startEmbeddedStack({ recertifyEvery: '50 minutes', recertReminders: ['10 minutes'] });
+/** Operations (schemathesis labels) each caller may get a 2xx from; everything else must be refused. */
+const publicOps = ['GET /healthz', 'GET /readyz', 'POST /v1/partners'];
+const partnerRead = ['GET /v1/partners/{id}', 'GET /v1/partners/{id}/timeline'];
+const operatorRead = ['GET /v1/partners', ...partnerRead];
+const audit = ['GET /v1/audit', 'GET /v1/audit/verify'];
+const allowed: Record<string, string[]> = {
+  anonymous: publicOps,
+  approver: [...publicOps, ...operatorRead, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/recertifications', 'POST /v1/partners/{id}/offboarding'],
+  security: [...publicOps, ...operatorRead, ...audit, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/revocation', 'POST /v1/revocations'],
+  auditor: [...publicOps, ...operatorRead, ...audit],
+  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding'],
+  gateway: [...publicOps, 'POST /v1/introspect', 'GET /v1/gateway/auth'],
+  // a partner submits nothing for others: POST /v1/partners is 403 with its credentials
+  requestToken: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/pickup', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],
+  apiKey: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/rotate', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],
+};
+
+// ---- the stack -------------------------------------------------------------------------------
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-fuzz-'));
+// The fast test policy with timers long enough that nothing moves on its own during a run.
+const policyRaw = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'policy.fast.json'), 'utf8'));
+for (const env of Object.values<Record<string, unknown>>(policyRaw.environments)) {
+  Object.assign(env, {
+    maxAccess: '30 days',
+    approvalTimeout: '1 hour',
+    approvalReminders: [],
+    escalateAfter: '50 minutes',
+    recertifyEvery: '1 hour',
+    recertReminders: ['10 minutes'],
+    expiryWarnings: ['1 day'],
+    rotationOverlap: '1 hour',
+  });
+}
+const policyFile = path.join(dir, 'policy.json');
+fs.writeFileSync(policyFile, JSON.stringify(policyRaw));
+
+const logLines: string[] = [];
+const logger = createLogger('warn', new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
+installTemporalRuntime(logger);
+
+const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
+const devServer = startDevServer({ cli, dbFile: path.join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort(), namespace: 'default' });
+const stops: Array<() => Promise<unknown>> = [() => devServer.stop()];
+async function stopAll() {
+  for (const stop of stops.reverse()) await stop().catch((err) => process.stderr.write(`stop: ${(err as Error).message}\n`));
+  if (values.keep) process.stdout.write(`kept ${dir}\n`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+}
+
 let failed = 0;
 try {
-  const auditor = await createOperator(stack.db, 'aud', ['auditor']);
-  const admin = await createOperator(stack.db, 'root', ['admin']);
-  const sub = await stack.call('POST', '/v1/partners', undefined, {
-    name: 'Fuzz target',
-    contactEmail: 'fuzz@example.com',
-    sponsor: 'alice',
-    environment: 'sandbox',
-    scopes: ['orders:read', 'catalog:read'],
-    justification: 'fuzzing',
+  await waitForTemporal({ address: devServer.address, namespace: 'default', options: {} }, 60_000);
+  const db = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
+  stops.push(() => db.destroy());
+  await migrateToLatest(db);
+  const pickupKey = parseDataKey(generateDataKey());
+  const taskQueue = 'fuzz';
+
+  const nativeConnection = await NativeConnection.connect({ address: devServer.address });
+  stops.push(() => nativeConnection.close());
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    db,
+    pickupKey,
+    lifecyclePolicy: lifecyclePolicyFrom(policyFile),
+    identity: 'fuzz-worker',
   });
-  const { partnerId, requestToken } = sub.json as { partnerId: string; requestToken: string };
-  await new Promise((r) => setTimeout(r, 1000));
-  await stack.call('POST', `/v1/partners/${partnerId}/decisions`, stack.tokens.alice, { decision: 'approve', reason: 'fuzz' });
-  const pickup = await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, requestToken);
-  const callers: Record<string, string | undefined> = {
-    anonymous: undefined,
-    approver: stack.tokens.alice,
-    security: stack.tokens.sec,
-    gateway: stack.tokens.gw,
-    auditor,
-    admin,
-    requestToken,
-    apiKey: pickup.json.apiKey as string,
+  const running = worker.run();
+  stops.push(async () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  });
+
+  const connection = await Connection.connect({ address: devServer.address });
+  stops.push(() => connection.close());
+  const policy = loadPolicyFile(policyFile);
+  const deps: AppDeps = {
+    db,
+    temporal: { client: new Client({ connection, namespace: 'default' }), taskQueue },
+    policy: () => policy,
+    pickupKey,
+    logger,
+    updateDeadlineMs: 10_000,
+    gatewayRoutesFile: path.join(root, 'gateway', 'routes.json'),
   };
-  for (const [name, token] of Object.entries(callers)) {
+  async function listen(app: ReturnType<typeof createApp>): Promise<string> {
+    const port = await freePort();
+    const server: ServerType = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${port}`;
+  }
+  const api = await listen(createApp({ ...deps, limits: { onboardingPerMinute: 1e9, decisionsPerMinute: 1e9, introspectionFailuresPerMinute: 1e9 } }));
+  const limitedApi = await listen(createApp(deps));
+
+  // ---- seed ------------------------------------------------------------------------------------
+  const operators = {
+    approver: await createOperator(db, 'alice', ['approver']),
+    security: await createOperator(db, 'sec', ['security']),
+    auditor: await createOperator(db, 'aud', ['auditor']),
+    admin: await createOperator(db, 'root', ['admin']),
+    gateway: await createOperator(db, 'gw', ['gateway']),
+  };
+  async function call(method: string, url: string, token?: string, body?: unknown) {
+    const res = await fetch(`${api}${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`seeding: ${method} ${url} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as Record<string, string>;
+  }
+  async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 300; i++) {
+      const value = await fn();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`seeding: ${what} did not happen within 30 s`);
+  }
+  let seeded = 0;
+  async function submit(name: string) {
+    const { partnerId, requestToken } = await call('POST', '/v1/partners', undefined, {
+      name,
+      contactEmail: 'fuzz@example.com',
+      sponsor: 'alice',
+      environment: 'sandbox',
+      scopes: ['orders:read', 'catalog:read'],
+      justification: 'fuzzing the API',
+    });
+    await until('partner.submitted', () =>
+      db.selectFrom('audit_events').select('seq').where('partner_id', '=', partnerId!).where('action', '=', 'partner.submitted').executeTakeFirst(),
+    );
+    return { partnerId: partnerId!, requestToken: requestToken! };
+  }
+  /** A partner waiting for its sponsor, and an active one (approved, key picked up). */
+  async function seed() {
+    seeded++;
+    const pending = await submit(`Fuzz pending ${seeded}`);
+    const active = await submit(`Fuzz active ${seeded}`);
+    await call('POST', `/v1/partners/${active.partnerId}/decisions`, operators.approver, { decision: 'approve', reason: 'fuzz' });
+    const { apiKey } = await call('POST', `/v1/partners/${active.partnerId}/credentials/pickup`, active.requestToken);
+    return { pending, active: { ...active, apiKey: apiKey! } };
+  }
+
+  // ---- run -------------------------------------------------------------------------------------
+  const hooks = path.join(root, 'scripts', 'fuzz-checks.py');
+  async function schemathesis(name: string, base: string, token: string | undefined, partnerIds: string[], extra: string[] = []) {
+    // The configuration of this run: `{id}` (and the audit filter) is one of the seeded partners
+    // three times out of four; sponsors and scopes the policy knows, so bodies get past the
+    // business checks often enough to reach the workflow.
+    const config = path.join(dir, `${name}.toml`);
+    fs.writeFileSync(
+      config,
+      [
+        `[dictionaries.partners]`,
+        `values = ${JSON.stringify(partnerIds)}`,
+        `[dictionaries.sponsors]`,
+        `values = ["alice", "sec"]`,
+        `[dictionaries.scopes]`,
+        `values = ${JSON.stringify(Object.keys(policy.scopes))}`,
+        `[parameters]`,
+        `"path.id" = { dictionary = "partners", probability = 0.75 }`,
+        `"query.partnerId" = { dictionary = "partners", probability = 0.5 }`,
+        `"body.sponsor" = { dictionary = "sponsors", probability = 0.5 }`,
+        `"body.scopes[*]" = { dictionary = "scopes", probability = 0.5 }`,
+        '',
+      ].join('\n'),
+    );
     const args = [
-      'run',
-      `${stack.api}/openapi.json`,
-      '--checks',
-      'all',
-      // Schema-valid is not business-valid here: an unknown sponsor or scope is a documented 422,
-      // a decision outside its stage a 409. Everything else runs.
-      '--exclude-checks',
-      'positive_data_acceptance',
-      '--max-examples',
-      values['max-examples']!,
-      '--seed',
-      values.seed!,
-      '--workers',
-      '1',
-      '--request-timeout',
-      '30',
+      '--config-file', config,
+      'run', `${base}/openapi.json`,
+      '--checks', 'all',
+      // Schema-valid is not business-valid here (an unknown sponsor or scope is a documented 422, a
+      // decision outside its stage a 409): a documented 4xx for a valid-looking body is correct.
+      '--exclude-checks', 'positive_data_acceptance',
+      '--max-examples', maxExamples,
+      '--seed', values.seed!,
+      '--workers', '1',
+      '--request-timeout', '30',
+      '--generation-database', 'none',
+      '--report', 'junit,ndjson', '--report-dir', path.join(dir, `report-${name}`),
+      '--no-color',
       ...(token ? ['--header', `Authorization: Bearer ${token}`] : []),
+      ...extra,
     ];
     const started = Date.now();
     // asynchronously: the API under test runs in this very process
-    const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(st, args, { env: { ...process.env, NO_COLOR: '1' } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.once('exit', (status) => resolve({ status, stdout, stderr }));
+    const result = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+      const child = spawn(st, args, {
+        cwd: dir, // schemathesis' and hypothesis' caches stay out of the repository
+        env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_HOOKS: hooks, FUZZ_CALLER: name.replace(/@.*/, ''), FUZZ_ALLOWED: JSON.stringify(allowed) },
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.once('error', reject);
+      child.once('exit', (status) => resolve({ status, out }));
     });
-    const summary = (result.stdout ?? '').trim().split('\n').slice(-3).join(' | ');
-    process.stdout.write(`${name.padEnd(13)} exit ${result.status} in ${Math.round((Date.now() - started) / 1000)} s: ${summary}\n`);
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const lines = result.out.trim().split('\n');
+    const cases = lines[lines.findIndex((l) => l.startsWith('Test cases:')) + 1]?.trim() ?? '';
+    const verdict = lines.at(-1)?.replace(/=+/g, '').trim() ?? '';
+    process.stdout.write(`${name.padEnd(20)} exit ${result.status} in ${String(seconds).padStart(3)} s  ${cases}  ${verdict}\n`);
     if (result.status !== 0) {
       failed++;
-      process.stdout.write(`${result.stdout}\n${result.stderr}\n`);
+      process.stdout.write(`${result.out}\n`);
     }
   }
+
+  process.stdout.write(`schemathesis ${st}, ${maxExamples} examples per operation, seed ${values.seed}\n`);
+  const only = values.only?.split(',');
+  const callerNames = ['anonymous', 'approver', 'security', 'auditor', 'admin', 'gateway', 'requestToken', 'apiKey'];
+  const fuzzStarted = Date.now();
+  for (const name of callerNames.filter((n) => !only || only.includes(n))) {
+    // fresh partners for each caller: the previous one may have revoked, offboarded or rotated them
+    const { pending, active } = await seed();
+    const token =
+      name === 'anonymous' ? undefined : name === 'requestToken' ? active.requestToken : name === 'apiKey' ? active.apiKey : operators[name as keyof typeof operators];
+    // no credentials means none at all (invalid ones are the ignored_auth check's probes in the other runs)
+    await schemathesis(name, api, token, [active.partnerId, pending.partnerId], token ? [] : ['--generation-with-security-parameters', 'false']);
+  }
+  // With the default limits: the public submission and the decisions, where a 429 is a real answer.
+  if (!only || only.includes('limits')) {
+    const { pending, active } = await seed();
+    await schemathesis('anonymous@limits', limitedApi, undefined, [active.partnerId, pending.partnerId], ['--include-path', '/v1/partners', '--include-method', 'POST']);
+    await schemathesis('approver@limits', limitedApi, operators.approver, [active.partnerId, pending.partnerId], ['--include-path-regex', '/(decisions|recertifications)$']);
+  }
+  const serverErrors = logLines.filter((l) => l.includes('"unhandled error"'));
+  if (serverErrors.length > 0) {
+    failed++;
+    process.stdout.write(`${serverErrors.length} unhandled errors in the API log, the first:\n${serverErrors[0]}\n`);
+  }
+  process.stdout.write(`${failed === 0 ? 'no failures' : `${failed} run(s) failed`}; fuzzing took ${Math.round((Date.now() - fuzzStarted) / 1000)} s\n`);
+} catch (err) {
+  failed++;
+  process.stderr.write(`${(err as Error).stack}\n`);
 } finally {
-  await stack.stop();
+  await stopAll();
 }
 process.exit(failed > 0 ? 1 : 0);

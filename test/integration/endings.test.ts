@@ -14,6 +14,7 @@ beforeAll(async () => {
   t.sec = await stack.operator('sec', ['security']);
   t.admin = await stack.operator('root', ['admin']);
   t.sec2 = await stack.operator('sec2', ['security']);
+  t.gw = await stack.operator('gw', ['gateway']);
 });
 afterAll(() => stack?.stop());
 
@@ -146,6 +147,9 @@ describe('revocation with the worker down', () => {
       const res = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.sec!, body: { reason: 'key leaked on a public repo' } });
       expect(res.status).toBe(202);
       expect(res.json.workflowSignalled).toBe(true); // Temporal holds the signal for the absent worker
+      const after202 = performance.now();
+      expect((await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: p.apiKey } })).json).toEqual({ active: false, reason: 'revoked' });
+      expect(performance.now() - after202).toBeLessThan(1000);
       const key = await stack.db.selectFrom('credentials').select('status').where('key_id', '=', p.keyId).executeTakeFirstOrThrow();
       expect(key.status).toBe('revoked');
       expect((await stack.call('GET', `/v1/partners/${p.partnerId}`, { token: p.apiKey })).status).toBe(401);

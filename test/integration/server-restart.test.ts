@@ -50,13 +50,14 @@ describe('the Temporal server stopped and restarted on the same file', () => {
     expect(rotated.status).toBe(200);
 
     await server.stop();
-    const started = performance.now();
     const res = await stack.call('POST', `/v1/partners/${victim.partnerId}/revocation`, { token: t.sec, body: { reason: 'incident while Temporal is down' } });
     expect(res.status).toBe(202);
     expect(res.json.workflowSignalled).toBe(false);
+    // after the 202, introspection is inactive at once (well within the 1 s the product promises)
+    const after202 = performance.now();
     const verdict = await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: victim.apiKey } });
     expect(verdict.json).toEqual({ active: false, reason: 'revoked' });
-    expect(performance.now() - started).toBeLessThan(5000); // the signal attempt is bounded; the DB write is not waiting on it
+    expect(performance.now() - after202).toBeLessThan(1000);
     const queued = await stack.db.selectFrom('pending_signals').selectAll().execute();
     expect(queued).toHaveLength(1);
 
