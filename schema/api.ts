@@ -1,14 +1,15 @@
 /** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
 import { z } from '@hono/zod-openapi';
 
-const text = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    // control characters have no business in names and reasons (they break logs and UIs)
-    .refine((v) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(v), 'must not contain control characters');
+// Control characters have no business in names and reasons (they break logs and UIs); blank is
+// not a name either. One pattern says both, so the OpenAPI document states exactly what is accepted
+// (a refine or a check after trim() would not appear in it). `blank` is what String#trim removes
+// (\v and \f are control characters anyway); leading blanks are matched on their own so the
+// pattern runs in linear time.
+const control = String.raw`\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F`;
+const blank = String.raw`\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF`;
+const printable = new RegExp(`^[${blank}]*[^${control}${blank}][^${control}]*$`);
+const text = (max: number) => z.string().max(max).regex(printable, 'must not be blank or contain control characters').trim();
 
 export const environmentSchema = z.enum(['sandbox', 'production']).openapi('Environment');
 export const partnerStateSchema = z
@@ -28,7 +29,8 @@ export const partnerIdSchema = z
 export const submissionSchema = z
   .strictObject({
     name: text(200),
-    contactEmail: z.email().max(254),
+    // zod's own e-mail pattern, as a pattern: z.email() would publish only `format: email`, which admits more
+    contactEmail: z.string().max(254).regex(z.regexes.email, 'not an e-mail address'),
     sponsor: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not an operator name'),
     environment: environmentSchema,
     scopes: z.array(scopeNameSchema).min(1).max(50),
@@ -238,7 +240,8 @@ export const bulkRevocationSchema = z
   .refine((b) => b.scope !== undefined || b.environment !== undefined || b.partnerIds !== undefined, {
     message: 'name at least one of scope, environment, partnerIds',
   })
-  .openapi('BulkRevocation');
+  // the refine, as the document says it
+  .openapi('BulkRevocation', { anyOf: [{ required: ['scope'] }, { required: ['environment'] }, { required: ['partnerIds'] }] });
 
 export const bulkRevocationResultSchema = z
   .object({

@@ -29,6 +29,8 @@ const params = z.object({ id: partnerIdSchema });
 const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 const ok = { 200: { description: 'Done: the workflow’s answer', content: { 'application/json': { schema: commandResultSchema } } } };
 const commandProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
+// decisions and recertifications spend a per-operator budget
+const decisionProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503);
 
 const decisionRoute = createRoute({
   method: 'post',
@@ -37,7 +39,7 @@ const decisionRoute = createRoute({
   security: bearerSecurity,
   middleware: [requireRole('approver', 'security')] as const,
   request: { params, body: json(decisionSchema) },
-  responses: { ...ok, ...commandProblems },
+  responses: { ...ok, ...decisionProblems },
 });
 const recertificationRoute = createRoute({
   method: 'post',
@@ -46,7 +48,7 @@ const recertificationRoute = createRoute({
   security: bearerSecurity,
   middleware: [requireRole('approver')] as const,
   request: { params, body: json(recertificationSchema) },
-  responses: { ...ok, ...commandProblems },
+  responses: { ...ok, ...decisionProblems },
 });
 const extensionRoute = createRoute({
   method: 'post',

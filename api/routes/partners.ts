@@ -8,6 +8,7 @@ import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerView } from '../partner-view.js';
 import { problems } from '../problem.js';
+import { bearerSecurity } from '../openapi.js';
 import { validationHook } from '../validation.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
 
@@ -21,6 +22,8 @@ const submitRoute = createRoute({
   method: 'post',
   path: '/',
   summary: 'Submit an onboarding request (anyone, rate-limited; or an operator on a partner’s behalf)',
+  // credentials optional: none, or an operator's token
+  security: [{}, ...bearerSecurity],
   request: {
     body: { required: true, content: { 'application/json': { schema: submissionSchema } } },
   },
@@ -28,6 +31,7 @@ const submitRoute = createRoute({
     202: { description: 'Accepted: the approval workflow started', content: { 'application/json': { schema: submissionAcceptedSchema } } },
     ...problemResponses,
     422: { description: 'Semantically invalid (unknown sponsor or scope, reused Idempotency-Key)', content: { 'application/problem+json': { schema: problemSchema } } },
+    429: { description: 'Over the per-source budget of anonymous submissions (see Retry-After)', content: { 'application/problem+json': { schema: problemSchema } } },
     503: { description: 'Temporal unavailable', content: { 'application/problem+json': { schema: problemSchema } } },
   },
 });
@@ -36,6 +40,7 @@ const getRoute = createRoute({
   method: 'get',
   path: '/{id}',
   summary: 'A partner: state, scopes, end date, next deadline, pending stage',
+  security: bearerSecurity,
   request: { params: z.object({ id: partnerIdSchema }) },
   responses: {
     200: { description: 'The partner', content: { 'application/json': { schema: partnerViewSchema } } },
