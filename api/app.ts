@@ -94,6 +94,12 @@ export function createApp(deps: AppDeps) {
       return problemResponse(c, new Problem(err.status as Problem['status'], err.message || 'Error', err.message || undefined));
     }
     if (err instanceof SyntaxError) return problemResponse(c, problems.badRequest('the body is not valid JSON'));
+    // still locked after the busy timeout: the transaction rolled back, so a retry is safe
+    const sqliteCode = (err as { code?: unknown }).code;
+    if (typeof sqliteCode === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(sqliteCode)) {
+      deps.logger.warn({ requestId: c.get('requestId'), code: sqliteCode }, 'database busy');
+      return problemResponse(c, problems.unavailable('the database is busy; nothing was changed, retry shortly', 1));
+    }
     deps.logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');
     return problemResponse(c, new Problem(500, 'Internal Server Error', 'an internal error occurred; it was logged with this request id'));
   });

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --smoke] [--n 1000] [--m 10000] [--duration 10] [--connections 10]
- *  [--only intro,onboarding,decision,revocation,scale] [--wave-after 600]`
+ *  [--only intro,gateway,onboarding,decision,revocation,scale] [--wave-after 600]
+ *  [--wave burst|live]`
  * Measures partner-access on the embedded stack and writes bench/results/<stamp>.json and
  * bench/results/latest.md. See bench/README.md for what each number means.
  */
@@ -8,8 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { fork } from 'node:child_process';
+import { cpuMeter } from './cpu.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../runtime/embedded-stack.js';
+import { freePort } from '../runtime/dev-server.js';
+import { nginxBinary, renderNginxConfig, startGateway, type GatewayOptions } from '../runtime/gateway.js';
+import { createOperator } from '../runtime/operators.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,7 +26,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10' },
     only: { type: 'string' },
     'wave-after': { type: 'string' },
-    nginx: { type: 'boolean', default: false },
+    wave: { type: 'string', default: 'burst' },
   },
 });
 const smoke = values.smoke!;
@@ -29,7 +35,8 @@ const M = Number(values.m ?? (smoke ? 30 : 10_000));
 const DURATION = Number(values.duration ?? (smoke ? 2 : 10));
 const CONNECTIONS = Number(values.connections);
 const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 15))));
-const only = new Set((values.only ?? 'intro,onboarding,decision,revocation,scale').split(','));
+const WAVE = values.wave === 'live' ? 'live' : 'burst';
+const only = new Set((values.only ?? 'intro,gateway,onboarding,decision,revocation,scale').split(','));
 
 const submission = (i: number, environment = 'sandbox') => ({
   name: `Bench partner ${i}`,
@@ -111,8 +118,45 @@ async function introspection(stack: EmbeddedStack) {
     invalidKey: show(invalidKey),
     ratioValidToBaseline: round(validKey.requestsPerSecond / baseline.requestsPerSecond, 2),
     ratioInvalidToBaseline: round(invalidKey.requestsPerSecond / baseline.requestsPerSecond, 2),
-    nginx: values.nginx ? 'run test/integration/gateway.test.ts for the gateway path; a load run through nginx is not part of this release' : 'not requested',
   };
+}
+
+/**
+ * The gateway path: a partner's GET through nginx auth_request (nginx → /v1/gateway/auth → the
+ * upstream) against the same nginx configuration with its auth_request directive taken out (nginx
+ * straight to the upstream). The upstream runs in its own process.
+ */
+async function gatewayPath(stack: EmbeddedStack) {
+  nginxBinary(); // fails with the install hint before anything starts
+  const [partner] = await activePartners(stack, 1);
+  const upstreamProcess = fork(path.resolve(import.meta.dirname, 'upstream-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const upstreamPort = await new Promise<number>((resolve) => upstreamProcess.once('message', (m: any) => resolve(m.port)));
+  const common: Omit<GatewayOptions, 'port' | 'runtimeDir'> = {
+    apiUpstream: new URL(stack.api).host,
+    upstream: `127.0.0.1:${upstreamPort}`,
+    gatewayToken: await createOperator(stack.db, 'edge', ['gateway']),
+  };
+  const started: { stop(): Promise<void> }[] = [];
+  try {
+    const guarded = await startGateway({ ...common, port: await freePort(), runtimeDir: path.join(stack.dir, 'nginx-auth') });
+    started.push(guarded);
+    // the same configuration with its auth_request directive taken out: nginx straight to the upstream
+    const open = await startGateway({
+      ...common,
+      port: await freePort(),
+      runtimeDir: path.join(stack.dir, 'nginx-direct'),
+      render: (o) => renderNginxConfig(o).replace(/^\s*auth_request\s+\/.*$/m, ''),
+    });
+    started.push(open);
+    const load = (url: string) => runLoad({ url, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });
+    const direct = await load(`${open.url}/orders/42`);
+    const viaAuth = await load(`${guarded.url}/orders/42`);
+    const show = (r: LoadResult) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors });
+    return { nginxDirect: show(direct), nginxAuthRequest: show(viaAuth), ratioAuthToDirect: round(viaAuth.requestsPerSecond / direct.requestsPerSecond, 2) };
+  } finally {
+    await Promise.all(started.map((g) => g.stop()));
+    upstreamProcess.kill('SIGTERM');
+  }
 }
 
 async function onboarding(stack: EmbeddedStack) {
@@ -198,22 +242,40 @@ async function scale(stack: EmbeddedStack) {
           .executeTakeFirstOrThrow()
       ).n,
     );
-  const waveStart = performance.now();
-  const allOpened = await until(async () => (await opened()) >= M, (WAVE_AFTER + creationSeconds + 300) * 1000, 500);
-  const rows = await stack.db
-    .selectFrom('audit_events')
-    .innerJoin('partners', 'partners.id', 'audit_events.partner_id')
-    .select(['audit_events.at as openedAt', 'audit_events.partner_id'])
-    .where('audit_events.action', '=', 'recertification.opened')
-    .execute();
   const activated = new Map(
     (await stack.db.selectFrom('audit_events').select(['partner_id', 'at']).where('action', '=', 'partner.activated').execute()).map((r) => [r.partner_id, r.at]),
   );
+  const dueAt = (id: string) => Date.parse(activated.get(id)!) + (WAVE_AFTER - 1) * 1000;
+  const scheduled = partners.map(dueAt);
+  const firstDue = Math.min(...scheduled);
+  const lastDue = Math.max(...scheduled);
+
+  // burst: the worker is away while every timer comes due, so when it returns all M reviews are due
+  // together (the server fires the timers; the worker faces M workflow tasks at once)
+  let openedBeforeBurst: number | undefined;
+  let workerBackAt: number | undefined;
+  let workerStartSeconds: number | undefined;
+  if (WAVE === 'burst') {
+    openedBeforeBurst = await opened();
+    await stack.stopWorker();
+    process.stdout.write(`  scale: worker stopped; all ${M} reviews due within ${round((lastDue - Date.now()) / 1000)} s\n`);
+    await new Promise((r) => setTimeout(r, Math.max(0, lastDue - Date.now()) + 2000));
+    const restarting = performance.now();
+    await stack.startWorker();
+    workerBackAt = Date.now();
+    workerStartSeconds = round((performance.now() - restarting) / 1000);
+  }
+  const waveStart = performance.now();
+  const allOpened = await until(async () => (await opened()) >= M, (WAVE_AFTER + creationSeconds + 1800) * 1000, 500);
+  const waveSeconds = (performance.now() - waveStart) / 1000;
+  const rows = await stack.db
+    .selectFrom('audit_events')
+    .select(['at as openedAt', 'partner_id'])
+    .where('action', '=', 'recertification.opened')
+    .execute();
   const mine = new Set(partners);
-  const lateness = rows
-    .filter((r) => mine.has(r.partner_id!))
-    .map((r) => Date.parse(r.openedAt) - (Date.parse(activated.get(r.partner_id!)!) + (WAVE_AFTER - 1) * 1000));
-  const scheduled = partners.map((id) => Date.parse(activated.get(id)!) + (WAVE_AFTER - 1) * 1000);
+  // live: how late each timer's effect landed after its due time; burst: after the worker returned
+  const lateness = rows.filter((r) => mine.has(r.partner_id!)).map((r) => Date.parse(r.openedAt) - Math.max(dueAt(r.partner_id!), workerBackAt ?? 0));
   return {
     partners: M,
     creationSeconds: round(creationSeconds),
@@ -223,9 +285,10 @@ async function scale(stack: EmbeddedStack) {
     temporalDbMb: mb(fileSize(stack.temporalDbFile)),
     eventsPerRunAvg: round(eventsPerRun.reduce((a, b) => a + b, 0) / eventsPerRun.length),
     wave: {
+      mode: WAVE,
       recertifyEverySeconds: WAVE_AFTER,
-      scheduledSpreadSeconds: round((Math.max(...scheduled) - Math.min(...scheduled)) / 1000),
-      secondsWaited: round((performance.now() - waveStart) / 1000),
+      scheduledSpreadSeconds: round((lastDue - firstDue) / 1000),
+      ...(WAVE === 'burst' ? { openedBeforeBurst, workerStartSeconds, secondsFromWorkerBackToAllOpened: round(waveSeconds), reviewsOpenedPerSecond: round(M / waveSeconds) } : { secondsWaited: round(waveSeconds) }),
       allFired: allOpened,
       notFired: M - lateness.length,
       latenessP50ms: round(percentile(lateness, 50)),
@@ -246,23 +309,33 @@ const stack = await startEmbeddedStack({
   recertReminders: ['1s'],
   suspendedGrace: '10 days',
   expiryWarnings: [],
+  // the load runs hammer one partner's key: its tier must not be what is measured
+  rateLimitTiers: { standard: { requests: 1_000_000_000, window: '1 minute' }, elevated: { requests: 1_000_000_000, window: '1 minute' } },
 });
 let failed = false;
 try {
   process.stdout.write(`partner-access bench: n=${N} m=${M} duration=${DURATION}s connections=${CONNECTIONS} (${stack.temporalVersion})\n`);
-  if (only.has('intro')) results.introspection = await introspection(stack);
+  const phase = async <T extends object>(name: string, run: () => Promise<T>): Promise<T> => {
+    process.stdout.write(`  ${name} ...\n`);
+    const cpu = cpuMeter(stack.pids);
+    const result = await run();
+    return { ...result, cpu: cpu() };
+  };
+  if (only.has('intro')) results.introspection = await phase('introspection', () => introspection(stack));
+  if (only.has('gateway')) results.gateway = await phase('gateway', () => gatewayPath(stack));
   let pendingIds: string[] = [];
   if (only.has('onboarding')) {
-    const { ids, ...rest } = await onboarding(stack);
+    const { ids, ...rest } = await phase('onboarding', () => onboarding(stack));
     pendingIds = ids;
     results.onboarding = rest;
   }
   if (only.has('decision')) {
     if (pendingIds.length === 0) pendingIds = (await onboarding(stack)).ids;
-    results.decisionRoundTrip = await decisions(stack, pendingIds);
+    const ids = pendingIds;
+    results.decisionRoundTrip = await phase('decisions', () => decisions(stack, ids));
   }
-  if (only.has('revocation')) results.revocation = await revocation(stack);
-  if (only.has('scale')) results.scale = await scale(stack);
+  if (only.has('revocation')) results.revocation = await phase('revocation', () => revocation(stack));
+  if (only.has('scale')) results.scale = await phase('scale', () => scale(stack));
 } catch (err) {
   failed = true;
   process.stderr.write(`bench failed: ${(err as Error).stack}\n`);

@@ -124,11 +124,16 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
     startWorker,
     stopWorker,
     workerStats,
+    /** the stack's processes, for CPU accounting: the API runs in this one */
+    pids: () => ({ temporalServer: devServer.process.pid, worker: worker?.pid, apiAndBenchDriver: process.pid }),
     temporalVersion: temporalCliVersion(cli),
     temporalDbFile: path.join(dir, 'temporal.db'),
     async stop() {
       await stopWorker().catch(() => undefined);
-      await new Promise<void>((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      // keep-alive connections (a gateway's upstream pool) would hold close() open
+      (server as import('node:http').Server).closeAllConnections();
+      await closed;
       await connection.close();
       await db.destroy();
       await devServer.stop();

@@ -15,6 +15,8 @@ export interface GatewayOptions {
   /** an operator token with the gateway role */
   gatewayToken: string;
   runtimeDir: string;
+  /** how the configuration is written (the benchmark's auth-less baseline derives its own) */
+  render?: (o: GatewayOptions) => string;
 }
 
 export class NginxMissing extends Error {}
@@ -59,7 +61,7 @@ async function waitForPort(port: number, timeoutMs: number, exited: () => boolea
 export async function startGateway(o: GatewayOptions): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
   fs.mkdirSync(path.join(o.runtimeDir, 'tmp'), { recursive: true });
   const conf = path.join(o.runtimeDir, 'nginx.conf');
-  fs.writeFileSync(conf, renderNginxConfig(o), { mode: 0o600 });
+  fs.writeFileSync(conf, (o.render ?? renderNginxConfig)(o), { mode: 0o600 });
   const child = spawn(nginxBinary(), ['-p', o.runtimeDir, '-c', conf, '-e', path.join(o.runtimeDir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

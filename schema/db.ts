@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import type { AppConfig } from '../config/env.js';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
@@ -21,7 +21,31 @@ export function openDatabase(database: AppConfig['database']): Db {
   // FULL: an acknowledged revocation or audit event must survive power loss, not just a crash.
   sqlite.pragma('synchronous = FULL');
   cachePreparedStatements(sqlite);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new WriteLockingSqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * Every transaction here writes, and the API and the worker write to one file from separate
+ * processes. A plain `begin` is deferred: it reads under a shared lock and then fails at once with
+ * SQLITE_BUSY when it tries to upgrade while the other process writes (busy_timeout does not apply
+ * to that upgrade). `begin immediate` takes the write lock first, so contention waits out the busy
+ * timeout instead of failing (measured: revocations under onboarding load got 500s before this).
+ */
+class WriteLockingSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new WriteLockingSqliteDriver(this.#config);
+  }
+}
+
+class WriteLockingSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }
 
 /**
