@@ -34,7 +34,7 @@ const N = Number(values.n ?? (smoke ? 20 : 1000));
 const M = Number(values.m ?? (smoke ? 30 : 10_000));
 const DURATION = Number(values.duration ?? (smoke ? 2 : 10));
 const CONNECTIONS = Number(values.connections);
-const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 15))));
+const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 6))));
 const WAVE = values.wave === 'live' ? 'live' : 'burst';
 const only = new Set((values.only ?? 'intro,gateway,onboarding,decision,revocation,scale').split(','));
 

@@ -195,6 +195,85 @@ describe('crash loop: the API process killed during submissions', () => {
   }, 300_000);
 });
 
+describe('crash loop: the API process killed during decisions', () => {
+  it('an acknowledged approval is never lost; a decision cut off mid-flight applies at most once', async () => {
+    const rand = random(11);
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address() as net.AddressInfo;
+        s.close(() => resolve(p));
+      });
+    });
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      DATABASE_URL: `sqlite:${stack.dbFile}`,
+      POLICY_FILE: stack.policyFile,
+      PICKUP_KEY: stack.pickupKeyHex,
+      DATA_DIR: stack.dir,
+      LOG_LEVEL: 'warn',
+    };
+    const startApi = () => spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'api-main.ts')], { cwd: root, env, stdio: 'ignore' });
+    await stack.startWorker();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await stack.call('POST', '/v1/partners', { body: { ...baseSubmission, name: `Decided under fire ${i}` } });
+      expect(res.status).toBe(202);
+      ids.push(res.json.partnerId as string);
+    }
+    await eventually(async () => (await Promise.all(ids.map((id) => partnerRow(stack, id)))).every((r) => r.transition_seq >= 1), 30_000);
+
+    let api = startApi();
+    let apiKills = 0;
+    const kill = async () => {
+      api.kill('SIGKILL');
+      await new Promise((r) => api.once('exit', r));
+      apiKills++;
+      api = startApi();
+    };
+    try {
+      for (const id of ids) {
+        for (let attempt = 0; (await partnerRow(stack, id)).state !== 'active'; attempt++) {
+          if (attempt > 100) throw new Error(`no approval for ${id}`);
+          const request = fetch(`http://127.0.0.1:${port}/v1/partners/${id}/decisions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${t.alice}` },
+            body: JSON.stringify({ decision: 'approve', reason: 'under fire' }),
+            signal: AbortSignal.timeout(8000),
+          }).then(
+            async (res) => ({ status: res.status, body: await res.text() }),
+            () => undefined, // the API died with the request: its fate is read from the partner
+          );
+          // a kill while the request is in flight: before, during or after the Update
+          if (rand() < 0.4 && apiKills < 6) {
+            await new Promise((r) => setTimeout(r, rand() * 400));
+            await kill();
+          }
+          const answer = await request;
+          if (answer) expect([200, 409, 503], answer.body).toContain(answer.status);
+          if (answer?.status === 200) expect((await partnerRow(stack, id)).state).toBe('active');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      api.kill('SIGKILL');
+    }
+    expect(apiKills).toBeGreaterThanOrEqual(2);
+    for (const id of ids) {
+      expect(await stack.db.selectFrom('decisions').select(['stage', 'decision']).where('partner_id', '=', id).execute()).toEqual([{ stage: 'sponsor', decision: 'approve' }]);
+      expect(await stack.db.selectFrom('credentials').select('version').where('partner_id', '=', id).execute()).toEqual([{ version: 1 }]);
+      const actions = (await stack.db.selectFrom('audit_events').select('action').where('partner_id', '=', id).execute()).map((a) => a.action);
+      expect(actions.filter((a) => a === 'approval.granted')).toHaveLength(1);
+      expect(actions.filter((a) => a === 'credential.issued')).toHaveLength(1);
+    }
+    expect((await verifyAuditChain(stack.db)).ok).toBe(true);
+    await stack.stopWorker();
+    process.stdout.write(`API crash loop: ${apiKills} API kills during ${ids.length} approvals, each applied exactly once\n`);
+  }, 300_000);
+});
+
 describe('a submission committed just before a crash', () => {
   it('is started by the API’s resume loop: nothing committed is left behind', async () => {
     const { resumeUnstartedSubmissions } = await import('../../api/submissions.js');
