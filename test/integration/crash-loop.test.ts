@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { verifyAuditChain } from '../../activities/audit.js';
+import { freePort } from '../../runtime/dev-server.js';
 import { baseSubmission, partnerRow } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -44,6 +44,24 @@ async function persist(done: () => Promise<boolean>, call: () => Promise<{ statu
     await new Promise((r) => setTimeout(r, 300));
   }
   throw new Error('gave up');
+}
+
+/** The API as its own OS process (`npm run api`'s entry point) on a free port, against this file's stack. */
+async function apiProcess() {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: stack.taskQueue,
+    DATABASE_URL: `sqlite:${stack.dbFile}`,
+    POLICY_FILE: stack.policyFile,
+    PICKUP_KEY: stack.pickupKeyHex,
+    DATA_DIR: stack.dir,
+    LOG_LEVEL: 'warn',
+  };
+  const startApi = () => spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'api-main.ts')], { cwd: root, env, stdio: 'ignore' });
+  return { port, startApi };
 }
 
 describe('crash loop: the worker killed with SIGKILL again and again', () => {
@@ -132,24 +150,7 @@ describe('crash loop: the worker killed with SIGKILL again and again', () => {
 describe('crash loop: the API process killed during submissions', () => {
   it('an acknowledged submission is never lost; a retry with the same Idempotency-Key is not duplicated', async () => {
     const rand = random(7);
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = s.address() as net.AddressInfo;
-        s.close(() => resolve(p));
-      });
-    });
-    const env = {
-      ...process.env,
-      PORT: String(port),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      DATABASE_URL: `sqlite:${stack.dbFile}`,
-      POLICY_FILE: stack.policyFile,
-      PICKUP_KEY: stack.pickupKeyHex,
-      DATA_DIR: stack.dir,
-      LOG_LEVEL: 'warn',
-    };
-    const startApi = () => spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'api-main.ts')], { cwd: root, env, stdio: 'ignore' });
+    const { port, startApi } = await apiProcess();
     let api = startApi();
     const acknowledged = new Map<string, string>();
     const keys = Array.from({ length: 30 }, (_, i) => `crash-submit-${i}`);
@@ -198,24 +199,7 @@ describe('crash loop: the API process killed during submissions', () => {
 describe('crash loop: the API process killed during decisions', () => {
   it('an acknowledged approval is never lost; a decision cut off mid-flight applies at most once', async () => {
     const rand = random(11);
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = s.address() as net.AddressInfo;
-        s.close(() => resolve(p));
-      });
-    });
-    const env = {
-      ...process.env,
-      PORT: String(port),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      DATABASE_URL: `sqlite:${stack.dbFile}`,
-      POLICY_FILE: stack.policyFile,
-      PICKUP_KEY: stack.pickupKeyHex,
-      DATA_DIR: stack.dir,
-      LOG_LEVEL: 'warn',
-    };
-    const startApi = () => spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'api-main.ts')], { cwd: root, env, stdio: 'ignore' });
+    const { port, startApi } = await apiProcess();
     await stack.startWorker();
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {
