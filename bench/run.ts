@@ -266,8 +266,10 @@ async function scale(stack: EmbeddedStack) {
     workerStartSeconds = round((performance.now() - restarting) / 1000);
   }
   const waveStart = performance.now();
+  const waveCpu = cpuMeter(stack.pids);
   const allOpened = await until(async () => (await opened()) >= M, (WAVE_AFTER + creationSeconds + 1800) * 1000, 500);
   const waveSeconds = (performance.now() - waveStart) / 1000;
+  const cpuDuringWave = waveCpu();
   const rows = await stack.db
     .selectFrom('audit_events')
     .select(['at as openedAt', 'partner_id'])
@@ -294,6 +296,7 @@ async function scale(stack: EmbeddedStack) {
       latenessP50ms: round(percentile(lateness, 50)),
       latenessP99ms: round(percentile(lateness, 99)),
       latenessMaxMs: round(Math.max(...lateness)),
+      cpu: cpuDuringWave,
     },
   };
 }

@@ -13,6 +13,9 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** a per-minute rate limit; the defaults protect a public deployment, tests and benchmarks raise them */
+const perMinute = z.coerce.number().int().min(1).max(1_000_000_000);
+
 const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
@@ -42,6 +45,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKFLOW_BUNDLE: optionalString,
   UPDATE_DEADLINE_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  RATE_LIMIT_ONBOARDING_PER_MINUTE: perMinute.default(10),
+  RATE_LIMIT_DECISIONS_PER_MINUTE: perMinute.default(60),
+  RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE: perMinute.default(600),
 });
 
 export type AppConfig = ReturnType<typeof resolveConfig>;
@@ -79,6 +85,11 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : [],
     logLevel: env.LOG_LEVEL,
     updateDeadlineMs: env.UPDATE_DEADLINE_MS,
+    limits: {
+      onboardingPerMinute: env.RATE_LIMIT_ONBOARDING_PER_MINUTE,
+      decisionsPerMinute: env.RATE_LIMIT_DECISIONS_PER_MINUTE,
+      introspectionFailuresPerMinute: env.RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE,
+    },
   };
 }
 

@@ -61,6 +61,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     gatewayRoutesFile: config.gatewayRoutesFile,
     probeSecret: config.probeSecret,
     updateDeadlineMs: config.updateDeadlineMs,
+    limits: config.limits,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../config/env.js';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded stack under data/ with the public rate limits', () => {
+    const config = loadConfig({}, '/srv/pa');
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.database).toEqual({ kind: 'sqlite', file: path.join('/srv/pa', 'data', 'app.db') });
+    expect(config.temporal.devDbFile).toBe(path.join('/srv/pa', 'data', 'temporal.db'));
+    expect(config.limits).toEqual({ onboardingPerMinute: 10, decisionsPerMinute: 60, introspectionFailuresPerMinute: 600 });
+  });
+
+  it('reads a cluster address, a sqlite URL and raised limits', () => {
+    const config = loadConfig(
+      {
+        TEMPORAL_ADDRESS: 'temporal.internal:7233',
+        DATABASE_URL: 'sqlite:/var/lib/pa/app.db',
+        RATE_LIMIT_ONBOARDING_PER_MINUTE: '500',
+        RATE_LIMIT_DECISIONS_PER_MINUTE: '120',
+      },
+      '/srv/pa',
+    );
+    expect(config.temporal.address).toBe('temporal.internal:7233');
+    expect(config.database.file).toBe('/var/lib/pa/app.db');
+    expect(config.limits.onboardingPerMinute).toBe(500);
+    expect(config.limits.decisionsPerMinute).toBe(120);
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['RATE_LIMIT_ONBOARDING_PER_MINUTE', '0'],
+    ['RATE_LIMIT_DECISIONS_PER_MINUTE', 'lots'],
+    ['DATABASE_URL', 'postgres://db/pa'],
+    ['WEBHOOK_URL', 'ftp://example.com'],
+    ['PICKUP_KEY', 'too-short'],
+  ])('%s=%s is refused with one line naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value }, '/srv/pa');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain(name);
+    expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it('requires the webhook secret with a webhook URL', () => {
+    expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/pa' }, '/srv/pa')).toThrow(/WEBHOOK_SECRET/);
+  });
+});
