@@ -301,6 +301,17 @@ async function scale(stack: EmbeddedStack) {
   };
 }
 
+/** the filesystem type under a path, from /proc/mounts (longest mount point that contains it) */
+function filesystemOf(dir: string): string {
+  try {
+    const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((line) => line.split(' ')).filter((f) => f.length > 2);
+    const best = mounts.filter(([, at]) => dir === at || dir.startsWith(at === '/' ? '/' : `${at}/`)).sort((a, b) => b[1]!.length - a[1]!.length)[0];
+    return best ? `${best[2]} on ${best[1]}` : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.type()} ${os.release()}` };
 const results: Record<string, unknown> = {};
 const stack = await startEmbeddedStack({
@@ -346,7 +357,9 @@ try {
   await stack.stop();
 }
 
-const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke }, results };
+// the storage under both SQLite files matters to the write-bound phases (TMPDIR=/dev/shm puts them on tmpfs)
+const storage = { dir: stack.dir, filesystem: filesystemOf(stack.dir) };
+const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, storage, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke, only: values.only ?? 'all' }, results };
 const flat = (prefix: string, value: unknown): [string, string][] =>
   value && typeof value === 'object' && !Array.isArray(value)
     ? Object.entries(value).flatMap(([k, v]) => flat(prefix ? `${prefix}.${k}` : k, v))
@@ -358,14 +371,16 @@ process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join(
 const dir = path.resolve(import.meta.dirname, 'results');
 fs.mkdirSync(dir, { recursive: true });
 const stamp = report.at.replace(/[:.]/g, '-');
-fs.writeFileSync(path.join(dir, `${stamp}${smoke ? '-smoke' : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
+// a smoke run or a run of some phases never replaces the full run's latest.md
+const kind = smoke ? 'smoke' : values.only ? 'partial' : undefined;
+fs.writeFileSync(path.join(dir, `${stamp}${kind ? `-${kind}` : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
 fs.writeFileSync(
-  path.join(dir, smoke ? 'latest-smoke.md' : 'latest.md'),
+  path.join(dir, kind ? `latest-${kind}.md` : 'latest.md'),
   [
-    `# partner-access benchmark, ${report.at}${smoke ? ' (smoke size)' : ''}`,
+    `# partner-access benchmark, ${report.at}${smoke ? ' (smoke size)' : values.only ? ` (only ${values.only})` : ''}`,
     '',
     `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, ${machine.platform}; ${report.temporal}.`,
-    `Sizes: n=${N}, m=${M}, ${DURATION} s per load run, ${CONNECTIONS} connections.`,
+    `Sizes: n=${N}, m=${M}, ${DURATION} s per load run, ${CONNECTIONS} connections. Storage: ${storage.filesystem} (${storage.dir}).`,
     '',
     '| measurement | value |',
     '|---|---|',

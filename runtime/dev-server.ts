@@ -51,6 +51,10 @@ export function startDevServer(opts: { cli: string; dbFile: string; port: number
     '--ui-port', String(opts.uiPort),
     '--namespace', opts.namespace,
     '--log-level', 'warn',
+    // WAL keeps every commit durable (synchronous=FULL syncs the log on each commit) with one
+    // fsync instead of the rollback journal's several; the benchmark's write-bound phases need it
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=full',
     ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const child = spawn(opts.cli, args, { stdio: ['ignore', log, log] });

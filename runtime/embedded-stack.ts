@@ -63,7 +63,8 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
   async function startWorker() {
     worker = fork(path.join(root, 'bench', 'worker-process.ts'), [], {
       cwd: root,
-      execArgv: ['--import', 'tsx'],
+      // BENCH_WORKER_CPU_PROF=<dir>: each worker process writes a V8 CPU profile there when it stops
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_WORKER_CPU_PROF)}`] : [])],
       env: {
         ...process.env,
         TEMPORAL_ADDRESS: devServer.address,

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -81,5 +82,13 @@ describe('the Temporal server stopped and restarted on the same file', () => {
     const oldKey = await stack.db.selectFrom('credentials').select('status').where('key_id', '=', rotating.keyId).executeTakeFirstOrThrow();
     expect(oldKey.status).toBe('revoked');
     expect((await partnerRow(stack, rotating.partnerId)).state).toBe('active');
+
+    // The server's file stays in WAL mode across the restart (one fsync per commit, still durable).
+    const temporalDb = new Database(path.join(dir, 'temporal.db'), { readonly: true });
+    try {
+      expect(temporalDb.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      temporalDb.close();
+    }
   }, 120_000);
 });
