@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { RateLimits } from '../config/limits.js';
 import type { Policy } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -26,10 +27,6 @@ export interface AppDeps {
   usage?: UsageRecorder;
   /** shared by the rate limits; in-process by default */
   rateLimiter?: RateLimiter;
-  /** per-minute limits */
-  limits?: {
-    onboardingPerMinute?: number;
-    introspectionFailuresPerMinute?: number;
-    decisionsPerMinute?: number;
-  };
+  /** per-minute budgets over the defaults of config/limits.ts */
+  limits?: Partial<RateLimits>;
 }

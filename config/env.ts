@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultRateLimits } from './limits.js';
 
 /**
  * Everything the processes read from the environment, validated once at start-up.
@@ -13,7 +14,7 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-/** a per-minute rate limit; the defaults protect a public deployment, tests and benchmarks raise them */
+/** a per-minute rate limit (defaults in config/limits.ts) */
 const perMinute = z.coerce.number().int().min(1).max(1_000_000_000);
 
 const envSchema = z.object({
@@ -45,9 +46,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKFLOW_BUNDLE: optionalString,
   UPDATE_DEADLINE_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  RATE_LIMIT_ONBOARDING_PER_MINUTE: perMinute.default(10),
-  RATE_LIMIT_DECISIONS_PER_MINUTE: perMinute.default(60),
-  RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE: perMinute.default(600),
+  RATE_LIMIT_ONBOARDING_PER_MINUTE: perMinute.default(defaultRateLimits.onboardingPerMinute),
+  RATE_LIMIT_DECISIONS_PER_MINUTE: perMinute.default(defaultRateLimits.decisionsPerMinute),
+  RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.introspectionFailuresPerMinute),
 });
 
 export type AppConfig = ReturnType<typeof resolveConfig>;

@@ -15,6 +15,7 @@ import { resolveTemporalCli, temporalCliVersion } from '../runtime/temporal-cli.
 import { waitForTemporal } from '../runtime/temporal.js';
 import { migrateToLatest, openDatabase } from '../schema/db.js';
 import { workflowsPath } from '../worker.js';
+import { unlimitedRateLimits } from '../config/limits.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -49,7 +50,7 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
     policy: () => policy,
     pickupKey: parseDataKey(pickupKeyHex),
     logger,
-    limits: { onboardingPerMinute: 1e9, decisionsPerMinute: 1e9, introspectionFailuresPerMinute: 1e9 },
+    limits: unlimitedRateLimits,
     updateDeadlineMs: 60_000,
   });
   const apiPort = await freePort();

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const templateFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'gateway', 'nginx.conf.template');
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const templateFile = path.join(projectRoot, 'gateway', 'nginx.conf.template');
 
 export interface GatewayOptions {
   port: number;
@@ -34,9 +35,21 @@ export function renderNginxConfig(o: GatewayOptions): string {
   return fs.readFileSync(templateFile, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
-export function nginxBinary(): string {
-  for (const candidate of [process.env.NGINX_PATH, '/usr/sbin/nginx', ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nginx'))]) {
-    if (candidate && fs.existsSync(candidate)) return candidate;
+/**
+ * nginx: NGINX_PATH, Debian's /usr/sbin/nginx, then PATH; with `autoInstall`, the project's install
+ * script (Debian's nginx-light) runs once when none is found, as the Temporal CLI's does.
+ */
+export function nginxBinary(opts: { autoInstall?: boolean } = {}): string {
+  const find = () =>
+    [process.env.NGINX_PATH, '/usr/sbin/nginx', ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nginx'))].find(
+      (candidate) => candidate && fs.existsSync(candidate),
+    );
+  const found = find();
+  if (found) return found;
+  if (opts.autoInstall) {
+    spawnSync('bash', [path.join(projectRoot, 'scripts', 'install-nginx.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const installed = find();
+    if (installed) return installed;
   }
   throw new NginxMissing('nginx is not installed: run scripts/install-nginx.sh (apt-get install nginx-light)');
 }

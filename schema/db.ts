@@ -12,12 +12,12 @@ export type Db = Kysely<Database>;
  * The one place the SQL dialect is chosen. Queries elsewhere are dialect-neutral Kysely, so a
  * Postgres dialect can be added here without touching them.
  */
-export function openDatabase(database: AppConfig['database']): Db {
+export function openDatabase(database: AppConfig['database'], opts: { busyTimeoutMs?: number } = {}): Db {
   fs.mkdirSync(path.dirname(database.file), { recursive: true });
   const sqlite = new SQLite(database.file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 10000');
+  sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
   // FULL: an acknowledged revocation or audit event must survive power loss, not just a crash.
   sqlite.pragma('synchronous = FULL');
   cachePreparedStatements(sqlite);

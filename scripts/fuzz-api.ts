@@ -34,6 +34,7 @@ import { installTemporalRuntime } from '../runtime/temporal-runtime.js';
 import { waitForTemporal } from '../runtime/temporal.js';
 import { migrateToLatest, openDatabase } from '../schema/db.js';
 import { createWorker } from '../worker.js';
+import { unlimitedRateLimits } from '../config/limits.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -147,7 +148,7 @@ try {
     stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     return `http://127.0.0.1:${port}`;
   }
-  const api = await listen(createApp({ ...deps, limits: { onboardingPerMinute: 1e9, decisionsPerMinute: 1e9, introspectionFailuresPerMinute: 1e9 } }));
+  const api = await listen(createApp({ ...deps, limits: unlimitedRateLimits }));
   const limitedApi = await listen(createApp(deps));
 
   // ---- seed ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { searchAttributeKeys } from '../runtime/search-attributes.js';
+import { nginxBinary } from '../runtime/gateway.js';
 import { resolveTemporalCli } from '../runtime/temporal-cli.js';
 import { workflowsPath } from '../worker.js';
 import { findSecrets } from './helpers/secret-scan.js';
@@ -26,6 +27,8 @@ let bundleDir: string | undefined;
 
 export async function setup(project: TestProject) {
   const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
+  // the gateway tests put a real nginx in front of the API: installed here when missing, like the CLI
+  nginxBinary({ autoInstall: true });
   env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },

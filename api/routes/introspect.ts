@@ -9,6 +9,7 @@ import { bearerSecurity, problemResponses } from '../openapi.js';
 import { problems } from '../problem.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
 import { validationHook } from '../validation.js';
+import { rateLimits } from '../../config/limits.js';
 
 const route = createRoute({
   method: 'post',
@@ -25,7 +26,7 @@ const route = createRoute({
 
 export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  const failureLimit = deps.limits?.introspectionFailuresPerMinute ?? 600;
+  const failureLimit = rateLimits(deps.limits).introspectionFailuresPerMinute;
   app.openapi(route, async (c) => {
     const { token, environment, scope } = c.req.valid('json');
     // Guessing keys through a gateway token: failures per source are limited.

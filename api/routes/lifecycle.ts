@@ -24,13 +24,14 @@ import { bearerSecurity, problemResponses } from '../openapi.js';
 import { loadVisiblePartner } from '../partner-view.js';
 import { problems } from '../problem.js';
 import { validationHook } from '../validation.js';
+import { rateLimits } from '../../config/limits.js';
 
 const params = z.object({ id: partnerIdSchema });
 const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 const ok = { 200: { description: 'Done: the workflow’s answer', content: { 'application/json': { schema: commandResultSchema } } } };
 const commandProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
 // decisions and recertifications spend a per-operator budget
-const decisionProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503);
+const decisionProblems = { ...commandProblems, ...problemResponses(429) };
 
 const decisionRoute = createRoute({
   method: 'post',
@@ -81,11 +82,12 @@ const revocationRoute = createRoute({
 
 export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const limits = rateLimits(deps.limits);
   // Decisions are sensitive flows: a per-operator budget bounds scripted or replayed decisions.
   const decisionBudget = (c: { get: (k: 'principal') => Principal }) => {
     const principal = c.get('principal');
     const who = principal.kind === 'operator' ? principal.name : 'unknown';
-    const decision = limiter.take(`decisions:${who}`, deps.limits?.decisionsPerMinute ?? 60, 60_000);
+    const decision = limiter.take(`decisions:${who}`, limits.decisionsPerMinute, 60_000);
     if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
   };
 

@@ -11,6 +11,7 @@ import { problems } from '../problem.js';
 import { bearerSecurity } from '../openapi.js';
 import { validationHook } from '../validation.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
+import { rateLimits } from '../../config/limits.js';
 
 const problemResponses = {
   400: { description: 'Invalid body or parameters', content: { 'application/problem+json': { schema: problemSchema } } },
@@ -53,13 +54,14 @@ const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(b
 
 export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const limits = rateLimits(deps.limits);
 
   app.openapi(submitRoute, async (c) => {
     const principal = c.get('principal');
     if (principal.kind !== 'anonymous' && principal.kind !== 'operator') throw problems.forbidden('partners cannot submit requests for others');
     if (principal.kind === 'anonymous') {
       // Open to the public: a per-source budget keeps one caller from flooding approvers.
-      const decision = limiter.take(`onboarding:${sourceOf(c)}`, deps.limits?.onboardingPerMinute ?? 10, 60_000);
+      const decision = limiter.take(`onboarding:${sourceOf(c)}`, limits.onboardingPerMinute, 60_000);
       if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
     }
     const body = c.req.valid('json');

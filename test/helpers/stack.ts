@@ -38,6 +38,8 @@ export interface StackOptions {
   appOverrides?: Partial<AppDeps>;
   /** start without a worker (tests of what works with workers down) */
   noWorker?: boolean;
+  /** how long a write waits for another connection's lock (default: the product's 10 s) */
+  busyTimeoutMs?: number;
 }
 
 let sequence = 0;
@@ -54,7 +56,7 @@ export async function startStack(opts: StackOptions = {}) {
   const pickupKeyHex = generateDataKey();
   const pickupKey = parseDataKey(pickupKeyHex);
   const dbFile = path.join(dir, 'app.db');
-  const db: Db = openDatabase({ kind: 'sqlite', file: dbFile });
+  const db: Db = openDatabase({ kind: 'sqlite', file: dbFile }, { busyTimeoutMs: opts.busyTimeoutMs });
   await migrateToLatest(db);
   const logLines: string[] = [];
   const logger = createLogger(
