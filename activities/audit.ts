@@ -72,33 +72,51 @@ export interface ChainVerification {
   problem?: string;
 }
 
-/** Recomputes the whole chain: every hash, every link, and the head. */
+/**
+ * Recomputes the chain up to the head: every hash, every link, and the head itself.
+ *
+ * It checks one consistent snapshot without holding a lock on writers. Every append writes its
+ * event and moves `audit_head` in one transaction, and events are never changed afterwards, so
+ * the head read first names a committed chain: events 1..head.seq all exist from that moment on,
+ * and the last of them must hash to head.hash. Events appended while the pages are read have
+ * seq > head.seq and belong to a later snapshot; they are not read. (Reading the events first and
+ * the head last, as before, compared two different moments and reported a healthy chain as broken
+ * whenever an event was committed in between.) The head and the highest seq are read in one
+ * statement, which SQLite answers from one snapshot: an event beyond the head there was not
+ * written by `appendAudit`.
+ */
 export async function verifyAuditChain(db: Kysely<Database>): Promise<ChainVerification> {
+  const head = await db
+    .selectFrom('audit_head')
+    .select((eb) => ['seq', 'hash', eb.selectFrom('audit_events').select((e) => e.fn.max('seq').as('last')).as('last')])
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  const headSeq = head.seq;
+  const broken = (events: number, brokenAt: number, problem: string): ChainVerification => ({ ok: false, events, headSeq, brokenAt, problem });
+  if (head.last !== null && head.last > headSeq) return broken(0, headSeq + 1, 'event beyond the head');
+
   let prev = GENESIS;
   let expectedSeq = 1;
-  let count = 0;
   const pageSize = 1000;
-  for (;;) {
+  while (expectedSeq <= headSeq) {
     const rows = await db
       .selectFrom('audit_events')
       .selectAll()
       .where('seq', '>=', expectedSeq)
+      .where('seq', '<=', headSeq)
       .orderBy('seq')
       .limit(pageSize)
       .execute();
+    if (rows.length === 0) return broken(expectedSeq - 1, expectedSeq, 'missing event');
     for (const { hash, prev_hash, ...rest } of rows) {
-      if (rest.seq !== expectedSeq) return { ok: false, events: count, headSeq: 0, brokenAt: expectedSeq, problem: 'missing event' };
-      if (prev_hash !== prev) return { ok: false, events: count, headSeq: 0, brokenAt: rest.seq, problem: 'broken link' };
-      if (eventHash(prev, rest) !== hash) return { ok: false, events: count, headSeq: 0, brokenAt: rest.seq, problem: 'hash mismatch' };
+      const count = expectedSeq - 1;
+      if (rest.seq !== expectedSeq) return broken(count, expectedSeq, 'missing event');
+      if (prev_hash !== prev) return broken(count, rest.seq, 'broken link');
+      if (eventHash(prev, rest) !== hash) return broken(count, rest.seq, 'hash mismatch');
       prev = hash;
       expectedSeq += 1;
-      count += 1;
     }
-    if (rows.length < pageSize) break;
   }
-  const head = await db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
-  if (head.seq !== count || head.hash !== prev) {
-    return { ok: false, events: count, headSeq: head.seq, brokenAt: count + 1, problem: 'head does not match the last event' };
-  }
-  return { ok: true, events: count, headSeq: head.seq };
+  if (head.hash !== prev) return broken(headSeq, headSeq, 'head does not match the last event');
+  return { ok: true, events: headSeq, headSeq };
 }
