@@ -20,7 +20,8 @@ import { introspectRoutes } from './routes/introspect.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
-import { InMemoryRateLimiter } from './rate-limit.js';
+import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
+import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
 import { validationHook } from './validation.js';
 
@@ -29,7 +30,10 @@ export type App = ReturnType<typeof createApp>;
 /** The HTTP API. Dependencies come in; nothing here reaches for globals. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const limiter = deps.rateLimiter ?? new InMemoryRateLimiter();
 
+  // first: every budget and log after this knows the client (X-Forwarded-For via trusted proxies only)
+  app.use('*', resolveClientAddress(deps.trustedProxies));
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
@@ -62,9 +66,8 @@ export function createApp(deps: AppDeps) {
     }
     return next();
   });
-  app.use('/v1/*', authenticate(deps.db));
+  app.use('/v1/*', authenticate(deps.db, { limiter, failuresPerMinute: rateLimits(deps.limits).authFailuresPerMinute }));
 
-  const limiter = deps.rateLimiter ?? new InMemoryRateLimiter();
   const usage = deps.usage ?? new UsageRecorder(deps.db);
   app.route('/', healthRoutes(deps));
   app.route('/v1', directoryRoutes(deps));

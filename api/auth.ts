@@ -1,9 +1,10 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
-import { hashApiKey, hashesEqual, hashToken, parseApiKey } from '../domain/api-key.js';
+import { hashApiKey, hashesEqual, hashToken, isOpaqueToken, parseApiKey } from '../domain/api-key.js';
 import type { Role } from '../workflows/messages.js';
-import { problems } from './problem.js';
+import { Problem, problems } from './problem.js';
+import { sourceOf, type RateLimiter } from './rate-limit.js';
 
 /** Who is calling. Partners prove themselves with the request token (prt_) or their API key (pak_). */
 export type Principal =
@@ -12,7 +13,13 @@ export type Principal =
   | { kind: 'request_token'; tokenHash: string }
   | { kind: 'partner_key'; partnerId: string; keyId: string };
 
-export type AppEnv = { Variables: { principal: Principal; requestId: string; log: Logger } };
+export type AppEnv = { Variables: { principal: Principal; requestId: string; log: Logger; clientAddress: string } };
+
+/** How many failed credentials one source may offer per minute before every credential it offers is refused unchecked. */
+export interface CredentialFailureBudget {
+  limiter: RateLimiter;
+  failuresPerMinute: number;
+}
 
 function bearer(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -20,56 +27,80 @@ function bearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+const tooManyFailures = (retryAfterSeconds: number) =>
+  new Problem(429, 'Too Many Requests', 'too many failed credentials from this address; retry later', {}, { 'Retry-After': String(retryAfterSeconds) });
+
 /**
  * Resolves the caller from headers only (never the query string). An invalid credential is a 401
- * at once: a wrong token never silently downgrades to anonymous.
+ * at once: a wrong token never silently downgrades to anonymous. Every 401 here spends the
+ * source's failure budget; once it is spent, any credential from that source is a 429 before it
+ * is looked at, so guessing stops (a right guess would otherwise still answer 200).
  */
-export function authenticate(db: Db): MiddlewareHandler<AppEnv> {
+export function authenticate(db: Db, budget: CredentialFailureBudget): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const apiKeyHeader = c.req.header('x-api-key');
-    const token = bearer(c.req.header('authorization')) ?? apiKeyHeader?.trim();
-    if (c.req.header('authorization') !== undefined && token === undefined && !apiKeyHeader) throw problems.unauthorized('malformed Authorization header');
-    if (!token) {
+    const authorization = c.req.header('authorization');
+    const token = bearer(authorization) ?? (c.req.header('x-api-key')?.trim() || undefined);
+    if (authorization === undefined && token === undefined) {
       c.set('principal', { kind: 'anonymous' });
       return next();
     }
-    if (token.startsWith('pat_')) {
-      const tokenHash = hashToken(token);
-      const operator = await db
-        .selectFrom('operators')
-        .select(['name', 'roles', 'token_hash'])
-        .where('token_hash', '=', tokenHash)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (!operator || !hashesEqual(operator.token_hash, tokenHash)) throw problems.unauthorized();
-      c.set('principal', { kind: 'operator', name: operator.name, roles: JSON.parse(operator.roles) as Role[] });
-    } else if (token.startsWith('prt_')) {
-      // Checked against the partner named in the path by the route that needs it.
-      c.set('principal', { kind: 'request_token', tokenHash: hashToken(token) });
-    } else if (token.startsWith('pak_')) {
-      const parsed = parseApiKey(token);
-      if (!parsed.ok) throw problems.unauthorized();
-      const credential = await db
-        .selectFrom('credentials')
-        .innerJoin('partners', 'partners.id', 'credentials.partner_id')
-        .select(['credentials.partner_id', 'credentials.hash', 'credentials.status', 'credentials.expires_at', 'credentials.retire_at', 'partners.state'])
-        .where('credentials.key_id', '=', parsed.keyId)
-        .executeTakeFirst();
-      const now = new Date().toISOString();
-      const live =
-        credential &&
-        hashesEqual(credential.hash, hashApiKey(token)) &&
-        credential.status === 'active' &&
-        credential.expires_at > now &&
-        (credential.state === 'active' || credential.state === 'recertification_due') &&
-        (credential.retire_at === null || credential.retire_at > now);
-      if (!credential || !live) throw problems.unauthorized();
-      c.set('principal', { kind: 'partner_key', partnerId: credential.partner_id, keyId: parsed.keyId });
-    } else {
-      throw problems.unauthorized();
+    const failures = `auth-failures:${sourceOf(c as unknown as Context)}`;
+    const open = budget.limiter.peek(failures, budget.failuresPerMinute, 60_000);
+    if (!open.ok) throw tooManyFailures(open.retryAfterSeconds);
+    const principal = token === undefined ? undefined : await principalFor(db, token);
+    if (!principal) {
+      budget.limiter.take(failures, budget.failuresPerMinute, 60_000);
+      throw problems.unauthorized(token === undefined ? 'malformed Authorization header' : undefined);
     }
+    c.set('principal', principal);
     return next();
   };
+}
+
+/** The principal a credential proves, or undefined for anything that proves nothing. */
+async function principalFor(db: Db, token: string): Promise<Principal | undefined> {
+  if (token.startsWith('pat_')) {
+    const tokenHash = hashToken(token);
+    const operator = await db
+      .selectFrom('operators')
+      .select(['name', 'roles', 'token_hash'])
+      .where('token_hash', '=', tokenHash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (!operator || !hashesEqual(operator.token_hash, tokenHash)) return undefined;
+    return { kind: 'operator', name: operator.name, roles: JSON.parse(operator.roles) as Role[] };
+  }
+  if (token.startsWith('prt_')) {
+    // A token that opens no partner is refused here, whatever the path: the answer depends on the
+    // token alone, so it cannot tell which partner ids exist. Which partner it may see is the
+    // route's question (canSee: another partner's id is a 404).
+    if (!isOpaqueToken('prt', token)) return undefined;
+    const tokenHash = hashToken(token);
+    const partner = await db.selectFrom('partners').select('request_token_hash').where('request_token_hash', '=', tokenHash).executeTakeFirst();
+    if (!partner || !hashesEqual(partner.request_token_hash, tokenHash)) return undefined;
+    return { kind: 'request_token', tokenHash };
+  }
+  if (token.startsWith('pak_')) {
+    const parsed = parseApiKey(token);
+    if (!parsed.ok) return undefined;
+    const credential = await db
+      .selectFrom('credentials')
+      .innerJoin('partners', 'partners.id', 'credentials.partner_id')
+      .select(['credentials.partner_id', 'credentials.hash', 'credentials.status', 'credentials.expires_at', 'credentials.retire_at', 'partners.state'])
+      .where('credentials.key_id', '=', parsed.keyId)
+      .executeTakeFirst();
+    const now = new Date().toISOString();
+    const live =
+      credential &&
+      hashesEqual(credential.hash, hashApiKey(token)) &&
+      credential.status === 'active' &&
+      credential.expires_at > now &&
+      (credential.state === 'active' || credential.state === 'recertification_due') &&
+      (credential.retire_at === null || credential.retire_at > now);
+    if (!credential || !live) return undefined;
+    return { kind: 'partner_key', partnerId: credential.partner_id, keyId: parsed.keyId };
+  }
+  return undefined;
 }
 
 /** Operator routes: the caller must hold one of `roles`. */

@@ -1,3 +1,4 @@
+import type { BlockList } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { RateLimits } from '../config/limits.js';
@@ -29,4 +30,6 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
   /** per-minute budgets over the defaults of config/limits.ts */
   limits?: Partial<RateLimits>;
+  /** proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none by default */
+  trustedProxies?: BlockList;
 }

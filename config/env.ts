@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseTrustedProxies, TrustedProxiesError } from '../domain/client-address.js';
 import { defaultRateLimits } from './limits.js';
 
 /**
@@ -49,6 +50,19 @@ const envSchema = z.object({
   RATE_LIMIT_ONBOARDING_PER_MINUTE: perMinute.default(defaultRateLimits.onboardingPerMinute),
   RATE_LIMIT_DECISIONS_PER_MINUTE: perMinute.default(defaultRateLimits.decisionsPerMinute),
   RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.introspectionFailuresPerMinute),
+  RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.authFailuresPerMinute),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      try {
+        return parseTrustedProxies(v);
+      } catch (err) {
+        if (!(err instanceof TrustedProxiesError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export type AppConfig = ReturnType<typeof resolveConfig>;
@@ -90,7 +104,10 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       onboardingPerMinute: env.RATE_LIMIT_ONBOARDING_PER_MINUTE,
       decisionsPerMinute: env.RATE_LIMIT_DECISIONS_PER_MINUTE,
       introspectionFailuresPerMinute: env.RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE,
+      authFailuresPerMinute: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     },
+    /** proxies whose X-Forwarded-For is believed (parsed once) */
+    trustedProxies: env.TRUSTED_PROXIES,
   };
 }
 

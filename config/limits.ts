@@ -9,6 +9,8 @@ export const defaultRateLimits = {
   decisionsPerMinute: 60,
   /** failed introspections per source address (key guessing) */
   introspectionFailuresPerMinute: 600,
+  /** failed credentials (operator tokens, partner keys, request tokens) per source address */
+  authFailuresPerMinute: 30,
 };
 
 export type RateLimits = typeof defaultRateLimits;
@@ -19,4 +21,4 @@ export function rateLimits(configured: Partial<RateLimits> | undefined): RateLim
 }
 
 /** Budgets nothing reaches: for measuring (the benchmark) and fuzzing, where a 429 would hide the real answer. */
-export const unlimitedRateLimits: RateLimits = { onboardingPerMinute: 1e9, decisionsPerMinute: 1e9, introspectionFailuresPerMinute: 1e9 };
+export const unlimitedRateLimits: RateLimits = { onboardingPerMinute: 1e9, decisionsPerMinute: 1e9, introspectionFailuresPerMinute: 1e9, authFailuresPerMinute: 1e9 };

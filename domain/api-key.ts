@@ -90,4 +90,11 @@ export function hashesEqual(a: string, b: string): boolean {
 }
 
 /** Opaque bearer tokens: `pat_…` for operators, `prt_…` for partner request tokens (≈ 256 bits). */
-export const generateOpaqueToken = (prefix: string, bytes = 32): string => `${prefix}_${randomBase62(Math.ceil((bytes * 8) / 5.95))}`;
+const opaqueLength = (bytes: number) => Math.ceil((bytes * 8) / 5.95);
+export const generateOpaqueToken = (prefix: string, bytes = 32): string => `${prefix}_${randomBase62(opaqueLength(bytes))}`;
+
+/** Whether `raw` has the shape generateOpaqueToken(prefix) gives: junk is refused without a lookup. */
+export function isOpaqueToken(prefix: string, raw: string, bytes = 32): boolean {
+  const body = raw.startsWith(`${prefix}_`) ? raw.slice(prefix.length + 1) : '';
+  return body.length === opaqueLength(bytes) && /^[0-9A-Za-z]+$/.test(body);
+}

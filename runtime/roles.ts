@@ -62,6 +62,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     probeSecret: config.probeSecret,
     updateDeadlineMs: config.updateDeadlineMs,
     limits: config.limits,
+    trustedProxies: config.trustedProxies,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));

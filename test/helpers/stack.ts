@@ -84,10 +84,11 @@ export async function startStack(opts: StackOptions = {}) {
     logger,
     updateDeadlineMs: 5000,
     gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
-    // suites submit many partners from one source; the rate-limit tests set their own limits
-    limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000 },
     probeSecret: opts.gatewayProbe?.secret,
     ...(opts.appOverrides ?? {}),
+    // Suites call from one source (in-process requests have no address) and the role matrix offers
+    // many wrong credentials: raised here; a test's own limits replace only the budgets it names.
+    limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000, authFailuresPerMinute: 10_000, ...opts.appOverrides?.limits },
   });
 
   let worker: Worker | undefined;

@@ -8,7 +8,9 @@ describe('loadConfig', () => {
     expect(config.temporal.address).toBeUndefined();
     expect(config.database).toEqual({ kind: 'sqlite', file: path.join('/srv/pa', 'data', 'app.db') });
     expect(config.temporal.devDbFile).toBe(path.join('/srv/pa', 'data', 'temporal.db'));
-    expect(config.limits).toEqual({ onboardingPerMinute: 10, decisionsPerMinute: 60, introspectionFailuresPerMinute: 600 });
+    expect(config.limits).toEqual({ onboardingPerMinute: 10, decisionsPerMinute: 60, introspectionFailuresPerMinute: 600, authFailuresPerMinute: 30 });
+    // no proxy is trusted: X-Forwarded-For is ignored
+    expect(config.trustedProxies.check('127.0.0.1', 'ipv4')).toBe(false);
   });
 
   it('reads a cluster address, a sqlite URL and raised limits', () => {
@@ -18,6 +20,8 @@ describe('loadConfig', () => {
         DATABASE_URL: 'sqlite:/var/lib/pa/app.db',
         RATE_LIMIT_ONBOARDING_PER_MINUTE: '500',
         RATE_LIMIT_DECISIONS_PER_MINUTE: '120',
+        RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: '5',
+        TRUSTED_PROXIES: '10.0.0.0/8, 2001:db8::1',
       },
       '/srv/pa',
     );
@@ -25,6 +29,10 @@ describe('loadConfig', () => {
     expect(config.database.file).toBe('/var/lib/pa/app.db');
     expect(config.limits.onboardingPerMinute).toBe(500);
     expect(config.limits.decisionsPerMinute).toBe(120);
+    expect(config.limits.authFailuresPerMinute).toBe(5);
+    expect(config.trustedProxies.check('10.1.2.3', 'ipv4')).toBe(true);
+    expect(config.trustedProxies.check('2001:db8::1', 'ipv6')).toBe(true);
+    expect(config.trustedProxies.check('2001:db8::2', 'ipv6')).toBe(false);
   });
 
   it.each([
@@ -34,6 +42,10 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'postgres://db/pa'],
     ['WEBHOOK_URL', 'ftp://example.com'],
     ['PICKUP_KEY', 'too-short'],
+    ['RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', '-3'],
+    ['TRUSTED_PROXIES', 'nginx'],
+    ['TRUSTED_PROXIES', '10.0.0.0/8,10.0.0.0/40'],
+    ['TRUSTED_PROXIES', '0.0.0.0/0'],
   ])('%s=%s is refused with one line naming the variable', (name, value) => {
     let error: unknown;
     try {
