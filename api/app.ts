@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, type AppEnv } from './auth.js';
+import { responseHeaders } from './headers.js';
 import { rejectUnsupportedMethods } from './methods.js';
 import type { AppDeps } from './deps.js';
 import { mapTemporalError } from './temporal-errors.js';
@@ -23,7 +24,7 @@ import { revocationRoutes } from './routes/revocations.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
-import { validationHook } from './validation.js';
+import { refuseDuplicateKeys, validationHook } from './validation.js';
 
 export type App = ReturnType<typeof createApp>;
 
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps) {
     );
   });
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  app.use('*', responseHeaders);
   // CORS is closed unless origins are configured.
   app.use('*', cors({ origin: deps.corsOrigins ?? [], allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-API-Key'] }));
   app.use('*', rejectUnsupportedMethods(app));
@@ -59,10 +61,12 @@ export function createApp(deps: AppDeps) {
     },
   }));
   app.use('/v1/*', async (c, next) => {
-    // Read (and cache) the body once: an empty body needs no type, any other must be JSON.
-    if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && (await c.req.text()).length > 0) {
+    // Read (and cache) the body once: an empty body needs no type, any other must be JSON naming no key twice.
+    const body = ['POST', 'PUT', 'PATCH'].includes(c.req.method) ? await c.req.text() : '';
+    if (body.length > 0) {
       const type = c.req.header('content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(type)) throw new Problem(415, 'Unsupported Media Type', 'send the body as application/json');
+      refuseDuplicateKeys(body);
     }
     return next();
   });

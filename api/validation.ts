@@ -1,5 +1,6 @@
 import type { Hook } from '@hono/zod-openapi';
-import { Problem } from './problem.js';
+import { findDuplicateKey } from '../domain/json-duplicates.js';
+import { Problem, problems } from './problem.js';
 
 /** Turns a failed zod validation into a 400 problem listing every issue (path and message). */
 export const validationHook: Hook<unknown, any, any, unknown> = (result) => {
@@ -10,3 +11,14 @@ export const validationHook: Hook<unknown, any, any, unknown> = (result) => {
   }));
   throw new Problem(400, 'Bad Request', `invalid ${result.target}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
 };
+
+/**
+ * A JSON body that names a key twice is refused before it is parsed: parsers disagree on which
+ * value wins (JSON.parse takes the last), so the body means different things to different readers.
+ */
+export function refuseDuplicateKeys(body: string): void {
+  const duplicate = findDuplicateKey(body);
+  if (!duplicate) return;
+  const message = `duplicate key ${JSON.stringify(duplicate.key)}: a key may appear only once in an object`;
+  throw problems.badRequest(`invalid json: ${duplicate.path}: ${message}`, { issues: [{ path: duplicate.path, message }] });
+}

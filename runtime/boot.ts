@@ -4,6 +4,7 @@ import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import { OperatorError } from './operators.js';
 import { PortInUse } from './dev-server.js';
+import { warnIfOpenDir } from './private-files.js';
 import { TemporalCliMissing } from './temporal-cli.js';
 import { NginxMissing } from './gateway.js';
 
@@ -31,6 +32,7 @@ export async function bootData(): Promise<{ config: AppConfig; db: Db; applied: 
   } catch (err) {
     throw new PolicyError(`invalid gateway routes file ${config.gatewayRoutesFile}: ${(err as Error).message.split('\n')[0]}`);
   }
+  warnIfOpenDir(config.dataDir);
   const db = openDatabase(config.database);
   const applied = await migrateToLatest(db);
   return { config, db, applied };

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { ensurePrivateDir, tightenIfExists } from './private-files.js';
 import { searchAttributeKeys } from './search-attributes.js';
 
 export class PortInUse extends Error {}
@@ -41,8 +42,12 @@ export interface DevServer {
  * search attributes. Its output goes to a log file beside the database, not to our stdout.
  */
 export function startDevServer(opts: { cli: string; dbFile: string; port: number; uiPort: number; namespace: string }): DevServer {
-  fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
-  const log = fs.openSync(path.join(path.dirname(opts.dbFile), 'temporal.log'), 'a');
+  ensurePrivateDir(path.dirname(opts.dbFile));
+  // workflow state (and the log) is partner data: 0600 like ours, also when an older release left them open
+  for (const suffix of ['', '-wal', '-shm']) tightenIfExists(`${opts.dbFile}${suffix}`);
+  const logFile = path.join(path.dirname(opts.dbFile), 'temporal.log');
+  const log = fs.openSync(logFile, 'a', 0o600);
+  tightenIfExists(logFile);
   const args = [
     'server', 'start-dev',
     '--db-filename', opts.dbFile,
@@ -57,7 +62,9 @@ export function startDevServer(opts: { cli: string; dbFile: string; port: number
     '--sqlite-pragma', 'synchronous=full',
     ...searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
-  const child = spawn(opts.cli, args, { stdio: ['ignore', log, log] });
+  // The CLI creates its database with its own modes; a umask of 077 for it alone (set by a shell
+  // that then execs the CLI, same pid) makes them 0600 without touching this process's umask.
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', opts.cli, ...args], { stdio: ['ignore', log, log] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     process: child,

@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile, type Policy } from '../config/policy.js';
 import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
+import { ensurePrivateDir, tightenIfExists } from './private-files.js';
 import type { Environment } from '../workflows/messages.js';
 import type { LifecyclePolicy } from '../workflows/state.js';
 
@@ -37,9 +38,10 @@ export const lifecyclePolicyFrom = (file: string) => (environment: Environment) 
 export function loadPickupKey(config: AppConfig): Buffer {
   if (config.pickupKey) return parseDataKey(config.pickupKey);
   if (!fs.existsSync(config.pickupKeyFile)) {
-    fs.mkdirSync(path.dirname(config.pickupKeyFile), { recursive: true });
+    ensurePrivateDir(path.dirname(config.pickupKeyFile));
     fs.writeFileSync(config.pickupKeyFile, `${generateDataKey()}\n`, { mode: 0o600, flag: 'wx' });
   }
+  tightenIfExists(config.pickupKeyFile); // a key file left readable by an older release or by hand
   return parseDataKey(fs.readFileSync(config.pickupKeyFile, 'utf8'));
 }
 

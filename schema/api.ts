@@ -1,15 +1,25 @@
 /** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
 import { z } from '@hono/zod-openapi';
+import { textPattern, textProblem } from '../domain/text.js';
 
-// Control characters have no business in names and reasons (they break logs and UIs); blank is
-// not a name either. One pattern says both, so the OpenAPI document states exactly what is accepted
-// (a refine or a check after trim() would not appear in it). `blank` is what String#trim removes
-// (\v and \f are control characters anyway); leading blanks are matched on their own so the
-// pattern runs in linear time.
-const control = String.raw`\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F`;
-const blank = String.raw`\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF`;
-const printable = new RegExp(`^[${blank}]*[^${control}${blank}][^${control}]*$`);
-const text = (max: number) => z.string().max(max).regex(printable, 'must not be blank or contain control characters').trim();
+// Free text (names, justifications, reasons) follows one rule (domain/text.ts): no blanks-only, no
+// control, format (bidi, zero-width) or unpaired-surrogate characters. The pattern says what it can
+// in the OpenAPI document (a fuzzer reads it); the check catches what a portable pattern cannot
+// (format characters beyond the BMP, lone surrogates). Both report why, naming the character.
+// Accepted text is stored in NFC and trimmed.
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(textPattern, { error: (issue) => textProblem(String(issue.input)) ?? 'must be printable text', abort: true })
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .normalize('NFC')
+    .trim();
+/** Operator names, as runtime/operators.ts creates them. */
+const operatorNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not an operator name');
 
 export const environmentSchema = z.enum(['sandbox', 'production']).openapi('Environment');
 export const partnerStateSchema = z
@@ -31,7 +41,7 @@ export const submissionSchema = z
     name: text(200),
     // zod's own e-mail pattern, as a pattern: z.email() would publish only `format: email`, which admits more
     contactEmail: z.string().max(254).regex(z.regexes.email, 'not an e-mail address'),
-    sponsor: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not an operator name'),
+    sponsor: operatorNameSchema,
     environment: environmentSchema,
     scopes: z.array(scopeNameSchema).min(1).max(50),
     justification: text(2000),
@@ -171,7 +181,7 @@ export const introspectionResponseSchema = z
 
 export const listQuerySchema = z.strictObject({
   state: partnerStateSchema.optional(),
-  sponsor: z.string().max(64).optional(),
+  sponsor: operatorNameSchema.optional(),
   environment: environmentSchema.optional(),
   scope: scopeNameSchema.optional(),
   cursor: z.string().regex(/^[A-Za-z0-9]{8,32}$/, 'not a cursor').optional(),

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import type { AppConfig } from '../config/env.js';
+import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../runtime/private-files.js';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
 
@@ -13,7 +13,10 @@ export type Db = Kysely<Database>;
  * Postgres dialect can be added here without touching them.
  */
 export function openDatabase(database: AppConfig['database'], opts: { busyTimeoutMs?: number } = {}): Db {
-  fs.mkdirSync(path.dirname(database.file), { recursive: true });
+  // SQLite gives the -wal and -shm files the main file's mode: creating that one 0600 first covers all three
+  ensurePrivateDir(path.dirname(database.file));
+  for (const suffix of ['-wal', '-shm']) tightenIfExists(`${database.file}${suffix}`);
+  ensurePrivateFile(database.file);
   const sqlite = new SQLite(database.file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');

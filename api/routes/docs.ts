@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { html, raw } from 'hono/html';
+import { pagePolicy, type PageEnv } from '../headers.js';
 
 interface OpenApiDoc {
   info: { title: string; version: string; description?: string };
@@ -11,8 +12,9 @@ interface OpenApiDoc {
  * many deployments have no internet). The machine-readable document is at /openapi.json.
  */
 export function docsRoutes(document: () => OpenApiDoc) {
-  const app = new Hono();
-  app.get('/docs', (c) => {
+  const app = new Hono<PageEnv>();
+  // the only inline block is the style, carrying this response's nonce
+  app.get('/docs', pagePolicy(), (c) => {
     const doc = document();
     const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops).map(([method, op]) => html`<tr><td><code>${method.toUpperCase()}</code></td><td><code>${path}</code></td><td>${op.summary ?? ''}</td></tr>`),
@@ -22,7 +24,7 @@ export function docsRoutes(document: () => OpenApiDoc) {
         <head>
           <meta charset="utf-8" />
           <title>${doc.info.title} API</title>
-          <style>
+          <style nonce="${c.get('cspNonce')}">
             body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
             table { border-collapse: collapse; width: 100%; } td { border-top: 1px solid #ddd; padding: .4rem .6rem; vertical-align: top; }
             code { font-size: 13px; }

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+
+/**
+ * Headers every response gets, whatever produced it (a route, a problem, a 404 or 405):
+ * - `Cache-Control: no-store`: responses carry request tokens, keys, partner data or live state
+ *   (health); none is meant to be kept by a browser, a proxy or a CDN. One rule for every
+ *   response, so a new route cannot forget it.
+ * - a Content-Security-Policy that lets nothing load, for anything that is not a page: a JSON body
+ *   opened as a document runs nothing and cannot be framed. Pages set their own (`pagePolicy`).
+ * Registered before any middleware that can answer on its own, so it wraps them all.
+ */
+export const responseHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header('Cache-Control', 'no-store');
+  if (!c.res.headers.has('Content-Security-Policy')) c.header('Content-Security-Policy', contentSecurityPolicy({}));
+};
+
+/** Directives beyond `default-src 'none'` a page needs; each a list of sources. */
+export interface PageSources {
+  'style-src'?: string[];
+  'script-src'?: string[];
+  'img-src'?: string[];
+  'connect-src'?: string[];
+  'form-action'?: string[];
+}
+
+/** Nothing loads, frames, rebases or submits unless a directive here says so. */
+export function contentSecurityPolicy(sources: PageSources): string {
+  const directives: Record<string, string[]> = {
+    'default-src': ["'none'"],
+    'base-uri': ["'none'"],
+    'frame-ancestors': ["'none'"],
+    'form-action': ["'none'"],
+    ...sources,
+  };
+  return Object.entries(directives)
+    .map(([name, values]) => `${name} ${values.join(' ')}`)
+    .join('; ');
+}
+
+export type PageEnv = { Variables: { cspNonce: string } };
+
+/**
+ * For HTML pages: a fresh nonce per response (`c.get('cspNonce')`, put it on each inline
+ * `<style nonce>` / `<script nonce>`), and a strict policy allowing only those inline blocks plus
+ * whatever `sources` adds (a form page passes `'form-action': ["'self'"]`).
+ */
+export function pagePolicy(sources: (nonce: string) => PageSources = (nonce) => ({ 'style-src': [`'nonce-${nonce}'`] })): MiddlewareHandler<PageEnv> {
+  return async (c, next) => {
+    const nonce = randomBytes(16).toString('base64');
+    c.set('cspNonce', nonce);
+    await next();
+    c.header('Content-Security-Policy', contentSecurityPolicy(sources(nonce)));
+  };
+}
