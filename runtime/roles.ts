@@ -6,6 +6,7 @@ import { createApp } from '../api/app.js';
 import { redeliverPendingSignals } from '../api/commands.js';
 import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
+import { pruneExpiredIdempotencyKeys } from '../api/idempotency.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
@@ -71,7 +72,8 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
   const url = `http://${config.host}:${config.port}`;
   logger.info({ url }, 'API listening');
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
-  // Submissions whose workflow start was cut short by a crash are started.
+  // Submissions whose workflow start failed or was cut short by a crash are started.
+  // Idempotency keys past their 24 h are deleted.
   const redelivery = setInterval(() => {
     redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'signal redelivery failed'),
@@ -79,6 +81,7 @@ export async function runApiRole(config: AppConfig, target: TemporalTarget, db: 
     resumeUnstartedSubmissions({ db, client, taskQueue: config.temporal.taskQueue, logger }).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'resuming submissions failed'),
     );
+    pruneExpiredIdempotencyKeys(db).catch((err) => logger.warn({ err: (err as Error).message }, 'pruning idempotency keys failed'));
   }, 5000);
   return {
     url,

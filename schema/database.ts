@@ -172,13 +172,15 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+/** One caller's Idempotency-Key on a submission; expires after 24 h (api/idempotency.ts). */
 export interface IdempotencyKeysTable {
+  /** HMAC of the key the caller sent (the key itself is what a replay proves possession of) */
   key: string;
-  /** who used it: hash of the caller identity (source or operator) */
+  /** who used it: HMAC of the caller (`operator:<name>` or `source:<client address>`) */
   scope: string;
   body_hash: string;
   partner_id: string;
-  /** sealed response (contains the request token) */
+  /** sealed response (contains the request token), bound to scope and key */
   response: string;
   created_at: string;
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { generateOpaqueToken, hashToken, randomBase62 } from '../../domain/api-key.js';
-import { open, seal } from '../../domain/sealed-box.js';
 import { partnerIdSchema, partnerViewSchema, problemSchema, submissionAcceptedSchema, submissionSchema } from '../../schema/api.js';
-import { startLifecycle } from '../submissions.js';
+import type { PartnerRow } from '../../schema/database.js';
+import { claimIdempotencyKey, findIdempotent, idempotencyRef, openIdempotentResponse, type IdempotencyRef } from '../idempotency.js';
+import { isUnstarted, startLifecycle, submitterOf } from '../submissions.js';
 import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerView } from '../partner-view.js';
@@ -22,18 +22,22 @@ const problemResponses = {
 const submitRoute = createRoute({
   method: 'post',
   path: '/',
-  summary: 'Submit an onboarding request (anyone, rate-limited; or an operator on a partner’s behalf)',
+  summary: 'Submit an onboarding request (anyone, rate-limited; or an approver or admin on a partner’s behalf)',
   // credentials optional: none, or an operator's token
   security: [{}, ...bearerSecurity],
   request: {
     body: { required: true, content: { 'application/json': { schema: submissionSchema } } },
   },
   responses: {
-    202: { description: 'Accepted: the approval workflow started', content: { 'application/json': { schema: submissionAcceptedSchema } } },
+    202: {
+      description:
+        'Accepted: the request is recorded and its approval workflow starts (at once, or as soon as Temporal answers). A replay of the same body with the same Idempotency-Key by the same caller within 24 h answers the original partner and request token, with the partner’s current state',
+      content: { 'application/json': { schema: submissionAcceptedSchema } },
+    },
     ...problemResponses,
     422: { description: 'Semantically invalid (unknown sponsor or scope, reused Idempotency-Key)', content: { 'application/problem+json': { schema: problemSchema } } },
-    429: { description: 'Over the per-source budget of anonymous submissions (see Retry-After)', content: { 'application/problem+json': { schema: problemSchema } } },
-    503: { description: 'Temporal unavailable', content: { 'application/problem+json': { schema: problemSchema } } },
+    429: { description: 'Over the submission budget of this client address or operator (see Retry-After)', content: { 'application/problem+json': { schema: problemSchema } } },
+    503: { description: 'The database is busy; nothing was recorded (see Retry-After)', content: { 'application/problem+json': { schema: problemSchema } } },
   },
 });
 
@@ -50,44 +54,55 @@ const getRoute = createRoute({
   },
 });
 
-const bodyHash = (body: unknown) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
+type SubmissionAccepted = z.infer<typeof submissionAcceptedSchema>;
 
 export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   const limits = rateLimits(deps.limits);
 
   app.openapi(submitRoute, async (c) => {
-    const principal = c.get('principal');
-    if (principal.kind !== 'anonymous' && principal.kind !== 'operator') throw problems.forbidden('partners cannot submit requests for others');
-    if (principal.kind === 'anonymous') {
-      // Open to the public: a per-source budget keeps one caller from flooding approvers.
-      const decision = limiter.take(`onboarding:${sourceOf(c)}`, limits.onboardingPerMinute, 60_000);
-      if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
-    }
+    const submitter = submitterOf(c.get('principal'), sourceOf(c));
+    // Open to the public, and to operators on a partner's behalf: a budget per client address
+    // or per operator keeps one caller from flooding approvers.
+    const budget = limiter.take(`onboarding:${submitter.caller}`, limits.onboardingPerMinute, 60_000);
+    if (!budget.ok) throw problems.tooMany(budget.retryAfterSeconds);
     const body = c.req.valid('json');
     const policy = deps.policy();
-    const requestedBy = principal.kind === 'operator' ? `operator:${principal.name}` : 'partner';
+    const { requestedBy } = submitter;
 
     const idempotencyKey = c.req.header('idempotency-key');
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
       throw problems.badRequest('Idempotency-Key must be 1-128 visible ASCII characters');
     }
-    const idempotencyScope = principal.kind === 'operator' ? `operator:${principal.name}` : 'public';
-    const hash = bodyHash(body);
-    if (idempotencyKey) {
-      const seen = await deps.db
-        .selectFrom('idempotency_keys')
-        .selectAll()
-        .where('scope', '=', idempotencyScope)
-        .where('key', '=', idempotencyKey)
-        .executeTakeFirst();
-      if (seen) {
-        if (seen.body_hash !== hash) throw problems.unprocessable('Idempotency-Key was already used with a different body');
-        // The first attempt may have died between its commit and the workflow start: make sure it runs.
-        const row = await deps.db.selectFrom('partners').selectAll().where('id', '=', seen.partner_id).executeTakeFirst();
-        if (row) await startLifecycle(deps.temporal.client, deps.temporal.taskQueue, row);
-        return c.json(JSON.parse(open(deps.pickupKey, seen.response, `idempotency:${idempotencyScope}:${idempotencyKey}`)), 202);
+    // Keys are the caller's own: the same key from another operator or client address is simply
+    // another key, so a replay never tells a stranger that the key exists.
+    const idempotency = idempotencyKey ? idempotencyRef(deps.pickupKey, submitter.caller, idempotencyKey, body) : undefined;
+
+    /** The answer to a repeated request: the original partner and token, in its state now. */
+    const replay = async (ref: IdempotencyRef) => {
+      const seen = await findIdempotent(deps.db, ref);
+      if (!seen) return undefined;
+      if (seen.body_hash !== ref.bodyHash) throw problems.unprocessable('Idempotency-Key was already used with a different body');
+      const row = await deps.db.selectFrom('partners').selectAll().where('id', '=', seen.partner_id).executeTakeFirst();
+      if (!row) return undefined;
+      // The first attempt's start may have failed: start it, but only if no run ever touched it.
+      if (isUnstarted(row)) await startOrLeaveToResume(row);
+      const original = openIdempotentResponse<SubmissionAccepted>(deps.pickupKey, seen, ref);
+      return c.json({ ...original, state: row.state }, 202);
+    };
+    const startOrLeaveToResume = async (row: PartnerRow) => {
+      try {
+        await startLifecycle(deps.temporal.client, deps.temporal.taskQueue, row);
+      } catch (err) {
+        // The row is committed, so the submission is accepted; the start may even have reached
+        // the server. Never undo the row: the resume loop starts it (idempotently) once Temporal answers.
+        c.get('log').warn({ err, partnerId: row.id }, 'workflow start failed; the resume loop will start it');
       }
+    };
+
+    if (idempotency) {
+      const answer = await replay(idempotency);
+      if (answer) return answer;
     }
 
     const unknown = body.scopes.filter((scope) => !policy.scopes[scope]);
@@ -115,67 +130,51 @@ export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
     const scopes = [...new Set(body.scopes)];
     const submittedAt = new Date(now).toISOString();
     const accessUntil = new Date(accessUntilMs).toISOString();
-    const response = { partnerId, requestToken, state: 'pending_approval' as const };
+    const response: SubmissionAccepted = { partnerId, requestToken, state: 'pending_approval' };
+    const row: PartnerRow = {
+      id: partnerId,
+      name: body.name,
+      contact_email: body.contactEmail,
+      sponsor: body.sponsor,
+      requested_by: requestedBy,
+      environment: body.environment,
+      scopes: JSON.stringify(scopes),
+      justification: body.justification,
+      state: 'pending_approval',
+      stage: 'sponsor',
+      escalated: 0,
+      access_until: accessUntil,
+      next_deadline_at: null,
+      next_deadline_action: null,
+      policy_version: policy.version,
+      rate_limit_tier: envPolicy.defaultRateLimitTier,
+      request_token_hash: hashToken(requestToken),
+      recert_cycle: 0,
+      last_certified_at: null,
+      pending_extension: null,
+      planned_offboarding: null,
+      end_reason: null,
+      ended_at: null,
+      transition_seq: 0,
+      created_at: submittedAt,
+      updated_at: submittedAt,
+    };
 
-    await deps.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('partners')
-        .values({
-          id: partnerId,
-          name: body.name,
-          contact_email: body.contactEmail,
-          sponsor: body.sponsor,
-          requested_by: requestedBy,
-          environment: body.environment,
-          scopes: JSON.stringify(scopes),
-          justification: body.justification,
-          state: 'pending_approval',
-          stage: 'sponsor',
-          escalated: 0,
-          access_until: accessUntil,
-          next_deadline_at: null,
-          next_deadline_action: null,
-          policy_version: policy.version,
-          rate_limit_tier: envPolicy.defaultRateLimitTier,
-          request_token_hash: hashToken(requestToken),
-          recert_cycle: 0,
-          last_certified_at: null,
-          pending_extension: null,
-          planned_offboarding: null,
-          end_reason: null,
-          ended_at: null,
-          transition_seq: 0,
-          created_at: submittedAt,
-          updated_at: submittedAt,
-        })
-        .execute();
-      if (idempotencyKey) {
-        await trx
-          .insertInto('idempotency_keys')
-          .values({
-            key: idempotencyKey,
-            scope: idempotencyScope,
-            body_hash: hash,
-            partner_id: partnerId,
-            response: seal(deps.pickupKey, JSON.stringify(response), `idempotency:${idempotencyScope}:${idempotencyKey}`),
-            created_at: submittedAt,
-          })
-          .execute();
+    const committed = await deps.db.transaction().execute(async (trx) => {
+      if (idempotency && !(await claimIdempotencyKey(trx, idempotency, deps.pickupKey, { partnerId, response, at: submittedAt }))) {
+        return false; // a concurrent request with the same key got there first
       }
+      await trx.insertInto('partners').values(row).execute();
+      return true;
     });
-
-    try {
-      const row = await deps.db.selectFrom('partners').selectAll().where('id', '=', partnerId).executeTakeFirstOrThrow();
-      await startLifecycle(deps.temporal.client, deps.temporal.taskQueue, row);
-    } catch (err) {
-      // Not acknowledged: undo the row so a retry starts clean, and tell the caller to retry.
-      c.get('log').error({ err, partnerId }, 'could not start the partner workflow');
-      await deps.db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('idempotency_keys').where('partner_id', '=', partnerId).execute();
-        await trx.deleteFrom('partners').where('id', '=', partnerId).execute();
-      });
-      throw problems.unavailable('the workflow service is unavailable; retry later');
+    if (!committed) {
+      const answer = idempotency && (await replay(idempotency));
+      if (answer) return answer;
+      throw problems.unavailable('a request with the same Idempotency-Key is being recorded; retry', 1);
     }
+
+    // From here the submission is accepted, whatever the workflow start does.
+    await startOrLeaveToResume(row);
     c.get('log').info({ partnerId, requestedBy, environment: body.environment }, 'partner submitted');
     return c.json(response, 202);
   });

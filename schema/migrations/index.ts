@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026_11_23_001_initial.js';
+import * as idempotencyScopes from './2026_11_23_002_idempotency_scopes.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -7,6 +8,7 @@ import * as initial from './2026_11_23_001_initial.js';
  */
 const migrations: Record<string, Migration> = {
   '2026_11_23_001_initial': initial,
+  '2026_11_23_002_idempotency_scopes': idempotencyScopes,
 };
 
 export const migrationProvider: MigrationProvider = {
