@@ -14,7 +14,7 @@ import { cpuMeter } from './cpu.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { startEmbeddedStack, type EmbeddedStack } from '../runtime/embedded-stack.js';
 import { freePort } from '../runtime/dev-server.js';
-import { nginxBinary, renderNginxConfig, startGateway, type GatewayOptions } from '../runtime/gateway.js';
+import { nginxBinary, renderDirectNginxConfig, startGateway, type GatewayOptions } from '../runtime/gateway.js';
 import { createOperator } from '../runtime/operators.js';
 
 const { values } = parseArgs({
@@ -145,7 +145,7 @@ async function gatewayPath(stack: EmbeddedStack) {
       ...common,
       port: await freePort(),
       runtimeDir: path.join(stack.dir, 'nginx-direct'),
-      render: (o) => renderNginxConfig(o).replace(/^\s*auth_request\s+\/.*$/m, ''),
+      render: renderDirectNginxConfig,
     });
     started.push(open);
     const load = (url: string) => runLoad({ url, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });

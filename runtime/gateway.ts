@@ -36,6 +36,22 @@ export function renderNginxConfig(o: GatewayOptions): string {
 }
 
 /**
+ * The benchmark's baseline: the same configuration with no auth_request, so nginx forwards the
+ * client's URI straight to the upstream (the guarded config forwards only the target the auth
+ * endpoint names, and nothing without one). Never a gateway: it checks nothing.
+ */
+export function renderDirectNginxConfig(o: GatewayOptions): string {
+  const guarded = renderNginxConfig(o);
+  const direct = guarded
+    .replace(/^\s*auth_request\s+\/.*$/m, '')
+    .replace(/^(\s*)proxy_pass http:\/\/\$partner_upstream\$upstream_target;$/m, '$1proxy_pass http://partner_api_upstream;');
+  if (/^\s*auth_request\s/m.test(direct) || !direct.includes('proxy_pass http://partner_api_upstream;')) {
+    throw new Error('gateway/nginx.conf.template changed: update renderDirectNginxConfig');
+  }
+  return direct;
+}
+
+/**
  * nginx: NGINX_PATH, Debian's /usr/sbin/nginx, then PATH; with `autoInstall`, the project's install
  * script (Debian's nginx-light) runs once when none is found, as the Temporal CLI's does.
  */

@@ -56,7 +56,15 @@ describe('nginx auth_request in front of the upstream', () => {
     for (const headers of [withKey(p.apiKey), { authorization: `Bearer ${p.apiKey}` }]) {
       const res = await get('/orders/42', { ...headers, 'x-partner-id': 'someone-else' });
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ method: 'GET', path: '/orders/42', partnerId: p.partnerId, scopes: 'orders:read', keyHeadersReceived: false });
+      expect(await res.json()).toEqual({
+        method: 'GET',
+        path: '/orders/42',
+        target: '/orders/42',
+        resource: 'orders',
+        partnerId: p.partnerId,
+        scopes: 'orders:read',
+        keyHeadersReceived: false,
+      });
     }
   });
 
