@@ -210,7 +210,34 @@ export const auditEventSchema = z
   })
   .openapi('AuditEvent');
 
-export const timelineSchema = z.object({ partnerId: z.string(), events: z.array(auditEventSchema) }).openapi('Timeline');
+export const timelineSchema = z
+  .object({ partnerId: z.string(), view: z.literal('operator'), events: z.array(auditEventSchema) })
+  .openapi('Timeline');
+
+/** What a partner sees of its own timeline (api/partner-timeline.ts decides what goes in it). */
+export const partnerTimelineEventSchema = z
+  .object({
+    at: z.string(),
+    action: z.string(),
+    by: z.enum(['partner', 'sponsor', 'approver', 'security', 'admin', 'system']),
+    reason: z.string().nullable(),
+    details: z
+      .strictObject({
+        keyId: z.string().optional(),
+        prefix: z.string().optional(),
+        expiresAt: z.string().optional(),
+        newKeyId: z.string().optional(),
+        oldKeyId: z.string().optional(),
+        retireAt: z.string().optional(),
+      })
+      .nullable(),
+  })
+  .openapi('PartnerTimelineEvent');
+export const partnerTimelineSchema = z
+  .object({ partnerId: z.string(), view: z.literal('partner'), events: z.array(partnerTimelineEventSchema) })
+  .openapi('PartnerTimeline');
+/** The timeline route answers operators with the audit events, the partner with its own view. */
+export const timelineResponseSchema = z.discriminatedUnion('view', [timelineSchema, partnerTimelineSchema]).openapi('TimelineResponse');
 
 export const inboxSchema = z
   .object({

@@ -4,12 +4,13 @@ import {
   listQuerySchema,
   partnerIdSchema,
   partnerListSchema,
-  timelineSchema,
+  timelineResponseSchema,
 } from '../../schema/api.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { holdsScope, loadVisiblePartner, partnerSummary } from '../partner-view.js';
+import { partnerTimeline } from '../partner-timeline.js';
 import { toAuditEvent } from './audit.js';
 import { validationHook } from '../validation.js';
 
@@ -25,10 +26,13 @@ const listRoute = createRoute({
 const timelineRoute = createRoute({
   method: 'get',
   path: '/partners/{id}/timeline',
-  summary: 'The partner’s audit events, oldest first (operators who may see it; the partner)',
+  summary: 'The partner’s events, oldest first: operators who may see it get the audit events (view "operator"); the partner gets its own view (view "partner": when, what, in which role, reasons written for it)',
   security: bearerSecurity,
   request: { params: z.object({ id: partnerIdSchema }) },
-  responses: { 200: { description: 'Timeline', content: { 'application/json': { schema: timelineSchema } } }, ...problemResponses(400, 401, 404) },
+  responses: {
+    200: { description: 'Timeline, by caller', content: { 'application/json': { schema: timelineResponseSchema } } },
+    ...problemResponses(400, 401, 404),
+  },
 });
 const inboxRoute = createRoute({
   method: 'get',
@@ -66,9 +70,25 @@ export function directoryRoutes(deps: AppDeps) {
 
   app.openapi(timelineRoute, async (c) => {
     const { id } = c.req.valid('param');
-    await loadVisiblePartner(deps.db, c.get('principal'), id);
-    const events = await deps.db.selectFrom('audit_events').selectAll().where('partner_id', '=', id).orderBy('seq').execute();
-    return c.json({ partnerId: id, events: events.map(toAuditEvent) }, 200);
+    const principal = c.get('principal');
+    const partner = await loadVisiblePartner(deps.db, principal, id);
+    if (principal.kind === 'operator') {
+      const events = await deps.db.selectFrom('audit_events').selectAll().where('partner_id', '=', id).orderBy('seq').execute();
+      return c.json({ partnerId: id, view: 'operator' as const, events: events.map(toAuditEvent) }, 200);
+    }
+    // The partner itself (request token or key): its own view, never the audit rows.
+    const events = await deps.db
+      .selectFrom('audit_events')
+      .leftJoin('decisions', (join) => join.onRef('decisions.step_key', '=', 'audit_events.event_key').on('decisions.partner_id', '=', id))
+      .selectAll('audit_events')
+      .select('decisions.stage as decision_stage')
+      .where('audit_events.partner_id', '=', id)
+      .orderBy('audit_events.seq')
+      .execute();
+    const names = [...new Set(events.filter((e) => e.actor.startsWith('operator:')).map((e) => e.actor.slice('operator:'.length)))];
+    const operators = names.length ? await deps.db.selectFrom('operators').select(['name', 'roles']).where('name', 'in', names).execute() : [];
+    const operatorRoles = new Map(operators.map((o) => [o.name, JSON.parse(o.roles) as string[]]));
+    return c.json({ partnerId: id, view: 'partner' as const, events: partnerTimeline(events, { sponsor: partner.sponsor, operatorRoles }) }, 200);
   });
 
   app.openapi(inboxRoute, async (c) => {

@@ -84,8 +84,11 @@ describe('a partner’s whole life over HTTP', () => {
     expect(off.json).toMatchObject({ state: 'offboarded' });
     expect(await introspect(key2)).toEqual({ active: false, reason: 'revoked' });
 
-    const timeline = (await stack.call('GET', `/v1/partners/${partnerId}/timeline`, { token: requestToken })).json.events as { action: string; actor: string }[];
+    // the full audit view (actors) is an operator's; the partner's own view lists the same events
+    const timeline = (await stack.call('GET', `/v1/partners/${partnerId}/timeline`, { token: t.aud })).json.events as { action: string; actor: string }[];
     const trail = timeline.map((e) => e.action);
+    const own = (await stack.call('GET', `/v1/partners/${partnerId}/timeline`, { token: requestToken })).json.events as { action: string }[];
+    expect(own.map((e) => e.action)).toEqual(trail);
     expect([...trail].sort()).toEqual(
       [
         'partner.submitted',
