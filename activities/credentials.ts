@@ -4,7 +4,7 @@ import { seal } from '../domain/sealed-box.js';
 import type { Db } from '../schema/db.js';
 import { terminalStates } from '../schema/database.js';
 import { appendAudit } from './audit.js';
-import type { IssueCredentialInput, IssuedCredential, UsageEvidence } from './types.js';
+import type { IssueCredentialInput, IssuedCredential, PartnerEndedFailure, UsageEvidence } from './types.js';
 
 /**
  * Creates the partner's key number `version`: stores only its SHA-256, a display prefix and a
@@ -23,6 +23,13 @@ export async function issueCredential(db: Db, pickupKey: Buffer, input: IssueCre
   const { apiKey, keyId, prefix } = generateApiKey(input.environment);
   const now = new Date().toISOString();
   return db.transaction().execute(async (trx) => {
+    // Checked under the write lock (begin immediate): a revocation commits before or after this
+    // whole transaction, so a key is either refused here or revoked by it.
+    const partner = await trx.selectFrom('partners').select('state').where('id', '=', input.partnerId).executeTakeFirstOrThrow();
+    if (terminalStates.includes(partner.state)) {
+      const type: PartnerEndedFailure = 'PartnerEnded';
+      throw ApplicationFailure.create({ type, message: `no key for a partner in state ${partner.state}`, nonRetryable: true });
+    }
     await appendAudit(trx, {
       eventKey: `${input.partnerId}:credential${input.version}`,
       at: now,
@@ -31,14 +38,6 @@ export async function issueCredential(db: Db, pickupKey: Buffer, input: IssueCre
       partnerId: input.partnerId,
       details: { keyId, prefix, version: input.version, expiresAt: input.expiresAt, purpose: input.purpose },
     });
-    const partner = await trx.selectFrom('partners').select('state').where('id', '=', input.partnerId).executeTakeFirstOrThrow();
-    if (terminalStates.includes(partner.state)) {
-      throw ApplicationFailure.create({
-        type: 'PartnerEnded',
-        message: `no key for a partner in state ${partner.state}`,
-        nonRetryable: true,
-      });
-    }
     await trx
       .insertInto('credentials')
       .values({

@@ -3,7 +3,7 @@ import type { LifecyclePolicy } from '../workflows/state.js';
 import type { Environment } from '../workflows/messages.js';
 import { gatherUsageEvidence, issueCredential } from './credentials.js';
 import { notify, type WebhookTarget } from './notifications.js';
-import { applyTransition } from './transitions.js';
+import { applyTransition, recordedRevocation } from './transitions.js';
 import type { IssueCredentialInput, NotificationInput, TransitionRecord } from './types.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
 
@@ -29,5 +29,6 @@ export function createActivities(deps: ActivityDeps) {
     notify: (n: NotificationInput) => notify(deps.db, deps.webhook, n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
     verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
+    recordedRevocation: (partnerId: string) => recordedRevocation(deps.db, partnerId),
   };
 }

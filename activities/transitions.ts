@@ -1,6 +1,8 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../schema/db.js';
 import { terminalStates, type PartnerUpdate } from '../schema/database.js';
 import { appendAudit } from './audit.js';
+import type { Actor, RevocationInput } from '../workflows/messages.js';
 import type { ReadModelPatch, TransitionRecord, TransitionResult } from './types.js';
 
 function toRow(patch: ReadModelPatch): PartnerUpdate {
@@ -27,11 +29,23 @@ function toRow(patch: ReadModelPatch): PartnerUpdate {
 /**
  * Applies one workflow transition to the read model, its records and the audit trail in a single
  * transaction. Idempotent and ordered by the per-partner sequence: a retried or replayed write
- * changes nothing. A terminal state set by the API (emergency revocation) is never overwritten.
+ * changes nothing. A row that ended outside the workflow (the API's emergency revocation) takes
+ * nothing more: no state, no record, no audit event that would say a step happened after it. The
+ * result then names that state, and the workflow adopts the revocation.
  */
 export async function applyTransition(db: Db, t: TransitionRecord): Promise<TransitionResult> {
   return db.transaction().execute(async (trx) => {
-    // The audit append goes first: it takes the write lock before anything is read.
+    // Transactions begin immediate (schema/db.ts): the row read here cannot change before commit.
+    const current = await trx
+      .selectFrom('partners')
+      .select(['state', 'transition_seq'])
+      .where('id', '=', t.partnerId)
+      .executeTakeFirst();
+    // The API commits the row before it starts the workflow and never deletes it: retrying
+    // against a missing row cannot help.
+    if (!current) throw ApplicationFailure.create({ type: 'PartnerMissing', message: `no partner row ${t.partnerId}`, nonRetryable: true });
+    if (terminalStates.includes(current.state) && current.state !== t.to) return { applied: false, state: current.state };
+
     const fresh = await appendAudit(trx, {
       eventKey: `${t.partnerId}:t${t.seq}`,
       at: t.at,
@@ -43,18 +57,13 @@ export async function applyTransition(db: Db, t: TransitionRecord): Promise<Tran
       reason: t.reason ?? null,
       details: t.details ?? null,
     });
-    const current = await trx
-      .selectFrom('partners')
-      .select(['state', 'transition_seq'])
-      .where('id', '=', t.partnerId)
-      .executeTakeFirstOrThrow();
     if (!fresh || current.transition_seq >= t.seq) return { applied: false, state: current.state };
 
-    const endedElsewhere = terminalStates.includes(current.state) && current.state !== t.to;
-    const patch: PartnerUpdate = endedElsewhere
-      ? { transition_seq: t.seq, updated_at: t.at }
-      : { ...toRow(t.patch), transition_seq: t.seq, updated_at: t.at };
-    await trx.updateTable('partners').set(patch).where('id', '=', t.partnerId).execute();
+    await trx
+      .updateTable('partners')
+      .set({ ...toRow(t.patch), transition_seq: t.seq, updated_at: t.at })
+      .where('id', '=', t.partnerId)
+      .execute();
 
     if (t.decision) {
       await trx
@@ -96,7 +105,7 @@ export async function applyTransition(db: Db, t: TransitionRecord): Promise<Tran
         .where('partner_id', '=', t.partnerId)
         .execute();
     }
-    if (t.credentialsExpireAt && !endedElsewhere) {
+    if (t.credentialsExpireAt) {
       await trx
         .updateTable('credentials')
         .set({ expires_at: t.credentialsExpireAt })
@@ -118,6 +127,39 @@ export async function applyTransition(db: Db, t: TransitionRecord): Promise<Tran
       if (t.revokeKeys.keyIds) wipe = wipe.where('key_id', 'in', t.revokeKeys.keyIds);
       await wipe.execute();
     }
-    return { applied: true, state: endedElsewhere ? current.state : (t.patch.state ?? current.state) };
+    return { applied: true, state: t.patch.state ?? current.state };
   });
+}
+
+/**
+ * The emergency revocation the API recorded for this partner (`api/commands.ts`
+ * `revokeInDatabase`): reason, actor and time from its audit event. The workflow adopts it when
+ * an activity finds the row revoked and no signal has told it: the database is the source of
+ * truth, the signal only the wake-up. Null when the row is not revoked.
+ */
+export async function recordedRevocation(db: Db, partnerId: string): Promise<RevocationInput | null> {
+  const row = await db.selectFrom('partners').select(['state', 'end_reason', 'ended_at']).where('id', '=', partnerId).executeTakeFirst();
+  if (row?.state !== 'revoked') return null;
+  const event = await db
+    .selectFrom('audit_events')
+    .select(['actor', 'reason', 'at'])
+    .where('partner_id', '=', partnerId)
+    .where('action', '=', 'partner.revocation_requested')
+    .orderBy('seq')
+    .executeTakeFirst();
+  if (!event) {
+    // a row revoked without the API's event (edited by hand): still revoked, by an unnamed hand
+    return { reason: row.end_reason ?? 'revoked in the database', actor: { kind: 'system', name: 'database' }, at: row.ended_at ?? new Date().toISOString() };
+  }
+  return { reason: event.reason ?? row.end_reason ?? 'revoked', actor: actorFromLabel(event.actor), at: event.at };
+}
+
+/** The audit trail names actors by label; the lifecycle only ever turns them back into that label. */
+function actorFromLabel(label: string): Actor {
+  const [kind, ...rest] = label.split(':');
+  const name = rest.join(':');
+  // roles are not part of the record; nothing downstream of a revocation reads them
+  if (kind === 'operator') return { kind: 'operator', name, roles: [] };
+  if (kind === 'partner') return { kind: 'partner', partnerId: name };
+  return { kind: 'system', name: name || label };
 }

@@ -50,7 +50,8 @@ export interface TransitionRecord {
 export interface TransitionResult {
   /** false when the row had already moved on (the write was done before, or the API ended it) */
   applied: boolean;
-  /** the state the read model holds after the call */
+  /** the state the read model holds after the call: `revoked` under a live transition means the
+   * API revoked the partner and nothing was written */
   state: PartnerState;
 }
 
@@ -63,6 +64,13 @@ export interface IssueCredentialInput {
   /** why: `approval` or `rotation` */
   purpose: 'approval' | 'rotation';
 }
+/**
+ * The failure type `issueCredential` throws (non-retryable) when the partner's row has ended,
+ * i.e. the API revoked it under the workflow. A type, so the workflow can name it without
+ * importing activity code.
+ */
+export type PartnerEndedFailure = 'PartnerEnded';
+
 export interface IssuedCredential {
   keyId: string;
   prefix: string;

@@ -19,6 +19,11 @@ export function mapTemporalError(err: unknown): Problem | undefined {
   if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
     const make = byType[err.cause.type ?? ''];
     if (make) return make(err.cause.message);
+    // The server's answer to an admitted command whose workflow closed without answering it
+    // (terminated from outside, or failed): the lifecycle is over, and the command did not complete.
+    if (err.cause.type === 'AcceptedUpdateCompletedWorkflow') {
+      return problems.conflict('the partner’s lifecycle ended before the request was answered; check the partner');
+    }
   }
   if (err instanceof WorkflowNotFoundError) return problems.conflict('the partner’s lifecycle has ended');
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {

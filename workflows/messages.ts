@@ -47,6 +47,8 @@ export interface DecisionInput {
   accessUntil?: string;
   reason: string;
   actor: Actor;
+  /** the approval stage the API showed when it took the decision: it decides that stage only */
+  stage?: ApprovalStage;
 }
 export interface RecertificationInput {
   decision: 'keep' | 'narrow' | 'revoke';

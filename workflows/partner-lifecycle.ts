@@ -4,20 +4,23 @@
  * I/O is in activities, all time is workflow time.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import type { ReadModelPatch, TransitionRecord } from '../activities/types.js';
+import type { PartnerEndedFailure, ReadModelPatch, TransitionRecord } from '../activities/types.js';
 import {
   actorLabel,
   decideUpdate,
   emergencyRevokeSignal,
+  FailureTypes,
   planOffboardingUpdate,
   recertifyUpdate,
   requestExtensionUpdate,
@@ -94,6 +97,18 @@ async function waitFor(fn: () => boolean, timeoutMs: number | undefined): Promis
 const failure = (r: Rejection) => ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
 const iso = (ms: number) => new Date(ms).toISOString();
 const SYSTEM = 'system:lifecycle';
+/** The answer to a command that an emergency revocation overtook. */
+const overtakenByRevocation: Rejection = { type: FailureTypes.notAllowedInState, message: 'the partner was revoked' };
+const partnerEnded: PartnerEndedFailure = 'PartnerEnded';
+/** Workflows that ran before the revocation was adopted from the database replay without it. */
+const ADOPT_REVOCATION_PATCH = 'adopt-revocation-from-database';
+
+/**
+ * Raised inside the workflow when the database shows the partner revoked by the API under the
+ * step in progress. It never leaves the workflow: `step` catches it, answers the command in
+ * flight, and the main loop finishes the revocation.
+ */
+class RevokedUnderStep extends Error {}
 
 export async function partnerLifecycle(input: LifecycleInput): Promise<LifecycleOutcome> {
   const s: LifecycleState = input.carried ?? initialState(input.partnerId, input.submission, Date.now());
@@ -112,6 +127,7 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     return result.ok;
   };
   const validator = (rejection: Rejection | null) => {
+    if (s.revocation) throw failure(overtakenByRevocation);
     if (rejection) throw failure(rejection);
   };
   setHandler(statusQuery, () => statusOf(s));
@@ -154,7 +170,7 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     s.state = to;
     s.seq += 1;
     const { actor, patch, ...rest } = opts;
-    await records.applyTransition({
+    const written = await records.applyTransition({
       partnerId: s.partnerId,
       seq: s.seq,
       at: iso(Date.now()),
@@ -165,6 +181,39 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
       ...rest,
       patch: { state: to, stage: to === 'pending_approval' ? s.stage : null, ...patch, nextDeadline: nextDeadline(s) },
     });
+    if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
+      s.state = from; // nothing was written: the partner is where it was when the API revoked it
+      throw await revokedUnderStep();
+    }
+  }
+
+  /**
+   * The database is the source of truth for an emergency revocation; the signal is only the
+   * wake-up, and an API that dies between its commit and the signal sends none. So when an
+   * activity finds the partner revoked, the workflow takes the revocation from its record (reason,
+   * actor, time) as if the signal had come, and the step in progress stops.
+   */
+  async function revokedUnderStep(): Promise<RevokedUnderStep> {
+    s.revocation ??= (await records.recordedRevocation(s.partnerId)) ?? {
+      reason: 'revoked in the database',
+      actor: { kind: 'system', name: 'database' },
+      at: iso(Date.now()),
+    };
+    return new RevokedUnderStep();
+  }
+
+  /**
+   * Runs one step of the lifecycle. When a revocation overtakes it, the command in flight is
+   * answered `the partner was revoked` (every command path answers last, so it has not been yet)
+   * and the caller's loop finishes the revocation.
+   */
+  async function step(work: () => Promise<unknown>, commandId?: number): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (!(err instanceof RevokedUnderStep)) throw err;
+      if (commandId !== undefined) settle(commandId, { error: overtakenByRevocation });
+    }
   }
 
   async function notify(kind: string, recipients: string[], message: string, data?: Record<string, unknown>) {
@@ -181,14 +230,21 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   async function issueKey(purpose: 'approval' | 'rotation', actor: string) {
     s.credentialVersion += 1;
-    const issued = await records.issueCredential({
-      partnerId: s.partnerId,
-      version: s.credentialVersion,
-      environment: s.environment,
-      expiresAt: iso(s.accessUntilMs),
-      actor,
-      purpose,
-    });
+    const issued = await records
+      .issueCredential({
+        partnerId: s.partnerId,
+        version: s.credentialVersion,
+        environment: s.environment,
+        expiresAt: iso(s.accessUntilMs),
+        actor,
+        purpose,
+      })
+      .catch(async (err: unknown) => {
+        // refused because the row ended under us: the API's revocation committed first
+        const ended = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === partnerEnded;
+        if (ended && patched(ADOPT_REVOCATION_PATCH)) throw await revokedUnderStep();
+        throw err;
+      });
     s.credentials.push({ keyId: issued.keyId, version: s.credentialVersion, expiresAtMs: Date.parse(issued.expiresAt) });
     return issued;
   }
@@ -236,30 +292,34 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   // ---- approval ----
   async function approval(): Promise<void> {
-    const policy = await records.loadPolicy(s.environment);
-    s.policy = policy;
-    s.stages = requiredStages(policy, s.scopes);
-    s.stageOpenedAtMs = Date.now();
-    await transition('partner.submitted', 'pending_approval', {
-      // every audit event names its actor: a self-service request is the partner's own
-      actor: s.requestedBy === 'partner' ? `partner:${s.partnerId}` : s.requestedBy,
-      patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
-      details: { stages: s.stages },
+    await step(async () => {
+      const policy = await records.loadPolicy(s.environment);
+      s.policy = policy;
+      s.stages = requiredStages(policy, s.scopes);
+      s.stageOpenedAtMs = Date.now();
+      await transition('partner.submitted', 'pending_approval', {
+        // every audit event names its actor: a self-service request is the partner's own
+        actor: s.requestedBy === 'partner' ? `partner:${s.partnerId}` : s.requestedBy,
+        patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
+        details: { stages: s.stages },
+      });
+      await notify('approval.requested', stageRecipients(false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
     });
-    await notify('approval.requested', stageRecipients(false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
 
     while (s.state === 'pending_approval') {
       if (s.revocation) return revoke();
       // Overdue deadlines come first (a worker back from an outage fires them in time order).
       const due = nextItem(agenda(s));
       if (due && due.atMs <= Date.now()) {
-        await handleApprovalDeadline(due);
+        await step(() => handleApprovalDeadline(due));
         continue;
       }
       const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, due ? due.atMs - Date.now() : undefined);
       if (s.revocation) return revoke();
-      if (woke) await handleApprovalCommand(queue.shift()!);
-      else if (due) await handleApprovalDeadline(due);
+      if (woke) {
+        const next = queue.shift()!;
+        await step(() => handleApprovalCommand(next), next.id);
+      } else if (due) await step(() => handleApprovalDeadline(due));
     }
   }
 
@@ -303,10 +363,8 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
       decision,
       patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
     });
-    if (s.revocation) {
-      settle(id, { error: { type: 'NotAllowedInState', message: 'the partner was revoked' } });
-      return revoke();
-    }
+    // the signal came while the approval was written: the loop finishes the revocation
+    if (s.revocation) return settle(id, { error: overtakenByRevocation });
     const issued = await issueKey('approval', by);
     s.stage = null;
     s.certifiedAtMs = Date.now();
@@ -335,6 +393,7 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
 
   // ---- access: active, recertification due, suspended ----
   async function access(): Promise<'ended' | 'continue'> {
+    let cycleEnded = false;
     while (!terminalStates.includes(s.state)) {
       if (s.revocation) {
         await revoke();
@@ -342,18 +401,23 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
       }
       const due = nextItem(agenda(s));
       if (due && due.atMs <= Date.now()) {
-        await handleAccessDeadline(due);
+        await step(() => handleAccessDeadline(due));
         continue;
       }
       const woke = await waitFor(() => queue.length > 0 || s.revocation !== null, due ? due.atMs - Date.now() : undefined);
       if (s.revocation) continue;
       if (woke) {
-        const cycleEnded = await handleAccessCommand(queue.shift()!);
-        if (cycleEnded && !terminalStates.includes(s.state)) return 'continue';
+        const next = queue.shift()!;
+        await step(async () => {
+          if (await handleAccessCommand(next)) cycleEnded = true;
+        }, next.id);
       } else if (due) {
-        await handleAccessDeadline(due);
+        await step(() => handleAccessDeadline(due));
       }
-      if (workflowInfo().continueAsNewSuggested && queue.length === 0 && !terminalStates.includes(s.state)) return 'continue';
+      // A new run starts with an empty queue: commands that arrived with the cycle's answer
+      // (an offboarding beside the keep) are served in this run first, or they would wait forever.
+      const idle = queue.length === 0 && !terminalStates.includes(s.state) && !s.revocation;
+      if (idle && (cycleEnded || workflowInfo().continueAsNewSuggested)) return 'continue';
     }
     return 'ended';
   }

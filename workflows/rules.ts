@@ -40,6 +40,11 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
   const actor = input.actor;
   if (!isOperator(actor)) return reject(FailureTypes.forbidden, 'only operators decide');
   if (actorLabel(actor) === s.requestedBy) return reject(FailureTypes.forbidden, 'the requester cannot approve their own request');
+  // Two approvers at once: the one taken second decided a stage that has closed; it never
+  // carries over to the next stage, which its approver was not shown.
+  if (input.stage !== undefined && (s.state !== 'pending_approval' || s.stage !== input.stage)) {
+    return reject(FailureTypes.alreadyDecided, `the ${input.stage} stage was already decided; nothing was changed`);
+  }
 
   if (s.state === 'pending_approval') {
     if (s.approvedBy.includes(actorLabel(actor))) {

@@ -92,8 +92,12 @@ export function credentialRoutes(deps: AppDeps) {
     assertNotEnded(partner.state);
     const result = await runUpdate(deps, id, rotateCredentialUpdate, { currentKeyId: principal.keyId, actor: actorFor(principal, id) });
     const claimed = result.issued && (await claimPickup(deps.db, deps.pickupKey, result.issued.keyId));
-    // Only a crash between the update and this line leaves the copy unclaimed; the request token can still pick it up.
-    if (!claimed) throw problems.gone('the new key was already handed out');
+    if (!claimed) {
+      // An emergency revocation that landed after the workflow answered wiped the copy with the key.
+      assertNotEnded((await loadVisiblePartner(deps.db, principal, id)).state);
+      // Otherwise only a crash between the update and the claim leaves it; the request token can still pick it up.
+      throw problems.gone('the new key was already handed out');
+    }
     c.get('log').info({ partnerId: id, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
     c.header('Cache-Control', 'no-store');
     return c.json(claimed, 200);

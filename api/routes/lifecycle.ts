@@ -15,6 +15,7 @@ import {
   planOffboardingUpdate,
   recertifyUpdate,
   requestExtensionUpdate,
+  type ApprovalStage,
 } from '../../workflows/messages.js';
 import { requireRole, type AppEnv, type Principal } from '../auth.js';
 import type { RateLimiter } from '../rate-limit.js';
@@ -107,7 +108,9 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
       const alternate = partner.escalated === 1 && principal.roles.includes('approver');
       if (partner.sponsor !== principal.name && !alternate) throw problems.forbidden('stage 1 needs the sponsor');
     }
-    const result = await runUpdate(deps, id, decideUpdate, { ...body, actor: actorFor(principal, id) });
+    // the stage checked above is the one decided: a concurrent approval that closes it first makes this one a 409
+    const stage = partner.state === 'pending_approval' ? (partner.stage as ApprovalStage | null) : null;
+    const result = await runUpdate(deps, id, decideUpdate, { ...body, ...(stage ? { stage } : {}), actor: actorFor(principal, id) });
     return c.json(commandResponse(id, result), 200);
   });
 

@@ -49,6 +49,18 @@ describe('who decides', () => {
     expect(checkDecision(state({ stage: 'security', approvedBy: ['operator:alice'] }), decide(op('alice', 'approver')), T0)?.type).toBe('AlreadyDecided');
   });
 
+  it('a decision is for the stage the API showed: once that stage is decided, it never counts for the next', () => {
+    const dual = op('dana', 'approver', 'security');
+    const atStage2 = state({ stage: 'security', escalated: true, approvedBy: ['operator:alice'] });
+    // dana answered stage 1 as an escalated alternate, but alice's approval closed it first
+    expect(checkDecision(atStage2, decide(dual, { stage: 'sponsor' }), T0)).toMatchObject({ type: 'AlreadyDecided', message: expect.stringContaining('sponsor stage') });
+    // shown stage 2, the same operator may decide it
+    expect(checkDecision(atStage2, decide(dual, { stage: 'security' }), T0)).toBeNull();
+    // the last stage closed by another security operator: nothing left to decide
+    expect(checkDecision(state({ state: 'active', stage: null }), decide(op('sec2', 'security'), { stage: 'security' }), T0)?.type).toBe('AlreadyDecided');
+    expect(checkDecision(state({ escalated: true }), decide(dual, { stage: 'sponsor' }), T0)).toBeNull();
+  });
+
   it('narrow only, shorten only, in the future', () => {
     const alice = op('alice', 'approver');
     expect(checkDecision(state(), decide(alice, { scopes: ['orders:read'] }), T0)).toBeNull();
