@@ -126,10 +126,15 @@ describe('the gateway decides on exactly the path it forwards', () => {
     ['/orders/\u00ef\u00bc\u008f..\u00ef\u00bc\u008fpayments/1', 400, 'invalid-character'],
     [`/orders/${'a'.repeat(5000)}/../../payments/1`, 400, 'too-long'],
     // nginx itself refuses these while parsing, before any question is asked
+    ['/orders/\u007f/../../payments/1', 400, 'by nginx'],
+    ['/orders/\u0001/../../payments/1', 400, 'by nginx'],
+    ['/orders/\t/../../payments/1', 400, 'by nginx'],
     ['/orders/%00/../../payments/1', 400, 'by nginx'],
     ['/orders/x%zz/../../payments/1', 400, 'by nginx'],
     ['/orders/../payments/1?page=2', 403, ''],
     ['/ORDERS/../payments/1', 403, ''],
+    // absolute-form: nginx takes the host from it and $request_uri is the path alone
+    ['http://partner-api/orders/%2e%2e/payments/1', 403, ''],
   ];
 
   const shown = (target: string) => (target.length > 60 ? `${target.slice(0, 30)}…(${target.length} characters)` : target);
