@@ -154,48 +154,69 @@ describe('crash loop: the API process killed during submissions', () => {
     const rand = random(7);
     const { port, startApi } = await apiProcess();
     let api = startApi();
-    const acknowledged = new Map<string, string>();
-    const keys = Array.from({ length: 60 }, (_, i) => `crash-submit-${i}`);
     let apiKills = 0;
-    for (const key of keys) {
-      for (let attempt = 0; ; attempt++) {
-        if (rand() < 0.15 && apiKills < 10) {
-          api.kill('SIGKILL');
-          await new Promise((r) => api.once('exit', r));
-          apiKills++;
-          api = startApi();
-        }
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/v1/partners`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': key },
-            body: JSON.stringify({ ...baseSubmission, name: key }),
-            signal: AbortSignal.timeout(5000),
-          });
-          if (res.status === 202) {
-            const body = (await res.json()) as { partnerId: string };
-            if (acknowledged.has(key)) expect(body.partnerId).toBe(acknowledged.get(key));
-            acknowledged.set(key, body.partnerId);
-            break;
-          }
-          if (res.status === 429) await new Promise((r) => setTimeout(r, 1000));
-        } catch {
-          // the API is down or restarting: retry with the same key
-        }
-        if (attempt > 100) throw new Error(`no answer for ${key}`);
-        await new Promise((r) => setTimeout(r, 200));
+    const kill = async () => {
+      api.kill('SIGKILL');
+      await new Promise((r) => api.once('exit', r));
+      apiKills++;
+      api = startApi();
+    };
+    /** One attempt; undefined when the API is down or dies under the request. */
+    const post = async (key: string) => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/partners`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify({ ...baseSubmission, name: key }),
+          signal: AbortSignal.timeout(5000),
+        });
+        return { status: res.status, json: (await res.json()) as { partnerId: string; requestToken: string; state: string } };
+      } catch {
+        return undefined;
       }
+    };
+    /**
+     * Retries with the same key until the API answers something other than "retry later" (429,
+     * 503). The time allowed is generous: a restarted API takes seconds to start on a loaded machine.
+     */
+    const submitUntilAnswered = async (key: string, killAtRandom: boolean) => {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+        if (killAtRandom && rand() < 0.15 && apiKills < 10) await kill();
+        const answer = await post(key);
+        if (answer && answer.status !== 429 && answer.status !== 503) return answer;
+        await new Promise((r) => setTimeout(r, answer ? 1000 : 200));
+      }
+      throw new Error(`no answer for ${key}`);
+    };
+
+    const acknowledged = new Map<string, { partnerId: string; requestToken: string }>();
+    const keys = Array.from({ length: 60 }, (_, i) => `crash-submit-${i}`);
+    for (const key of keys) {
+      const first = await submitUntilAnswered(key, true);
+      expect(first.status, key).toBe(202);
+      acknowledged.set(key, { partnerId: first.json.partnerId, requestToken: first.json.requestToken });
+      // the same request again, as a client that lost the answer would send it: the same partner
+      const again = await submitUntilAnswered(key, false);
+      expect(again.status, key).toBe(202);
+      expect({ partnerId: again.json.partnerId, requestToken: again.json.requestToken }, key).toEqual(acknowledged.get(key));
+    }
+    // and after one more kill, every key from a fresh process
+    await kill();
+    for (const [key, original] of acknowledged) {
+      const again = await submitUntilAnswered(key, false);
+      expect(again.status, key).toBe(202);
+      expect({ partnerId: again.json.partnerId, requestToken: again.json.requestToken }, key).toEqual(original);
     }
     api.kill('SIGTERM');
     expect(apiKills).toBeGreaterThanOrEqual(5);
     expect(acknowledged.size).toBe(keys.length);
-    for (const [key, partnerId] of acknowledged) {
+    for (const [key, { partnerId }] of acknowledged) {
       const rows = await stack.db.selectFrom('partners').select('id').where('name', '=', key).execute();
       expect(rows, key).toEqual([{ id: partnerId }]);
       const description = await stack.client.workflow.getHandle(`partner-${partnerId}`).describe();
       expect(description.type).toBe('partnerLifecycle');
     }
-    process.stdout.write(`API crash loop: ${apiKills} API kills, ${acknowledged.size} submissions, none lost or doubled\n`);
+    process.stdout.write(`API crash loop: ${apiKills} API kills, ${acknowledged.size} submissions, none lost or doubled, every replay the same partner\n`);
   }, 300_000);
 });
 
