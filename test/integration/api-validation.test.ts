@@ -220,8 +220,9 @@ describe('hygiene', () => {
       const third = await limited.call('POST', '/v1/partners', { body: baseSubmission });
       expect(third.status).toBe(429);
       expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
-      // operators submitting on a partner's behalf are not the public budget
-      expect((await limited.call('POST', '/v1/partners', { body: baseSubmission, token: gw })).status).toBe(202);
+      // operators submitting on a partner's behalf (admins, approvers) are not the public budget
+      const adm = await limited.operator('adm', ['admin']);
+      expect((await limited.call('POST', '/v1/partners', { body: baseSubmission, token: adm })).status).toBe(202);
 
       const decide = () => limited.call('POST', `/v1/partners/${first.json.partnerId}/decisions`, { token: alice, body: { decision: 'approve', scopes: ['payments:write'], reason: 'x' } });
       expect((await decide()).status).toBe(422);
