@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
+import SQLite from 'better-sqlite3';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -340,4 +341,34 @@ describe('revoked in the database, the signal never sent (an API that died right
     const trail = await expectFullyRevoked(p.partnerId);
     expect(trail).not.toContain('recertification.opened');
   });
+});
+
+describe('a lifecycle closed from outside under an admitted command', () => {
+  it('terminated while a decision waits: 409, not 500', async () => {
+    // The worker in a process of its own, so that a write lock held here stalls it and not this process.
+    await stack.stopWorker();
+    const child = stack.spawnWorkerProcess();
+    const lock = new SQLite(stack.dbFile);
+    try {
+      const { partnerId } = await submit(stack, twoStages);
+      const handle = stack.client.workflow.getHandle(workflowIdFor(partnerId));
+      // The workflow admits the decision, then its first write waits for the lock: the decision
+      // stays unanswered until the workflow is gone.
+      lock.exec('begin immediate');
+      const pending = decide(stack, partnerId, t.alice!, { decision: 'approve' });
+      await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 5000, 20);
+      await handle.terminate('ended by an operator from the Temporal CLI');
+      const res = await pending;
+      expect(res.status, res.text).toBe(409);
+      expect(res.json.detail).toMatch(/ended before the request was answered/);
+    } finally {
+      if (lock.inTransaction) lock.exec('rollback');
+      lock.close();
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
+      await stack.startWorker();
+    }
+  }, 60_000);
 });
