@@ -36,8 +36,9 @@ const routes: RouteCase[] = [
     method: 'POST',
     path: '/v1/partners',
     body: () => ({ name: 'N', contactEmail: 'n@example.com', sponsor: 'alice', environment: 'sandbox', scopes: ['orders:read'], justification: 'j' }),
-    // alice may not submit with herself as sponsor: the requester never approves
-    allowed: { none: [202], sponsor: [422], approver: [202], security: [202], auditor: [202], admin: [202], gateway: [202] },
+    // alice may not submit with herself as sponsor: the requester never approves. On a partner's
+    // behalf only approvers and admins submit (api/submissions.ts submitterOf).
+    allowed: { none: [202], sponsor: [422], approver: [202], admin: [202] },
   },
   { method: 'GET', path: '/v1/partners', allowed: { sponsor: [200], approver: [200], security: [200], auditor: [200], admin: [200] } },
   { method: 'GET', path: '/v1/partners/{id}', allowed: { sponsor: [200], security: [200], auditor: [200], admin: [200], ownToken: [200], ownKey: [200] } },
