@@ -11,10 +11,21 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
 /** Reviews open 1s before a due date 2s after each certification: ten cycles take ~10 s. */
 let stack: Stack;
 const t: Record<string, string> = {};
+/** Plaintext keys handed out by any test of this file: the secret scan looks for all of them. */
 const plaintextKeys: string[] = [];
-const runsToReplay: { workflowId: string; history: unknown }[] = [];
 const historiesDir = path.resolve(import.meta.dirname, '../fixtures/histories');
 const { History } = temporal.api.history.v1;
+
+/** Replays histories with the bundle the workers run; every one must replay without error. */
+async function expectReplays(histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[]) {
+  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+  const replayed: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'lifecycle' }, histories)) {
+    expect(result.error, `replay of ${result.workflowId}`).toBeUndefined();
+    replayed.push(result.workflowId);
+  }
+  expect(replayed).toHaveLength(histories.length);
+}
 
 beforeAll(async () => {
   stack = await startStack({
@@ -32,6 +43,7 @@ describe('continue-as-new across recertification cycles', () => {
   it('ten cycles: each run’s history stays small and the state carries over exactly', async () => {
     const p = await activePartner(stack, { sponsor: t.alice!, security: t.sec! }, { scopes: ['orders:read', 'catalog:read', 'payments:read'] });
     plaintextKeys.push(p.apiKey);
+    const firstKeyId = p.keyId;
     const firstRunId = (await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).describe()).runId;
 
     for (let cycle = 0; cycle < 10; cycle++) {
@@ -63,14 +75,45 @@ describe('continue-as-new across recertification cycles', () => {
     expect(Math.max(...sizes)).toBeLessThan(100);
     // and it does not grow with the number of cycles behind it
     expect(sizes[8]!).toBeLessThanOrEqual(sizes[0]! + 5);
-    for (const run of runs) runsToReplay.push({ workflowId: workflowIdFor(p.partnerId), history: run.history });
-
     const recerts = await stack.db.selectFrom('recertifications').select('cycle').where('partner_id', '=', p.partnerId).orderBy('cycle').execute();
     expect(recerts.map((r) => r.cycle)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const trail = await actions(stack, p.partnerId);
-    expect(trail.filter((a) => a === 'recertification.opened')).toHaveLength(10);
-    expect(new Set(trail.filter((a) => a === 'credential.issued')).size).toBe(1);
-    expect(trail.filter((a) => a === 'credential.issued')).toHaveLength(2);
+    // Each cycle's review opened exactly once (the eleventh may already be open: it opens a second
+    // after the tenth answer, whatever this test is doing).
+    const openings = await stack.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('partner_id', '=', p.partnerId)
+      .where('action', '=', 'recertification.opened')
+      .orderBy('seq')
+      .execute();
+    const openedCycles = openings.map((e) => (JSON.parse(e.details!) as { cycle: number }).cycle);
+    expect(openedCycles.filter((c) => c < 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(openedCycles.filter((c) => c >= 10)).toEqual(openedCycles.length > 10 ? [10] : []);
+    // Two issuances over ten cycles: the approval's key and the rotation's, each recorded once,
+    // each naming the key that was really stored under its version.
+    const issued = await stack.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('partner_id', '=', p.partnerId)
+      .where('action', '=', 'credential.issued')
+      .orderBy('seq')
+      .execute();
+    const stored = await stack.db.selectFrom('credentials').select(['key_id', 'version']).where('partner_id', '=', p.partnerId).orderBy('version').execute();
+    expect(issued.map((e) => JSON.parse(e.details!) as { keyId: string; version: number }).map((d) => [d.keyId, d.version])).toEqual([
+      [firstKeyId, 1],
+      [p.keyId, 2],
+    ]);
+    expect(stored.map((c) => [c.key_id, c.version])).toEqual([
+      [firstKeyId, 1],
+      [p.keyId, 2],
+    ]);
+    // This run's histories (continue-as-new, a narrowing, a rotation) replay with today's code.
+    await expectReplays(runs.map((run) => ({ workflowId: `${workflowIdFor(p.partnerId)}/${run.runId}`, history: run.history })));
+    if (process.env.RECORD_HISTORIES === '1') {
+      fs.mkdirSync(historiesDir, { recursive: true });
+      // The first run (approval, issuance, first review) and two recertification runs (one with a rotation).
+      for (const i of [0, 1, 6]) fs.writeFileSync(path.join(historiesDir, `lifecycle-run-${i}.pb`), History.encode(runs[i]!.history).finish());
+    }
   }, 120_000);
 });
 
@@ -133,45 +176,34 @@ describe('a worker killed in the middle of a cycle', () => {
 });
 
 describe('histories', () => {
-  it('replay deterministically (recorded fixtures and this run’s)', async () => {
-    const stored = fs.existsSync(historiesDir)
-      ? fs
-          .readdirSync(historiesDir)
-          .filter((f) => f.endsWith('.pb'))
-          .map((f) => ({ workflowId: f, history: History.decode(fs.readFileSync(path.join(historiesDir, f))) }))
-      : [];
-    if (process.env.RECORD_HISTORIES === '1') {
-      fs.mkdirSync(historiesDir, { recursive: true });
-      // The first run (approval, issuance, first review) and two recertification runs (one with a rotation).
-      [0, 1, 6].forEach((i) =>
-        fs.writeFileSync(path.join(historiesDir, `lifecycle-run-${i}.pb`), History.encode(runsToReplay[i]!.history as any).finish()),
-      );
-    }
-    const all = [...stored, ...runsToReplay];
-    expect(all.length).toBeGreaterThan(3);
-    const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle, replayName: 'lifecycle' }, all as any)) {
-      expect(result.error, `replay of ${result.workflowId}`).toBeUndefined();
-      replayed++;
-    }
-    expect(replayed).toBe(all.length);
+  it('the recorded fixture histories replay deterministically with today’s code', async () => {
+    const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
+    // the recorded set (see RECORD_HISTORIES): a missing fixture must not pass as "nothing to replay"
+    expect(files.sort()).toEqual(['lifecycle-run-0.pb', 'lifecycle-run-1.pb', 'lifecycle-run-6.pb']);
+    await expectReplays(files.map((f) => ({ workflowId: f, history: History.decode(fs.readFileSync(path.join(historiesDir, f))) })));
   });
 
   it('no plaintext key appears in any workflow history, the database or the logs', async () => {
-    expect(plaintextKeys.length).toBeGreaterThanOrEqual(3);
-    const workflows = stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}"` });
-    let scanned = 0;
-    for await (const wf of workflows) {
-      const history = await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    // A key of its own, plus any the other tests of this file handed out (the ten cycles' test
+    // adds a rotated key: its review timers are too short here for a rotation of our own to be safe).
+    const p = await activePartner(stack, { sponsor: t.alice!, security: t.sec! }, { scopes: ['orders:read'] });
+    plaintextKeys.push(p.apiKey);
+    // Every run on this file's queue, and this partner's own run fetched directly (listing is
+    // eventually consistent: the scan must not pass by not finding it).
+    const histories = [await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).fetchHistory()];
+    for await (const wf of stack.client.workflow.list({ query: `TaskQueue = "${stack.taskQueue}"` })) {
+      histories.push(await stack.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+    }
+    for (const history of histories) {
       const text = historyText(history);
       for (const key of plaintextKeys) {
         expect(text.includes(key)).toBe(false);
         expect(text.includes(key.split('_')[3]!)).toBe(false); // not even the secret part
       }
-      scanned++;
     }
-    expect(scanned).toBeGreaterThan(0);
+    // the scan reads what it should: this partner's history names its key by id (a payload codec
+    // would hide it, and then the scan must decode with it too)
+    expect(historyText(histories[0]!)).toContain(p.keyId);
     const dump = fs.readFileSync(stack.dbFile).toString('latin1') + (fs.existsSync(`${stack.dbFile}-wal`) ? fs.readFileSync(`${stack.dbFile}-wal`).toString('latin1') : '');
     const logs = stack.logLines.join('');
     for (const key of plaintextKeys) {

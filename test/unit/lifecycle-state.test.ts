@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { PartnerState, Submission } from '../../workflows/messages.js';
+import { checkDecision } from '../../workflows/rules.js';
 import {
   agenda,
   initialState,
@@ -64,36 +65,48 @@ const ofKind = (items: AgendaItem[], kind: AgendaItem['kind']) => items.filter((
 const terminal: PartnerState[] = ['rejected', 'request_expired', 'offboarded', 'revoked'];
 
 describe('initialState', () => {
-  it('starts a pending request at stage 1 from the submission', () => {
-    const s = initialState('P1', { ...submission, requestedBy: 'operator:bob', environment: 'production' }, T0 + 5);
-    expect(s).toEqual({
+  // What a fresh request does, not how the state object is spelled: the workflow loads the policy
+  // and sets the stages right after this, so each case does the same before asking.
+  const submitted = (nowMs: number, sub: Submission = submission) => ({ ...initialState('P1', sub, nowMs), policy });
+
+  it('waits for its sponsor: reminders, escalation and timeout count from the moment the request opened', () => {
+    const at = T0 + 5;
+    const s = submitted(at);
+    expect(agenda(s).map((i) => [i.kind, i.atMs])).toEqual([
+      ['approval_reminder', at + 1 * DAY],
+      ['approval_reminder', at + 3 * DAY],
+      ['approval_escalation', at + 5 * DAY],
+      ['approval_timeout', at + 10 * DAY],
+    ]);
+    expect(agenda(s).every((i) => i.key.includes(':sponsor'))).toBe(true);
+    expect(nextDeadline(s)).toEqual({ at: iso(at + 5 * DAY), action: 'request escalated to alternates' });
+  });
+
+  it('reports a pending request with what was asked for and nothing granted yet', () => {
+    const s = submitted(T0 + 5, { ...submission, environment: 'production', sponsor: 'carol' });
+    expect(statusOf(s)).toMatchObject({
       partnerId: 'P1',
-      environment: 'production',
-      sponsor: 'alice',
-      requestedBy: 'operator:bob',
       state: 'pending_approval',
-      scopes: ['orders:read', 'catalog:read'],
-      accessUntilMs: T0 + 90 * DAY,
-      accessWindowSetAtMs: T0 + 5,
       stage: 'sponsor',
-      stages: ['sponsor'],
-      stageOpenedAtMs: T0 + 5,
       escalated: false,
-      approvedBy: [],
-      policy: null,
-      seq: 0,
-      notices: 0,
-      credentialVersion: 0,
-      credentials: [],
+      environment: 'production',
+      sponsor: 'carol',
+      scopes: ['orders:read', 'catalog:read'],
+      accessUntil: submission.accessUntil,
       cycle: 0,
-      certifiedAtMs: T0 + 5,
-      suspendedAtMs: null,
+      credentials: [],
       pendingExtension: null,
       plannedOffboarding: null,
-      done: [],
-      revocation: null,
       endReason: null,
     });
+  });
+
+  it('remembers who filed it: a sponsor who filed on the partner’s behalf cannot approve it', () => {
+    const approveAsSponsor = (s: LifecycleState) =>
+      checkDecision(s, { actor: { kind: 'operator', name: 'alice', roles: ['approver'] }, decision: 'approve', reason: 'ok' }, T0 + 1);
+    expect(approveAsSponsor(submitted(T0, { ...submission, requestedBy: 'operator:alice' }))).toMatchObject({ type: 'ForbiddenActor' });
+    // the same sponsor may approve the partner's own (self-service) request
+    expect(approveAsSponsor(submitted(T0))).toBeNull();
   });
 
   it('parses accessUntil into milliseconds', () => {
