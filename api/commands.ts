@@ -4,6 +4,7 @@ import { appendAudit } from '../activities/audit.js';
 import { terminalStates } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
 import {
+  actorLabel,
   emergencyRevokeSignal,
   workflowIdFor,
   type Actor,
@@ -64,11 +65,19 @@ export function assertNotEnded(state: string): void {
 
 /**
  * Emergency revocation, part one: in one durable transaction every key of the partner is marked
- * revoked and the partner is `revoked`, with the audit event. Introspection refuses the keys from
- * this commit on, whatever the workflow or Temporal are doing. Returns the number of keys revoked,
- * or undefined when the partner had already ended.
+ * revoked and the partner is `revoked`, with the audit event, and the signal for the workflow is
+ * written to the `pending_signals` outbox. Introspection refuses the keys from this commit on,
+ * whatever the workflow or Temporal are doing; and because the signal is committed with the
+ * revocation, an API that dies right after the commit cannot leave the workflow uninformed (the
+ * redelivery loop sends it). Returns the keys revoked and the outbox row, or undefined when the
+ * partner had already ended.
  */
-export async function revokeInDatabase(db: Db, partnerId: string, actor: string, reason: string, at: string): Promise<number | undefined> {
+export async function revokeInDatabase(
+  db: Db,
+  partnerId: string,
+  input: RevocationInput,
+): Promise<{ keysRevoked: number; outboxId: number } | undefined> {
+  const { reason, at } = input;
   return db.transaction().execute(async (trx) => {
     const partner = await trx.selectFrom('partners').select(['state']).where('id', '=', partnerId).executeTakeFirstOrThrow();
     if ((terminalStates as readonly string[]).includes(partner.state)) return undefined;
@@ -87,7 +96,7 @@ export async function revokeInDatabase(db: Db, partnerId: string, actor: string,
     await appendAudit(trx, {
       eventKey: `${partnerId}:emergency-revocation`,
       at,
-      actor,
+      actor: actorLabel(input.actor),
       action: 'partner.revocation_requested',
       partnerId,
       before: partner.state,
@@ -95,40 +104,51 @@ export async function revokeInDatabase(db: Db, partnerId: string, actor: string,
       reason,
       details: { keysRevoked: Number(keys.numUpdatedRows) },
     });
-    return Number(keys.numUpdatedRows);
-  });
-}
-
-/**
- * Part two: tell the workflow. A Signal is durable once Temporal accepts it, even with no worker
- * running; when Temporal itself is unreachable it waits in `pending_signals` and is re-sent.
- */
-export async function signalRevocation(deps: AppDeps, partnerId: string, input: RevocationInput): Promise<boolean> {
-  try {
-    await deps.temporal.client.withDeadline(Date.now() + 3000, () =>
-      deps.temporal.client.workflow.getHandle(workflowIdFor(partnerId)).signal(emergencyRevokeSignal, input),
-    );
-    return true;
-  } catch (err) {
-    deps.logger.warn({ err: (err as Error).message, partnerId }, 'revocation signal not delivered; queued for redelivery');
-    await deps.db
+    const outbox = await trx
       .insertInto('pending_signals')
       .values({
         workflow_id: workflowIdFor(partnerId),
         signal: emergencyRevokeSignal.name,
         args: JSON.stringify([input]),
-        created_at: new Date().toISOString(),
-        attempts: 1,
-        last_error: String((err as Error).message).slice(0, 500),
+        created_at: at,
+        attempts: 0,
+        last_error: null,
       })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { keysRevoked: Number(keys.numUpdatedRows), outboxId: outbox.id };
+  });
+}
+
+/**
+ * Part two: tell the workflow now. A Signal is durable once Temporal accepts it, even with no
+ * worker running; its outbox row is then deleted. When Temporal is unreachable the row stays and
+ * `redeliverPendingSignals` re-sends it (the workflow takes the first revocation and ignores a
+ * repeat, so a signal sent twice is harmless).
+ */
+export async function signalRevocation(deps: AppDeps, partnerId: string, input: RevocationInput, outboxId: number): Promise<boolean> {
+  try {
+    await deps.temporal.client.withDeadline(Date.now() + 3000, () =>
+      deps.temporal.client.workflow.getHandle(workflowIdFor(partnerId)).signal(emergencyRevokeSignal, input),
+    );
+    await deps.db.deleteFrom('pending_signals').where('id', '=', outboxId).execute();
+    return true;
+  } catch (err) {
+    deps.logger.warn({ err: (err as Error).message, partnerId }, 'revocation signal not delivered; queued for redelivery');
+    await deps.db
+      .updateTable('pending_signals')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: String((err as Error).message).slice(0, 500) }))
+      .where('id', '=', outboxId)
       .execute();
     return false;
   }
 }
 
 /** Re-sends queued signals; a workflow that has already finished needs none. Returns how many were delivered. */
-export async function redeliverPendingSignals(deps: Pick<AppDeps, 'db' | 'temporal' | 'logger'>): Promise<number> {
-  const pending = await deps.db.selectFrom('pending_signals').selectAll().orderBy('id').limit(100).execute();
+export async function redeliverPendingSignals(deps: Pick<AppDeps, 'db' | 'temporal' | 'logger'>, minAgeMs = 3000): Promise<number> {
+  // Rows younger than a few seconds belong to a request that is still sending its own signal.
+  const settled = new Date(Date.now() - minAgeMs).toISOString();
+  const pending = await deps.db.selectFrom('pending_signals').selectAll().where('created_at', '<=', settled).orderBy('id').limit(100).execute();
   let delivered = 0;
   for (const row of pending) {
     try {

@@ -156,9 +156,11 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     await loadVisiblePartner(deps.db, principal, id);
     const actor = actorFor(principal, id);
     const at = new Date().toISOString();
-    const keysRevoked = await revokeInDatabase(deps.db, id, actorLabel(actor), reason, at);
-    if (keysRevoked === undefined) throw problems.conflict('the partner’s lifecycle has already ended');
-    const workflowSignalled = await signalRevocation(deps, id, { reason, actor, at });
+    const revocation = { reason, actor, at };
+    const revoked = await revokeInDatabase(deps.db, id, revocation);
+    if (revoked === undefined) throw problems.conflict('the partner’s lifecycle has already ended');
+    const { keysRevoked, outboxId } = revoked;
+    const workflowSignalled = await signalRevocation(deps, id, revocation, outboxId);
     c.get('log').warn({ partnerId: id, by: actorLabel(actor), keysRevoked }, 'emergency revocation');
     return c.json({ partnerId: id, state: 'revoked' as const, keysRevoked, workflowSignalled }, 202);
   });

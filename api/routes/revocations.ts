@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { holdsScope } from '../partner-view.js';
 import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
-import { actorLabel } from '../../workflows/messages.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import { actorFor, revokeInDatabase, signalRevocation } from '../commands.js';
 import type { AppDeps } from '../deps.js';
@@ -42,10 +41,11 @@ export function revocationRoutes(deps: AppDeps) {
     for (const target of targets) {
       const actor = actorFor(principal, target.id);
       const at = new Date().toISOString();
-      const keysRevoked = await revokeInDatabase(deps.db, target.id, actorLabel(actor), body.reason, at);
-      if (keysRevoked === undefined) continue; // ended meanwhile
-      await signalRevocation(deps, target.id, { reason: body.reason, actor, at });
-      results.push({ ...view(target), keysRevoked });
+      const revocation = { reason: body.reason, actor, at };
+      const revoked = await revokeInDatabase(deps.db, target.id, revocation);
+      if (revoked === undefined) continue; // ended meanwhile
+      await signalRevocation(deps, target.id, revocation, revoked.outboxId);
+      results.push({ ...view(target), keysRevoked: revoked.keysRevoked });
     }
     c.get('log').warn({ by: principal.kind === 'operator' ? principal.name : principal.kind, count: results.length, scope: body.scope, environment: body.environment }, 'bulk revocation');
     return c.json({ dryRun: false, partners: results }, 200);

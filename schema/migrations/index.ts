@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026_11_23_001_initial.js';
 import * as idempotencyScopes from './2026_11_23_002_idempotency_scopes.js';
+import * as requestTokenIndex from './2026_11_23_003_request_token_index.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -9,6 +10,7 @@ import * as idempotencyScopes from './2026_11_23_002_idempotency_scopes.js';
 const migrations: Record<string, Migration> = {
   '2026_11_23_001_initial': initial,
   '2026_11_23_002_idempotency_scopes': idempotencyScopes,
+  '2026_11_23_003_request_token_index': requestTokenIndex,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokeInDatabase } from '../../api/commands.js';
+import { redeliverPendingSignals, revokeInDatabase } from '../../api/commands.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGateway } from '../../runtime/gateway.js';
 import { startSampleUpstream } from '../../runtime/sample-upstream.js';
@@ -300,7 +300,9 @@ describe('two approvers at once', () => {
 });
 
 describe('revoked in the database, the signal never sent (an API that died right after its commit)', () => {
-  const revokeWithoutSignal = (partnerId: string) => revokeInDatabase(stack.db, partnerId, 'operator:sec', REASON, new Date().toISOString());
+  const revokeWithoutSignal = async (partnerId: string) =>
+    (await revokeInDatabase(stack.db, partnerId, { reason: REASON, actor: { kind: 'operator', name: 'sec', roles: ['security'] }, at: new Date().toISOString() }))
+      ?.keysRevoked;
 
   it('waiting for stage 2: the workflow adopts the revocation at its next database write (the escalation)', async () => {
     const { partnerId } = await submit(stack, twoStages);
@@ -341,6 +343,29 @@ describe('revoked in the database, the signal never sent (an API that died right
     const trail = await expectFullyRevoked(p.partnerId);
     expect(trail).not.toContain('recertification.opened');
   });
+
+  it('the signal was committed with the revocation: the redelivery loop sends what the dead API never did', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    // No worker: the workflow cannot find the revocation in the database by itself meanwhile.
+    await stack.stopWorker();
+    try {
+      expect(await revokeWithoutSignal(p.partnerId)).toBe(1);
+    } catch (err) {
+      await stack.startWorker();
+      throw err;
+    }
+    const outbox = await stack.db.selectFrom('pending_signals').selectAll().where('workflow_id', '=', workflowIdFor(p.partnerId)).execute();
+    expect(outbox).toHaveLength(1);
+    // what the API process runs every few seconds (runtime/roles.ts), here without the grace for in-flight requests
+    const deps = { db: stack.db, temporal: { client: stack.client, taskQueue: stack.taskQueue }, logger: stack.logger };
+    expect(await redeliverPendingSignals(deps, 0)).toBeGreaterThanOrEqual(1);
+    const history = await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).fetchHistory();
+    const signalled = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'emergencyRevoke');
+    expect(signalled).toHaveLength(1);
+    expect(await stack.db.selectFrom('pending_signals').selectAll().where('workflow_id', '=', workflowIdFor(p.partnerId)).execute()).toHaveLength(0);
+    await stack.startWorker();
+    await expectFullyRevoked(p.partnerId);
+  });
 });
 
 describe('a lifecycle closed from outside under an admitted command', () => {
@@ -356,7 +381,7 @@ describe('a lifecycle closed from outside under an admitted command', () => {
       // stays unanswered until the workflow is gone.
       lock.exec('begin immediate');
       const pending = decide(stack, partnerId, t.alice!, { decision: 'approve' });
-      await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 5000, 20);
+      await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 30_000, 20);
       await handle.terminate('ended by an operator from the Temporal CLI');
       const res = await pending;
       expect(res.status, res.text).toBe(409);
