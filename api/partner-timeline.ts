@@ -9,6 +9,7 @@
  * the partner at all until someone decides what of it the partner may see, and a detail field not
  * listed is dropped.
  */
+import { neutralReasons, partnerFacingEndReason, partnerFacingPlanReason, type ReasonAuthor } from '../domain/partner-facing.js';
 import type { AuditEventRow } from '../schema/database.js';
 
 /** The role in which someone acted, as the partner may know it. */
@@ -39,14 +40,7 @@ export interface TimelineContext {
 const partnerDetailFields = ['keyId', 'prefix', 'expiresAt', 'newKeyId', 'oldKeyId', 'retireAt'] as const;
 type PartnerDetailField = (typeof partnerDetailFields)[number];
 
-/** Neutral sentences where the written reason is internal. */
-export const neutralReasons = {
-  revoked: 'access revoked by security',
-  notRenewed: 'access not renewed at recertification',
-  plannedByAdmin: 'offboarding planned by an administrator',
-  offboardedByAdmin: 'offboarded by an administrator',
-  suspendedByOperator: 'access suspended by security',
-} as const;
+export { neutralReasons };
 
 type ReasonRule =
   /** written by or for the partner: shown as written */
@@ -140,11 +134,13 @@ function reasonFor(e: TimelineSource, by: TimelineRole, notRenewed: boolean): st
     case 'system':
       if (by === 'system') return e.reason;
       return e.action === 'partner.suspended' ? neutralReasons.suspendedByOperator : null;
-    case 'partnerOrSponsor':
+    case 'partnerOrSponsor': {
       if (by === 'system') return e.reason;
-      if (e.action === 'partner.offboarded' && notRenewed) return neutralReasons.notRenewed;
-      if (by === 'partner' || by === 'sponsor') return e.reason;
-      return e.action === 'offboarding.planned' ? neutralReasons.plannedByAdmin : neutralReasons.offboardedByAdmin;
+      const author: ReasonAuthor = by === 'partner' || by === 'sponsor' ? by : 'operator';
+      return e.action === 'offboarding.planned'
+        ? partnerFacingPlanReason(e.reason ?? '', author)
+        : partnerFacingEndReason('offboarded', e.reason ?? '', author, notRenewed);
+    }
     case 'revocation':
       return neutralReasons.revoked;
     default:

@@ -3,6 +3,7 @@ import type { Db } from '../schema/db.js';
 import type { PartnerRow } from '../schema/database.js';
 import { hashesEqual } from '../domain/api-key.js';
 import type { Principal } from './auth.js';
+import { partnerTimeline, type PartnerTimelineEvent } from './partner-timeline.js';
 import { problems } from './problem.js';
 
 const parseJson = <T>(value: string | null): T | null => (value === null ? null : (JSON.parse(value) as T));
@@ -51,6 +52,46 @@ export const partnerSummary = (p: PartnerRow) => ({
   accessUntil: p.access_until,
   nextDeadline: p.next_deadline_at ? { at: p.next_deadline_at, action: p.next_deadline_action ?? '' } : null,
 });
+
+/**
+ * The partner's events as the partner may read them (api/partner-timeline.ts): the approval stage
+ * of each decision and the roles of the operators named tell in which role someone acted.
+ */
+export async function loadPartnerTimeline(db: Db, partner: PartnerRow): Promise<PartnerTimelineEvent[]> {
+  const events = await db
+    .selectFrom('audit_events')
+    .leftJoin('decisions', (join) => join.onRef('decisions.step_key', '=', 'audit_events.event_key').on('decisions.partner_id', '=', partner.id))
+    .selectAll('audit_events')
+    .select('decisions.stage as decision_stage')
+    .where('audit_events.partner_id', '=', partner.id)
+    .orderBy('audit_events.seq')
+    .execute();
+  const names = [...new Set(events.filter((e) => e.actor.startsWith('operator:')).map((e) => e.actor.slice('operator:'.length)))];
+  const operators = names.length ? await db.selectFrom('operators').select(['name', 'roles']).where('name', 'in', names).execute() : [];
+  const operatorRoles = new Map(operators.map((o) => [o.name, JSON.parse(o.roles) as string[]]));
+  return partnerTimeline(events, { sponsor: partner.sponsor, operatorRoles });
+}
+
+const endings = new Set(['approval.rejected', 'approval.expired', 'partner.offboarded', 'partner.revoked']);
+
+/**
+ * The partner view as the partner itself may read it: the end reason and a planned offboarding
+ * say what its timeline says (never security's or an administrator's note, never an operator's
+ * name); everything else is the partner's own data.
+ */
+export async function partnerOwnView(db: Db, partner: PartnerRow) {
+  const view = await partnerView(db, partner);
+  if (view.endReason === null && view.plannedOffboarding === null) return view;
+  const timeline = await loadPartnerTimeline(db, partner);
+  const latest = [...timeline].reverse();
+  const ending = latest.find((e) => endings.has(e.action));
+  const plan = latest.find((e) => e.action === 'offboarding.planned');
+  return {
+    ...view,
+    endReason: view.endReason === null ? null : (ending?.reason ?? null),
+    plannedOffboarding: view.plannedOffboarding && plan ? { at: view.plannedOffboarding.at, reason: plan.reason ?? '', by: plan.by } : null,
+  };
+}
 
 export async function partnerView(db: Db, partner: PartnerRow) {
   const credentials = await db

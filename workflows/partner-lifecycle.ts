@@ -14,6 +14,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { partnerFacingEndReason, reasonAuthor, type Ending } from '../domain/partner-facing.js';
 import type { createActivities } from '../activities/index.js';
 import type { PartnerEndedFailure, ReadModelPatch, TransitionRecord } from '../activities/types.js';
 import {
@@ -249,7 +250,8 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     return issued;
   }
 
-  async function end(to: 'rejected' | 'request_expired' | 'offboarded' | 'revoked', action: string, reason: string, actor?: string) {
+  /** `notRenewed`: the sponsor answered `revoke` at recertification (the partner reads a neutral sentence). */
+  async function end(to: Ending, action: string, reason: string, actor?: string, notRenewed = false) {
     s.endReason = reason;
     s.credentials = [];
     s.pendingExtension = null;
@@ -260,7 +262,9 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
       patch: { endReason: reason, endedAt: iso(Date.now()), pendingExtension: null, plannedOffboarding: null },
       revokeKeys: { reason },
     });
-    await notify(`partner.${to}`, ['partner', `operator:${s.sponsor}`], `Access ${to.replace('_', ' ')}: ${reason}`);
+    // The notice goes to the partner too: it carries the reason as the partner may read it.
+    const told = partnerFacingEndReason(to, reason, reasonAuthor(actor, s.partnerId, s.sponsor), notRenewed);
+    await notify(`partner.${to}`, ['partner', `operator:${s.sponsor}`], `Access ${to.replace('_', ' ')}: ${told}`);
   }
 
   async function revoke(): Promise<void> {
@@ -523,7 +527,7 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     if (r.decision === 'revoke') {
       s.endReason = r.reason;
       await transition('recertification.revoked', s.state, { actor: by, reason: r.reason, recertification });
-      await end('offboarded', 'partner.offboarded', `recertification revoked: ${r.reason}`, by);
+      await end('offboarded', 'partner.offboarded', `recertification revoked: ${r.reason}`, by, true);
       settle(id, { ok: commandResult() });
       return true;
     }

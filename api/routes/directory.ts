@@ -9,8 +9,7 @@ import {
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { holdsScope, loadVisiblePartner, partnerSummary } from '../partner-view.js';
-import { partnerTimeline } from '../partner-timeline.js';
+import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerSummary } from '../partner-view.js';
 import { toAuditEvent } from './audit.js';
 import { validationHook } from '../validation.js';
 
@@ -77,18 +76,7 @@ export function directoryRoutes(deps: AppDeps) {
       return c.json({ partnerId: id, view: 'operator' as const, events: events.map(toAuditEvent) }, 200);
     }
     // The partner itself (request token or key): its own view, never the audit rows.
-    const events = await deps.db
-      .selectFrom('audit_events')
-      .leftJoin('decisions', (join) => join.onRef('decisions.step_key', '=', 'audit_events.event_key').on('decisions.partner_id', '=', id))
-      .selectAll('audit_events')
-      .select('decisions.stage as decision_stage')
-      .where('audit_events.partner_id', '=', id)
-      .orderBy('audit_events.seq')
-      .execute();
-    const names = [...new Set(events.filter((e) => e.actor.startsWith('operator:')).map((e) => e.actor.slice('operator:'.length)))];
-    const operators = names.length ? await deps.db.selectFrom('operators').select(['name', 'roles']).where('name', 'in', names).execute() : [];
-    const operatorRoles = new Map(operators.map((o) => [o.name, JSON.parse(o.roles) as string[]]));
-    return c.json({ partnerId: id, view: 'partner' as const, events: partnerTimeline(events, { sponsor: partner.sponsor, operatorRoles }) }, 200);
+    return c.json({ partnerId: id, view: 'partner' as const, events: await loadPartnerTimeline(deps.db, partner) }, 200);
   });
 
   app.openapi(inboxRoute, async (c) => {

@@ -6,7 +6,7 @@ import { claimIdempotencyKey, findIdempotent, idempotencyRef, openIdempotentResp
 import { isUnstarted, startLifecycle, submitterOf } from '../submissions.js';
 import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { loadVisiblePartner, partnerView } from '../partner-view.js';
+import { loadVisiblePartner, partnerOwnView, partnerView } from '../partner-view.js';
 import { problems } from '../problem.js';
 import { bearerSecurity } from '../openapi.js';
 import { validationHook } from '../validation.js';
@@ -181,7 +181,8 @@ export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
 
   app.openapi(getRoute, async (c) => {
     const partner = await loadVisiblePartner(deps.db, c.get('principal'), c.req.valid('param').id);
-    return c.json(await partnerView(deps.db, partner), 200);
+    const principal = c.get('principal');
+    return c.json(principal.kind === 'operator' ? await partnerView(deps.db, partner) : await partnerOwnView(deps.db, partner), 200);
   });
 
   return app;

@@ -165,6 +165,37 @@ describe('the partner’s own timeline', () => {
     expect(res.text).not.toContain('keysRevoked');
   });
 
+  it('the partner’s view of itself and the notice it gets say what its timeline says', async () => {
+    const own = await stack.call('GET', `/v1/partners/${full.partnerId}`, { token: full.requestToken });
+    expect(own.status, own.text).toBe(200);
+    expect(own.json.endReason).toBe(neutralReasons.revoked);
+    for (const text of Object.values(internal)) expect(own.text).not.toContain(text);
+    // the sponsor is the partner's own choice at submission; the operators who acted are not named
+    for (const name of [SECURITY, ADMIN, 'operator:']) expect(own.text).not.toContain(name);
+    // operators keep the written reason
+    const audited = await stack.call('GET', `/v1/partners/${full.partnerId}`, { token: t.aud });
+    expect(audited.json.endReason).toBe(internal.revocation);
+    // the partner.revoked notice goes to the partner too: no internal reason in it
+    const notice = await stack.db.selectFrom('notifications').select('payload').where('partner_id', '=', full.partnerId).where('kind', '=', 'partner.revoked').executeTakeFirstOrThrow();
+    expect(notice.payload).toContain(neutralReasons.revoked);
+    expect(notice.payload).not.toContain(internal.revocation);
+  });
+
+  it('an offboarding an administrator planned reads, for the partner, as planned by an administrator', async () => {
+    const p = await activePartner(stack, { sponsor: t.sponsor! }, { sponsor: SPONSOR, scopes: ['orders:read'] });
+    const at = new Date(Date.now() + 20 * 60_000).toISOString();
+    const planned = await stack.call('POST', `/v1/partners/${p.partnerId}/offboarding`, { token: t.admin, body: { at, reason: internal.planned } });
+    expect(planned.status, planned.text).toBe(200);
+    await waitForAction(stack, p.partnerId, 'offboarding.planned');
+    const own = await stack.call('GET', `/v1/partners/${p.partnerId}`, { token: p.apiKey });
+    expect(own.status, own.text).toBe(200);
+    expect(own.json.plannedOffboarding).toEqual({ at: expect.any(String), reason: neutralReasons.plannedByAdmin, by: 'admin' });
+    expect(own.text).not.toContain(internal.planned);
+    expect(own.text).not.toContain(ADMIN);
+    const audited = await stack.call('GET', `/v1/partners/${p.partnerId}`, { token: t.aud });
+    expect(audited.json.plannedOffboarding).toMatchObject({ reason: internal.planned, by: `operator:${ADMIN}` });
+  });
+
   it('a rejection shows its reason and who decided, in role', async () => {
     const { partnerId, requestToken } = await submit(stack, { sponsor: SPONSOR, scopes: ['orders:read'] });
     expect((await decide(stack, partnerId, t.sponsor!, { decision: 'reject', reason: forPartner.rejection })).status).toBe(200);
