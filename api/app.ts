@@ -7,6 +7,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, type AppEnv } from './auth.js';
 import { responseHeaders } from './headers.js';
 import { rejectUnsupportedMethods } from './methods.js';
+import { withAuthenticationResponses } from './openapi.js';
 import type { AppDeps } from './deps.js';
 import { mapTemporalError } from './temporal-errors.js';
 import { Problem, problemResponse, problems } from './problem.js';
@@ -89,8 +90,9 @@ export function createApp(deps: AppDeps) {
     info: { title: 'partner-access', version: '0.1.0', description: 'Partner API access lifecycle: onboarding, approval, credentials, recertification, revocation.' },
   };
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.doc31('/openapi.json', openApiConfig);
-  app.route('/', docsRoutes(() => app.getOpenAPI31Document(openApiConfig) as never));
+  const openApiDocument = () => withAuthenticationResponses(app.getOpenAPI31Document(openApiConfig));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.route('/', docsRoutes(() => openApiDocument() as never));
 
   app.notFound((c) => problemResponse(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -22,3 +22,23 @@ export function problemResponses<const C extends readonly number[]>(...codes: C)
 }
 
 export const bearerSecurity = [{ bearer: [] }];
+
+const httpMethods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+/**
+ * Authentication runs before every `/v1` route (api/auth.ts): whatever the route, a request that
+ * carries a credential can be refused 401 (invalid) or 429 (its source is over the failed-credential
+ * budget). The document says so on every `/v1` operation, so no route's entry can forget it.
+ */
+export function withAuthenticationResponses<D extends { paths?: object }>(doc: D): D {
+  const added = problemResponses(401, 429);
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+  for (const [path, operations] of Object.entries(paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const [method, operation] of Object.entries(operations)) {
+      if (!httpMethods.has(method)) continue;
+      operation.responses = { ...added, ...(operation.responses ?? {}) };
+    }
+  }
+  return doc;
+}

@@ -127,6 +127,15 @@ describe('role × route matrix', () => {
     expect(new Set(documented)).toEqual(new Set(tested));
   });
 
+  it('every /v1 operation documents the answers authentication can give: 401 and 429 (failed-credential budget)', async () => {
+    const doc = (await stack.call('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const v1 = Object.entries(doc.paths).filter(([path]) => path.startsWith('/v1/'));
+    expect(v1.length).toBeGreaterThan(10);
+    for (const [path, ops] of v1) {
+      for (const [method, op] of Object.entries(ops)) expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '429']));
+    }
+  });
+
   it('a partner key never opens an operator route (NHI10)', async () => {
     for (const path of ['/v1/partners', '/v1/inbox', '/v1/audit', '/v1/audit/verify']) {
       const res = await stack.call('GET', path, { token: shared.apiKey });
