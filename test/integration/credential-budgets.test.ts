@@ -1,6 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { serveApp } from '../helpers/gateway.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, generateOpaqueToken } from '../../domain/api-key.js';
 import { parseTrustedProxies } from '../../domain/client-address.js';
@@ -18,7 +17,7 @@ const INTROSPECTION_FAILURES = 5;
 const PROXY = '127.0.0.2';
 
 let stack: Stack;
-let server: ServerType;
+let server: Awaited<ReturnType<typeof serveApp>>;
 let port: number;
 const t: Record<string, string> = {};
 let partner: Awaited<ReturnType<typeof activePartner>>;
@@ -36,13 +35,11 @@ beforeAll(async () => {
   t.sec = await stack.operator('sec', ['security']);
   t.gw = await stack.operator('gw', ['gateway']);
   partner = await activePartner(stack, { sponsor: t.alice, security: t.sec });
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: stack.app.fetch, port: 0, hostname: '::' }, () => resolve(s));
-  });
-  port = (server.address() as AddressInfo).port;
+  server = await serveApp(stack, '::');
+  port = server.port;
 }, 120_000);
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
   await stack?.stop();
 });
 

@@ -2,11 +2,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGateway } from '../../runtime/gateway.js';
-import { startSampleUpstream } from '../../runtime/sample-upstream.js';
+import { startGatewayFor } from '../helpers/gateway.js';
 import { activePartner } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -18,9 +17,9 @@ import { startStack, type Stack } from '../helpers/stack.js';
  */
 const FAILED_KEYS_PER_MINUTE = 30;
 let stack: Stack;
-let api: ServerType;
-let upstream: Awaited<ReturnType<typeof startSampleUpstream>>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let edge: Awaited<ReturnType<typeof startGatewayFor>>;
+let upstream: typeof edge.upstream;
+let gateway: typeof edge.gateway;
 let ordersKey: string;
 let bothKey: string;
 const t: Record<string, string> = {};
@@ -33,23 +32,13 @@ beforeAll(async () => {
   t.alice = await stack.operator('alice', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
   t.gw = await stack.operator('edge', ['gateway']);
-  const apiPort = await freePort();
-  api = serve({ fetch: stack.app.fetch, port: apiPort, hostname: '127.0.0.1' });
-  upstream = await startSampleUpstream();
-  gateway = await startGateway({
-    port: await freePort(),
-    apiUpstream: `127.0.0.1:${apiPort}`,
-    upstream: `127.0.0.1:${upstream.port}`,
-    gatewayToken: t.gw!,
-    runtimeDir: path.join(stack.dir, 'gateway'),
-  });
+  edge = await startGatewayFor(stack, t.gw!);
+  ({ upstream, gateway } = edge);
   ordersKey = (await activePartner(stack, { sponsor: t.alice! })).apiKey;
   bothKey = (await activePartner(stack, { sponsor: t.alice!, security: t.sec! }, { scopes: ['orders:read', 'payments:read'] })).apiKey;
 }, 90_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await upstream?.close();
-  await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
+  await edge?.stop();
   await stack?.stop();
 });
 

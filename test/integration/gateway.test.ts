@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import { freePort } from '../../runtime/dev-server.js';
 import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway } from '../../runtime/gateway.js';
-import { startSampleUpstream } from '../../runtime/sample-upstream.js';
+import { startGatewayFor } from '../helpers/gateway.js';
 import { activePartner, partnerRow, waitForAction } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -14,9 +12,9 @@ import { startStack, type Stack } from '../helpers/stack.js';
  * payments:read, the gateway serves sandbox.
  */
 let stack: Stack;
-let api: ServerType;
-let upstream: Awaited<ReturnType<typeof startSampleUpstream>>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let edge: Awaited<ReturnType<typeof startGatewayFor>>;
+let upstream: typeof edge.upstream;
+let gateway: typeof edge.gateway;
 const t: Record<string, string> = {};
 const probeSecret = 'probe-secret-for-tests-0123456789abcdef';
 
@@ -29,21 +27,11 @@ beforeAll(async () => {
   t.alice = await stack.operator('alice', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
   t.gw = await stack.operator('edge', ['gateway']);
-  const apiPort = await freePort();
-  api = serve({ fetch: stack.app.fetch, port: apiPort, hostname: '127.0.0.1' });
-  upstream = await startSampleUpstream();
-  gateway = await startGateway({
-    port: gatewayPort,
-    apiUpstream: `127.0.0.1:${apiPort}`,
-    upstream: `127.0.0.1:${upstream.port}`,
-    gatewayToken: t.gw!,
-    runtimeDir: path.join(stack.dir, 'gateway'),
-  });
+  edge = await startGatewayFor(stack, t.gw!, gatewayPort);
+  ({ upstream, gateway } = edge);
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await upstream?.close();
-  await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
+  await edge?.stop();
   await stack?.stop();
 });
 

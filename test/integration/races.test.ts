@@ -1,13 +1,10 @@
-import path from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
 import SQLite from 'better-sqlite3';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redeliverPendingSignals, revokeInDatabase } from '../../api/commands.js';
 import { freePort } from '../../runtime/dev-server.js';
-import { startGateway } from '../../runtime/gateway.js';
-import { startSampleUpstream } from '../../runtime/sample-upstream.js';
+import { startGatewayFor } from '../helpers/gateway.js';
 import { decideUpdate, workflowIdFor } from '../../workflows/messages.js';
 import { actions, activePartner, decide, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -22,9 +19,7 @@ import { eventually, startStack, type Stack } from '../helpers/stack.js';
  * after a certification and is due 3 s later.
  */
 let stack: Stack;
-let api: ServerType;
-let upstream: Awaited<ReturnType<typeof startSampleUpstream>>;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+let edge: Awaited<ReturnType<typeof startGatewayFor>>;
 const t: Record<string, string> = {};
 const probeSecret = 'probe-secret-for-race-tests-0123456789abcdef';
 const twoStages = { scopes: ['orders:read', 'payments:read'] };
@@ -44,21 +39,10 @@ beforeAll(async () => {
   t.root = await stack.operator('root', ['admin']);
   t.auditor = await stack.operator('audrey', ['auditor']);
   t.gw = await stack.operator('edge', ['gateway']);
-  const apiPort = await freePort();
-  api = serve({ fetch: stack.app.fetch, port: apiPort, hostname: '127.0.0.1' });
-  upstream = await startSampleUpstream();
-  gateway = await startGateway({
-    port: gatewayPort,
-    apiUpstream: `127.0.0.1:${apiPort}`,
-    upstream: `127.0.0.1:${upstream.port}`,
-    gatewayToken: t.gw!,
-    runtimeDir: path.join(stack.dir, 'gateway'),
-  });
+  edge = await startGatewayFor(stack, t.gw!, gatewayPort);
 }, 60_000);
 afterAll(async () => {
-  await gateway?.stop();
-  await upstream?.close();
-  await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
+  await edge?.stop();
   await stack?.stop();
 });
 

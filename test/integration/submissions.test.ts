@@ -1,6 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { serveApp } from '../helpers/gateway.js';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +16,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
  * start, and only sponsors and admins may file on a partner's behalf, within a budget.
  */
 let stack: Stack;
-let server: ServerType;
+let server: Awaited<ReturnType<typeof serveApp>>;
 let port: number;
 const t: Record<string, string> = {};
 
@@ -32,13 +31,11 @@ beforeAll(async () => {
   t.aud = await stack.operator('aud', ['auditor']);
   t.gw = await stack.operator('gw', ['gateway']);
   // the real HTTP server: the client address is the socket's peer
-  server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: stack.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
-  port = (server.address() as AddressInfo).port;
+  server = await serveApp(stack);
+  port = server.port;
 }, 120_000);
 afterAll(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.close();
   await stack?.stop();
 });
 
