@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { cpuMeter } from './cpu.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
-import { startEmbeddedStack, type EmbeddedStack } from '../runtime/embedded-stack.js';
+import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack.js';
 import { freePort } from '../runtime/dev-server.js';
 import { nginxBinary, renderDirectNginxConfig, startGateway, type GatewayOptions } from '../runtime/gateway.js';
 import { createOperator } from '../runtime/operators.js';

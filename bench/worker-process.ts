@@ -3,12 +3,12 @@
  * the same role `npm run worker` runs, plus a `stats` message answering process.memoryUsage().
  */
 import { bootData } from '../runtime/boot.js';
-import { runWorkerRole } from '../runtime/roles.js';
+import { runWorkerProcess } from '../runtime/processes.js';
 import { createLogger } from '../runtime/services.js';
 import { temporalTarget } from '../runtime/temporal.js';
 
 const { config, db } = await bootData();
-const worker = await runWorkerRole(config, temporalTarget(config), db, createLogger('warn'));
+const worker = await runWorkerProcess(config, temporalTarget(config), db, createLogger('warn'));
 process.on('message', (message) => {
   if (message === 'stats') process.send?.({ memory: process.memoryUsage() });
 });

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { z } from 'zod';
+import type { Environment } from '../workflows/messages.js';
+import type { LifecyclePolicy } from '../workflows/state.js';
 
 /**
  * Policy as code: config/policy.json, validated here. Durations use Temporal's string form
@@ -109,3 +111,26 @@ export function loadPolicyFile(file: string): Policy {
   }
   return parsePolicy(raw);
 }
+
+/** The slice of the policy one environment's lifecycle needs, as the workflow takes it. */
+export function toLifecyclePolicy(policy: Policy, environment: Environment): LifecyclePolicy {
+  const p = policy.environments[environment];
+  return {
+    version: policy.version,
+    securityApproval: p.securityApproval,
+    scopeRisk: Object.fromEntries(Object.entries(policy.scopes).map(([name, scope]) => [name, scope.risk])),
+    maxAccessMs: p.maxAccess,
+    approvalTimeoutMs: p.approvalTimeout,
+    approvalRemindersMs: p.approvalReminders,
+    escalateAfterMs: p.escalateAfter,
+    recertifyEveryMs: p.recertifyEvery,
+    recertRemindersMs: p.recertReminders,
+    noAnswer: p.noAnswer,
+    suspendedGraceMs: p.suspendedGrace,
+    expiryWarningsMs: p.expiryWarnings,
+    rotationOverlapMs: p.rotationOverlap,
+  };
+}
+
+/** Re-reads the policy file on every call: each recertification cycle picks up the current policy. */
+export const lifecyclePolicyFrom = (file: string) => (environment: Environment) => toLifecyclePolicy(loadPolicyFile(file), environment);

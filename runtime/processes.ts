@@ -1,3 +1,7 @@
+/**
+ * The two kinds of process partner-access runs (`npm run worker`, `npm run api`; `npm start` runs
+ * both in one): each wired from the configuration and stoppable with draining.
+ */
 import fs from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
@@ -11,7 +15,8 @@ import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import { createWorker } from '../worker.js';
-import { lifecyclePolicyFrom, loadPickupKey } from './services.js';
+import { lifecyclePolicyFrom } from '../config/policy.js';
+import { loadPickupKey } from './services.js';
 import { connectClient, connectWorkerConnection, type TemporalTarget } from './temporal.js';
 import { installTemporalRuntime } from './temporal-runtime.js';
 
@@ -19,8 +24,8 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** The worker role: connects, registers the lifecycle, runs until stopped (drains on stop). */
-export async function runWorkerRole(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running> {
+/** The worker process: connects, registers the lifecycle, runs until stopped (drains on stop). */
+export async function runWorkerProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running> {
   installTemporalRuntime(logger);
   const connection = await connectWorkerConnection(target);
   const worker: Worker = await createWorker({
@@ -46,8 +51,8 @@ export async function runWorkerRole(config: AppConfig, target: TemporalTarget, d
   };
 }
 
-/** The API role: the Hono app on HOST:PORT. */
-export async function runApiRole(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
+/** The API process: the Hono app on HOST:PORT. */
+export async function runApiProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
   const policy = loadPolicyFile(config.policyFile);
   const { connection, client } = await connectClient(target);
   const usage = new UsageRecorder(db);

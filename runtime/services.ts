@@ -2,34 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AppConfig } from '../config/env.js';
-import { loadPolicyFile, type Policy } from '../config/policy.js';
 import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
 import { ensurePrivateDir, tightenIfExists } from './private-files.js';
-import type { Environment } from '../workflows/messages.js';
-import type { LifecyclePolicy } from '../workflows/state.js';
-
-/** The slice of the policy one environment's lifecycle needs, as the workflow takes it. */
-export function toLifecyclePolicy(policy: Policy, environment: Environment): LifecyclePolicy {
-  const p = policy.environments[environment];
-  return {
-    version: policy.version,
-    securityApproval: p.securityApproval,
-    scopeRisk: Object.fromEntries(Object.entries(policy.scopes).map(([name, scope]) => [name, scope.risk])),
-    maxAccessMs: p.maxAccess,
-    approvalTimeoutMs: p.approvalTimeout,
-    approvalRemindersMs: p.approvalReminders,
-    escalateAfterMs: p.escalateAfter,
-    recertifyEveryMs: p.recertifyEvery,
-    recertRemindersMs: p.recertReminders,
-    noAnswer: p.noAnswer,
-    suspendedGraceMs: p.suspendedGrace,
-    expiryWarningsMs: p.expiryWarnings,
-    rotationOverlapMs: p.rotationOverlap,
-  };
-}
-
-/** Re-reads the policy file on every call: each recertification cycle picks up the current policy. */
-export const lifecyclePolicyFrom = (file: string) => (environment: Environment) => toLifecyclePolicy(loadPolicyFile(file), environment);
 
 /**
  * The AES key sealing pickup copies: PICKUP_KEY, or a key file under the data dir created on

@@ -5,7 +5,7 @@
 import { assertPortFree, startDevServer, type DevServer } from '../runtime/dev-server.js';
 import { bootData, main, onShutdown } from '../runtime/boot.js';
 import { ensureFirstAdmin } from '../runtime/operators.js';
-import { runApiRole, runWorkerRole } from '../runtime/roles.js';
+import { runApiProcess, runWorkerProcess } from '../runtime/processes.js';
 import { createLogger } from '../runtime/services.js';
 import { resolveTemporalCli } from '../runtime/temporal-cli.js';
 import { temporalTarget, waitForTemporal } from '../runtime/temporal.js';
@@ -38,9 +38,9 @@ await main(async () => {
   onShutdown(stopAll);
   try {
     await waitForTemporal(target, 30_000);
-    const worker = await runWorkerRole(config, target, db, logger);
+    const worker = await runWorkerProcess(config, target, db, logger);
     stops.push(worker.stop);
-    const api = await runApiRole(config, target, db, logger);
+    const api = await runApiProcess(config, target, db, logger);
     stops.push(api.stop);
 
     const adminToken = await ensureFirstAdmin(db, config.adminToken);

@@ -1,12 +1,12 @@
 /** `npm run worker`: the worker role alone, against an existing Temporal cluster and database. */
 import { bootData, main, onShutdown } from '../runtime/boot.js';
-import { runWorkerRole } from '../runtime/roles.js';
+import { runWorkerProcess } from '../runtime/processes.js';
 import { createLogger } from '../runtime/services.js';
 import { temporalTarget } from '../runtime/temporal.js';
 
 await main(async () => {
   const { config, db } = await bootData();
-  const worker = await runWorkerRole(config, temporalTarget(config), db, createLogger(config.logLevel));
+  const worker = await runWorkerProcess(config, temporalTarget(config), db, createLogger(config.logLevel));
   onShutdown(async () => {
     await worker.stop();
     await db.destroy();

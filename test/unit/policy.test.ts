@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
 import { requiredStages } from '../../workflows/state.js';
-import { toLifecyclePolicy } from '../../runtime/services.js';
+import { toLifecyclePolicy } from '../../config/policy.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const shipped = loadPolicyFile(path.join(root, 'config/policy.json'));
