@@ -1,0 +1,238 @@
+/**
+ * The access phase: the partner is active, due for recertification, or suspended. Commands
+ * (extension, its decision, recertification, offboarding, key rotation) and deadlines (access end,
+ * warnings, key retirement, the recertification cycle) are served one at a time until the partner
+ * ends or a recertification cycle completes (the run then continues as new).
+ */
+import { workflowInfo } from '@temporalio/workflow';
+import {
+  actorLabel,
+  terminalStates,
+  type DecisionInput,
+  type ExtensionInput,
+  type OffboardingInput,
+  type RecertificationInput,
+  type RotationInput,
+} from '../messages.js';
+import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
+import { agenda, nextItem, recertificationDueAtMs, type AgendaItem } from '../state.js';
+import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
+
+/** `continue`: a recertification cycle completed (or history grew long) with nothing left queued. */
+export async function accessPhase(lc: Lifecycle): Promise<'ended' | 'continue'> {
+  const s = lc.s;
+  let cycleEnded = false;
+  while (!terminalStates.includes(s.state)) {
+    if (s.revocation) {
+      await lc.revoke();
+      return 'ended';
+    }
+    const due = nextItem(agenda(s));
+    if (due && due.atMs <= Date.now()) {
+      await lc.step(() => onAccessDeadline(lc, due));
+      continue;
+    }
+    const woke = await lc.waitForWork(due);
+    if (s.revocation) continue;
+    if (woke) {
+      const next = lc.takeCommand();
+      await lc.step(async () => {
+        if (await onAccessCommand(lc, next)) cycleEnded = true;
+      }, next.id);
+    } else if (due) {
+      await lc.step(() => onAccessDeadline(lc, due));
+    }
+    // A new run starts with an empty queue: commands that arrived with the cycle's answer
+    // (an offboarding beside the keep) are served in this run first, or they would wait forever.
+    const idle = !lc.hasQueuedCommands && !terminalStates.includes(s.state) && !s.revocation;
+    if (idle && (cycleEnded || workflowInfo().continueAsNewSuggested)) return 'continue';
+  }
+  return 'ended';
+}
+
+/** Re-checks the command's rule at dequeue, then serves it. True when a recertification cycle completed. */
+async function onAccessCommand(lc: Lifecycle, { id, command }: QueuedCommand): Promise<boolean> {
+  const s = lc.s;
+  const now = Date.now();
+  switch (command.kind) {
+    case 'decide': {
+      const problem = checkDecision(s, command.input, now);
+      return problem ? lc.refuse(id, problem) : decideExtension(lc, id, command.input, now);
+    }
+    case 'recertify': {
+      const problem = checkRecertification(s, command.input);
+      return problem ? lc.refuse(id, problem) : recertify(lc, id, command.input);
+    }
+    case 'extension': {
+      const problem = checkExtension(s, command.input, now);
+      return problem ? lc.refuse(id, problem) : requestExtension(lc, id, command.input, now);
+    }
+    case 'offboarding': {
+      const problem = checkOffboarding(s, command.input, now);
+      return problem ? lc.refuse(id, problem) : planOffboarding(lc, id, command.input, now);
+    }
+    case 'rotation': {
+      const problem = checkRotation(s, command.input);
+      return problem ? lc.refuse(id, problem) : rotateCredential(lc, id, command.input, now);
+    }
+  }
+}
+
+async function decideExtension(lc: Lifecycle, id: number, d: DecisionInput, now: number): Promise<false> {
+  const s = lc.s;
+  const ext = s.pendingExtension!;
+  s.pendingExtension = null;
+  const by = actorLabel(d.actor);
+  const decision = { kind: 'extension' as const, stage: null, decision: d.decision, reason: d.reason, accessUntil: d.accessUntil };
+  if (d.decision === 'approve') {
+    s.accessUntilMs = d.accessUntil ? Date.parse(d.accessUntil) : ext.accessUntilMs;
+    s.accessWindowSetAtMs = now;
+    for (const c of s.credentials) c.expiresAtMs = c.retireAtMs ?? s.accessUntilMs;
+    await lc.transition('extension.approved', s.state, {
+      actor: by,
+      reason: d.reason,
+      decision,
+      credentialsExpireAt: iso(s.accessUntilMs),
+      patch: { accessUntil: iso(s.accessUntilMs), pendingExtension: null },
+    });
+  } else {
+    await lc.transition('extension.rejected', s.state, { actor: by, reason: d.reason, decision, patch: { pendingExtension: null } });
+  }
+  await lc.notify(`extension.${d.decision === 'approve' ? 'approved' : 'rejected'}`, ['partner'], `Extension ${d.decision}d: ${d.reason}`, {
+    accessUntil: iso(s.accessUntilMs),
+  });
+  lc.settle(id, { ok: lc.commandResult({ accessUntil: iso(s.accessUntilMs) }) });
+  return false;
+}
+
+/** The sponsor's answer to a recertification: revoke ends the partner; keep or narrow starts the next cycle. */
+async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Promise<true> {
+  const s = lc.s;
+  const by = actorLabel(r.actor);
+  const evidence = await records.gatherUsageEvidence(s.partnerId);
+  const recertification = { cycle: s.cycle, decision: r.decision, reason: r.reason, scopes: r.scopes, evidence };
+  if (r.decision === 'revoke') {
+    await lc.transition('recertification.revoked', s.state, { actor: by, reason: r.reason, recertification });
+    await lc.end('offboarded', 'partner.offboarded', `recertification revoked: ${r.reason}`, by, true);
+    lc.settle(id, { ok: lc.commandResult() });
+    return true;
+  }
+  const wasSuspended = s.state === 'suspended';
+  if (r.decision === 'narrow') s.scopes = [...new Set(r.scopes!)];
+  s.cycle += 1;
+  s.certifiedAtMs = Date.now();
+  s.suspendedAtMs = null;
+  s.policy = await records.loadPolicy(s.environment);
+  await lc.transition(wasSuspended ? 'partner.reactivated' : `recertification.${r.decision === 'keep' ? 'kept' : 'narrowed'}`, 'active', {
+    actor: by,
+    reason: r.reason,
+    recertification,
+    patch: { scopes: s.scopes, recertCycle: s.cycle, lastCertifiedAt: iso(s.certifiedAtMs), policyVersion: s.policy.version },
+  });
+  lc.settle(id, { ok: lc.commandResult() });
+  return true;
+}
+
+async function requestExtension(lc: Lifecycle, id: number, e: ExtensionInput, now: number): Promise<false> {
+  const s = lc.s;
+  s.pendingExtension = { accessUntilMs: Date.parse(e.accessUntil), reason: e.reason, requestedAtMs: now };
+  await lc.transition('extension.requested', s.state, {
+    actor: actorLabel(e.actor),
+    reason: e.reason,
+    patch: { pendingExtension: { accessUntil: e.accessUntil, reason: e.reason, requestedAt: iso(now) } },
+  });
+  await lc.notify('extension.requested', [`operator:${s.sponsor}`], `Extension requested to ${e.accessUntil}`, { accessUntil: e.accessUntil });
+  lc.settle(id, { ok: lc.commandResult() });
+  return false;
+}
+
+/** Offboards now, or plans it for a later time (the agenda then carries it). */
+async function planOffboarding(lc: Lifecycle, id: number, o: OffboardingInput, now: number): Promise<false> {
+  const s = lc.s;
+  const atMs = o.at === undefined ? now : Math.max(now, Date.parse(o.at));
+  const by = actorLabel(o.actor);
+  if (atMs <= now) {
+    await lc.end('offboarded', 'partner.offboarded', o.reason, by);
+  } else {
+    s.plannedOffboarding = { atMs, reason: o.reason, by };
+    await lc.transition('offboarding.planned', s.state, {
+      actor: by,
+      reason: o.reason,
+      patch: { plannedOffboarding: { at: iso(atMs), reason: o.reason, by } },
+    });
+    await lc.notify('offboarding.planned', ['partner', `operator:${s.sponsor}`], `Offboarding planned at ${iso(atMs)}`, { at: iso(atMs) });
+  }
+  lc.settle(id, { ok: lc.commandResult() });
+  return false;
+}
+
+/** Issues the next key; the current one keeps working for the policy's overlap, then is retired. */
+async function rotateCredential(lc: Lifecycle, id: number, r: RotationInput, now: number): Promise<false> {
+  const s = lc.s;
+  const old = s.credentials.find((c) => c.keyId === r.currentKeyId)!;
+  const by = actorLabel(r.actor);
+  const issued = await lc.issueKey('rotation', by);
+  old.retireAtMs = Math.min(now + s.policy!.rotationOverlapMs, old.expiresAtMs);
+  await lc.transition('credential.rotated', s.state, {
+    actor: by,
+    retireKey: { keyId: old.keyId, retireAt: iso(old.retireAtMs) },
+    details: { newKeyId: issued.keyId, oldKeyId: old.keyId, retireAt: iso(old.retireAtMs) },
+  });
+  lc.settle(id, {
+    ok: lc.commandResult({
+      issued: { keyId: issued.keyId, expiresAt: issued.expiresAt },
+      retiring: { keyId: old.keyId, retireAt: iso(old.retireAtMs) },
+    }),
+  });
+  return false;
+}
+
+async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> {
+  const s = lc.s;
+  s.done.push(item.key);
+  const p = s.policy!;
+  switch (item.kind) {
+    case 'access_end':
+      return lc.end('offboarded', 'partner.offboarded', 'access end date reached');
+    case 'planned_offboarding': {
+      const planned = s.plannedOffboarding!;
+      return lc.end('offboarded', 'partner.offboarded', planned.reason, planned.by);
+    }
+    case 'expiry_warning':
+      return lc.notify('access.expiry_warning', ['partner', `operator:${s.sponsor}`], `Access ends at ${iso(s.accessUntilMs)}`, {
+        accessUntil: iso(s.accessUntilMs),
+      });
+    case 'credential_retirement': {
+      const keyId = item.ref!;
+      s.credentials = s.credentials.filter((c) => c.keyId !== keyId);
+      await lc.transition('credential.retired', s.state, { revokeKeys: { keyIds: [keyId], reason: 'rotated' }, details: { keyId } });
+      return;
+    }
+    case 'extension_request_expires':
+      s.pendingExtension = null;
+      await lc.transition('extension.expired', s.state, { patch: { pendingExtension: null } });
+      return lc.notify('extension.expired', ['partner'], 'Your extension request was not decided in time');
+    case 'recertification_opens': {
+      const evidence = await records.gatherUsageEvidence(s.partnerId);
+      const dueAt = iso(recertificationDueAtMs(s, p));
+      await lc.transition('recertification.opened', 'recertification_due', { details: { cycle: s.cycle, dueAt } });
+      return lc.notify('recertification.due', [`operator:${s.sponsor}`], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence });
+    }
+    case 'recertification_reminder':
+      return lc.notify('recertification.reminder', [`operator:${s.sponsor}`], 'Reminder: recertification due', {
+        cycle: s.cycle,
+        dueAt: iso(recertificationDueAtMs(s, p)),
+      });
+    case 'recertification_no_answer':
+      if (p.noAnswer === 'offboard') return lc.end('offboarded', 'partner.offboarded', 'recertification not answered');
+      s.suspendedAtMs = Date.now();
+      await lc.transition('partner.suspended', 'suspended', { reason: 'recertification not answered', details: { cycle: s.cycle } });
+      return lc.notify('partner.suspended', ['partner', `operator:${s.sponsor}`], 'Access suspended: recertification not answered', {
+        offboardAt: iso(s.suspendedAtMs + p.suspendedGraceMs),
+      });
+    case 'suspension_grace_over':
+      return lc.end('offboarded', 'partner.offboarded', 'recertification not answered within the suspension grace');
+    default:
+      return;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The approval phase: the request is submitted, each required stage is decided by its approver,
+ * and the deadlines of an open stage (reminders, escalation, timeout) fire. It ends when the
+ * partner is active (key issued), rejected, expired or revoked.
+ */
+import { actorLabel, type DecisionInput } from '../messages.js';
+import { checkDecision } from '../rules.js';
+import { agenda, nextItem, requiredStages, type AgendaItem } from '../state.js';
+import { iso, overtakenByRevocation, records, type Lifecycle, type QueuedCommand } from './context.js';
+
+export async function approvalPhase(lc: Lifecycle): Promise<void> {
+  const s = lc.s;
+  await lc.step(() => submit(lc));
+
+  while (s.state === 'pending_approval') {
+    if (s.revocation) return lc.revoke();
+    // Overdue deadlines come first (a worker back from an outage fires them in time order).
+    const due = nextItem(agenda(s));
+    if (due && due.atMs <= Date.now()) {
+      await lc.step(() => onApprovalDeadline(lc, due));
+      continue;
+    }
+    const woke = await lc.waitForWork(due);
+    if (s.revocation) return lc.revoke();
+    if (woke) {
+      const next = lc.takeCommand();
+      await lc.step(() => onApprovalCommand(lc, next), next.id);
+    } else if (due) await lc.step(() => onApprovalDeadline(lc, due));
+  }
+}
+
+/** Loads the environment's policy, which decides the stages, and asks the first approver. */
+async function submit(lc: Lifecycle): Promise<void> {
+  const s = lc.s;
+  const policy = await records.loadPolicy(s.environment);
+  s.policy = policy;
+  s.stages = requiredStages(policy, s.scopes);
+  s.stageOpenedAtMs = Date.now();
+  await lc.transition('partner.submitted', 'pending_approval', {
+    // every audit event names its actor: a self-service request is the partner's own
+    actor: s.requestedBy === 'partner' ? `partner:${s.partnerId}` : s.requestedBy,
+    patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
+    details: { stages: s.stages },
+  });
+  await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
+}
+
+/** Who hears about the open stage: security for its stage; the sponsor, and the approvers once escalated. */
+function stageRecipients(lc: Lifecycle, alternates: boolean): string[] {
+  const s = lc.s;
+  return s.stage === 'security' ? ['role:security'] : alternates ? [`operator:${s.sponsor}`, 'role:approver'] : [`operator:${s.sponsor}`];
+}
+
+async function onApprovalCommand(lc: Lifecycle, { id, command }: QueuedCommand): Promise<void> {
+  if (command.kind !== 'decide') {
+    return lc.settle(id, { error: { type: 'NotAllowedInState', message: 'the request is still waiting for approval' } });
+  }
+  const problem = checkDecision(lc.s, command.input, Date.now());
+  if (problem) return lc.settle(id, { error: problem });
+  return decideStage(lc, id, command.input);
+}
+
+/** An approver's decision on the open stage: reject, open the next stage, or activate after the last. */
+async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise<void> {
+  const s = lc.s;
+  const by = actorLabel(d.actor);
+  const stage = s.stage!;
+  const decision = { kind: 'approval' as const, stage, decision: d.decision, reason: d.reason, scopes: d.scopes, accessUntil: d.accessUntil };
+
+  if (d.decision === 'reject') {
+    await lc.end('rejected', 'approval.rejected', d.reason, by);
+    return lc.settle(id, { ok: lc.commandResult() });
+  }
+  if (d.scopes) s.scopes = [...new Set(d.scopes)];
+  if (d.accessUntil) s.accessUntilMs = Date.parse(d.accessUntil);
+  s.approvedBy.push(by);
+  const nextStage = s.stages[s.stages.indexOf(stage) + 1];
+  if (nextStage) {
+    s.stage = nextStage;
+    s.stageOpenedAtMs = Date.now();
+    s.escalated = false;
+    await lc.transition('approval.granted', 'pending_approval', {
+      actor: by,
+      reason: d.reason,
+      decision,
+      patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), escalated: false },
+    });
+    await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
+    return lc.settle(id, { ok: lc.commandResult() });
+  }
+  // Last stage: record the approval, issue the key, then open access.
+  await lc.transition('approval.granted', 'pending_approval', {
+    actor: by,
+    reason: d.reason,
+    decision,
+    patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
+  });
+  // the signal came while the approval was written: the loop finishes the revocation
+  if (s.revocation) return lc.settle(id, { error: overtakenByRevocation });
+  const issued = await lc.issueKey('approval', by);
+  s.stage = null;
+  s.certifiedAtMs = Date.now();
+  s.accessWindowSetAtMs = Date.now();
+  await lc.transition('partner.activated', 'active', {
+    actor: by,
+    patch: { lastCertifiedAt: iso(s.certifiedAtMs), escalated: false },
+    details: { keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
+  });
+  await lc.notify('credential.ready', ['partner'], 'Your API key is ready for pickup', { keyId: issued.keyId });
+  lc.settle(id, {
+    ok: lc.commandResult({ issued: { keyId: issued.keyId, expiresAt: issued.expiresAt }, accessUntil: iso(s.accessUntilMs) }),
+  });
+}
+
+async function onApprovalDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> {
+  const s = lc.s;
+  s.done.push(item.key);
+  if (item.kind === 'approval_reminder') {
+    await lc.notify('approval.reminder', stageRecipients(lc, s.escalated), `Reminder: approval needed (stage ${s.stage})`, { stage: s.stage });
+  } else if (item.kind === 'approval_escalation') {
+    s.escalated = true;
+    await lc.transition('approval.escalated', 'pending_approval', { patch: { escalated: true }, details: { stage: s.stage } });
+    await lc.notify('approval.escalated', stageRecipients(lc, true), `Escalated: approval overdue (stage ${s.stage})`, { stage: s.stage });
+  } else if (item.kind === 'approval_timeout') {
+    await lc.end('request_expired', 'approval.expired', `no decision within the approval timeout (stage ${s.stage})`);
+  }
+}
