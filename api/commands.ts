@@ -1,7 +1,7 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import { appendAudit } from '../activities/audit.js';
-import { terminalStates } from '../schema/database.js';
+import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import {
   actorLabel,
@@ -41,10 +41,9 @@ export async function runUpdate<Arg>(
   return checked.data;
 }
 
-const stateSchema = z.enum(['pending_approval', 'active', 'recertification_due', 'suspended', 'rejected', 'request_expired', 'offboarded', 'revoked']);
 const commandResultSchema = z.strictObject({
-  state: stateSchema,
-  stage: z.enum(['sponsor', 'security']).nullable(),
+  state: z.enum(partnerStates),
+  stage: z.enum(approvalStages).nullable(),
   issued: z.strictObject({ keyId: z.string().regex(/^[0-9A-Za-z]{16}$/), expiresAt: z.string() }).optional(),
   retiring: z.strictObject({ keyId: z.string().regex(/^[0-9A-Za-z]{16}$/), retireAt: z.string() }).optional(),
   accessUntil: z.string().optional(),
@@ -60,7 +59,7 @@ export const commandResponse = (partnerId: string, result: CommandResult) => ({
 
 /** Refuses commands on a partner whose lifecycle has ended, from the read model, before Temporal. */
 export function assertNotEnded(state: string): void {
-  if ((terminalStates as readonly string[]).includes(state)) throw problems.conflict(`the partner is ${state}`);
+  if (isTerminal(state)) throw problems.conflict(`the partner is ${state}`);
 }
 
 /**
@@ -80,7 +79,7 @@ export async function revokeInDatabase(
   const { reason, at } = input;
   return db.transaction().execute(async (trx) => {
     const partner = await trx.selectFrom('partners').select(['state']).where('id', '=', partnerId).executeTakeFirstOrThrow();
-    if ((terminalStates as readonly string[]).includes(partner.state)) return undefined;
+    if (isTerminal(partner.state)) return undefined;
     const keys = await trx
       .updateTable('credentials')
       .set({ status: 'revoked', revoked_at: at, revoke_reason: `emergency revocation: ${reason}` })

@@ -1,6 +1,7 @@
 /** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
 import { z } from '@hono/zod-openapi';
 import { textPattern, textProblem } from '../domain/text.js';
+import { environments, partnerStates } from '../domain/partner-states.js';
 
 // Free text (names, justifications, reasons) follows one rule (domain/text.ts): no blanks-only, no
 // control, format (bidi, zero-width) or unpaired-surrogate characters. The pattern says what it can
@@ -21,10 +22,8 @@ const text = (max: number) =>
 /** Operator names, as runtime/operators.ts creates them. */
 const operatorNameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not an operator name');
 
-export const environmentSchema = z.enum(['sandbox', 'production']).openapi('Environment');
-export const partnerStateSchema = z
-  .enum(['pending_approval', 'active', 'recertification_due', 'suspended', 'rejected', 'request_expired', 'offboarded', 'revoked'])
-  .openapi('PartnerState');
+export const environmentSchema = z.enum(environments).openapi('Environment');
+export const partnerStateSchema = z.enum(partnerStates).openapi('PartnerState');
 export const scopeNameSchema = z.string().regex(/^[a-z][a-z0-9_.:-]{1,63}$/, 'not a scope name');
 // RFC 3339 date-time (with offset) or date: expressible in JSON Schema, so the OpenAPI document
 // (and a fuzzer reading it) knows exactly what is accepted.

@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Environment, PartnerState } from '../domain/partner-states.js';
 
 /**
  * The read model and records of partner-access. Timestamps are ISO-8601 UTC text (SQLite binds
@@ -20,18 +21,8 @@ export interface Database {
   pending_signals: PendingSignalsTable;
 }
 
-export const partnerStates = [
-  'pending_approval',
-  'active',
-  'recertification_due',
-  'suspended',
-  'rejected',
-  'request_expired',
-  'offboarded',
-  'revoked',
-] as const;
-export type PartnerState = (typeof partnerStates)[number];
-export const terminalStates: readonly PartnerState[] = ['rejected', 'request_expired', 'offboarded', 'revoked'];
+// The state vocabulary is defined once, in domain/partner-states.ts.
+export { partnerStates, terminalStates, type PartnerState } from '../domain/partner-states.js';
 
 export interface PartnersTable {
   id: string;
@@ -40,7 +31,7 @@ export interface PartnersTable {
   sponsor: string;
   /** `partner` for self-service submissions, otherwise `operator:<name>` */
   requested_by: string;
-  environment: 'sandbox' | 'production';
+  environment: Environment;
   /** JSON array of scope names */
   scopes: string;
   justification: string;
@@ -76,7 +67,7 @@ export interface CredentialsTable {
   version: number;
   hash: string;
   prefix: string;
-  environment: 'sandbox' | 'production';
+  environment: Environment;
   status: 'active' | 'revoked';
   created_at: string;
   expires_at: string;

@@ -4,21 +4,10 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-export type Environment = 'sandbox' | 'production';
-export type Role = 'approver' | 'security' | 'auditor' | 'admin' | 'gateway';
-export const roles: readonly Role[] = ['approver', 'security', 'auditor', 'admin', 'gateway'];
-
-export type PartnerState =
-  | 'pending_approval'
-  | 'active'
-  | 'recertification_due'
-  | 'suspended'
-  | 'rejected'
-  | 'request_expired'
-  | 'offboarded'
-  | 'revoked';
-export const terminalStates: readonly PartnerState[] = ['rejected', 'request_expired', 'offboarded', 'revoked'];
-export type ApprovalStage = 'sponsor' | 'security';
+// The vocabulary lives in domain/partner-states.ts; re-exported here for the workflow's callers.
+import type { ApprovalStage, Environment, PartnerState, Role } from '../domain/partner-states.js';
+export { roles, terminalStates } from '../domain/partner-states.js';
+export type { ApprovalStage, Environment, PartnerState, Role };
 
 /** Who is acting. Operators carry their roles; the partner acts with its request token or key. */
 export type Actor =

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { holdsScope } from '../partner-view.js';
+import { terminalStates } from '../../domain/partner-states.js';
 import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
 import { requireRole, type AppEnv } from '../auth.js';
 import { actorFor, revokeInDatabase, signalRevocation } from '../commands.js';
@@ -27,7 +28,7 @@ export function revocationRoutes(deps: AppDeps) {
     let query = deps.db
       .selectFrom('partners')
       .select(['id', 'name', 'state', 'scopes'])
-      .where('state', 'not in', ['rejected', 'request_expired', 'offboarded', 'revoked'])
+      .where('state', 'not in', terminalStates)
       .orderBy('id');
     if (body.scope) query = query.where(holdsScope(body.scope));
     if (body.environment) query = query.where('environment', '=', body.environment);
