@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
 import { hashApiKey, hashesEqual, hashToken, isOpaqueToken, parseApiKey } from '../domain/api-key.js';
+import { keyLiveness } from '../domain/key-liveness.js';
 import type { Role } from '../workflows/messages.js';
 import { Problem, problems } from './problem.js';
 import { sourceOf, type RateLimiter } from './rate-limit.js';
@@ -86,18 +87,31 @@ async function principalFor(db: Db, token: string): Promise<Principal | undefine
     const credential = await db
       .selectFrom('credentials')
       .innerJoin('partners', 'partners.id', 'credentials.partner_id')
-      .select(['credentials.partner_id', 'credentials.hash', 'credentials.status', 'credentials.expires_at', 'credentials.retire_at', 'partners.state'])
+      .select([
+        'credentials.partner_id',
+        'credentials.hash',
+        'credentials.status',
+        'credentials.expires_at',
+        'credentials.retire_at',
+        'credentials.environment',
+        'partners.state',
+      ])
       .where('credentials.key_id', '=', parsed.keyId)
       .executeTakeFirst();
-    const now = new Date().toISOString();
-    const live =
-      credential &&
-      hashesEqual(credential.hash, hashApiKey(token)) &&
-      credential.status === 'active' &&
-      credential.expires_at > now &&
-      (credential.state === 'active' || credential.state === 'recertification_due') &&
-      (credential.retire_at === null || credential.retire_at > now);
-    if (!credential || !live) return undefined;
+    if (!credential || !hashesEqual(credential.hash, hashApiKey(token))) return undefined;
+    // The same rule as introspection (domain/key-liveness.ts): a key the gateway refuses opens nothing here.
+    const liveness = keyLiveness(
+      {
+        status: credential.status,
+        expiresAt: credential.expires_at,
+        retireAt: credential.retire_at,
+        environment: credential.environment,
+        partnerState: credential.state,
+      },
+      new Date(),
+      parsed.environment,
+    );
+    if (!liveness.live) return undefined;
     return { kind: 'partner_key', partnerId: credential.partner_id, keyId: parsed.keyId };
   }
   return undefined;

@@ -1,5 +1,6 @@
 import type { Policy } from '../config/policy.js';
 import { hashApiKey, hashesEqual, parseApiKey } from '../domain/api-key.js';
+import { keyLiveness } from '../domain/key-liveness.js';
 import type { Db } from '../schema/db.js';
 
 export type Introspection =
@@ -57,14 +58,14 @@ function credentialRow(db: Db, keyId: string) {
 
 type CredentialRow = NonNullable<Awaited<ReturnType<typeof credentialRow>>>;
 
-/** Every condition, on every call: status, expiry, retirement, partner state, environment. */
+/** Every condition, on every call (domain/key-liveness.ts), then what the gateway needs to serve the key. */
 function verdict(row: CredentialRow, policy: Policy, environment: 'sandbox' | 'production' | undefined, now: Date): Introspection {
-  if (row.status === 'revoked' || row.state === 'revoked' || row.state === 'offboarded') return { active: false, reason: 'revoked' };
-  const nowIso = now.toISOString();
-  if (row.expires_at <= nowIso || (row.retire_at !== null && row.retire_at <= nowIso)) return { active: false, reason: 'expired' };
-  if (row.state === 'suspended') return { active: false, reason: 'suspended' };
-  if (row.state !== 'active' && row.state !== 'recertification_due') return { active: false, reason: 'not_active' };
-  if (environment && environment !== row.environment) return { active: false, reason: 'wrong_environment' };
+  const liveness = keyLiveness(
+    { status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state },
+    now,
+    environment,
+  );
+  if (!liveness.live) return { active: false, reason: liveness.reason };
   const tiers = policy.environments[row.environment].rateLimitTiers;
   const tier = tiers[row.rate_limit_tier] ?? tiers[policy.environments[row.environment].defaultRateLimitTier]!;
   return {
