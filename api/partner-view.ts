@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import type { Db } from '../schema/db.js';
 import type { PartnerRow } from '../schema/database.js';
 import { hashesEqual } from '../domain/api-key.js';
+import { maySee, type PartnerFacts, type PartnerSelf } from '../domain/access-rules.js';
+import type { ApprovalStage } from '../domain/partner-states.js';
 import type { Principal } from './auth.js';
 import { partnerTimeline, type PartnerTimelineEvent } from './partner-timeline.js';
 import { problems } from './problem.js';
@@ -20,15 +22,27 @@ export async function loadVisiblePartner(db: Db, principal: Principal, partnerId
   return partner;
 }
 
+/** The partners row as the access rules (domain/access-rules.ts) see a partner. */
+export const partnerFacts = (partner: PartnerRow): PartnerFacts => ({
+  partnerId: partner.id,
+  state: partner.state,
+  stage: partner.stage as ApprovalStage | null,
+  sponsor: partner.sponsor,
+  requestedBy: partner.requested_by,
+  escalated: partner.escalated === 1,
+});
+
+/**
+ * The partner acting for itself: a request token or key of this partner (canSee has already
+ * resolved which partner a request token opens), otherwise null.
+ */
+export const partnerSelf = (principal: Principal, partner: PartnerRow): PartnerSelf | null =>
+  (principal.kind === 'request_token' || principal.kind === 'partner_key') && canSee(principal, partner) ? { partnerId: partner.id } : null;
+
 export function canSee(principal: Principal, partner: PartnerRow): boolean {
   switch (principal.kind) {
     case 'operator':
-      if (principal.roles.some((r) => r === 'security' || r === 'auditor' || r === 'admin')) return true;
-      if (!principal.roles.includes('approver')) return false;
-      return (
-        partner.sponsor === principal.name ||
-        (partner.state === 'pending_approval' && partner.stage === 'sponsor' && partner.escalated === 1)
-      );
+      return maySee(principal, partnerFacts(partner));
     case 'request_token':
       return hashesEqual(partner.request_token_hash, principal.tokenHash);
     case 'partner_key':

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { PartnerRow } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
 import { partnerEnvironmentKey, partnerSponsorKey } from '../runtime/search-attributes.js';
-import { workflowIdFor, type Role, type Submission } from '../workflows/messages.js';
+import { maySubmitOnBehalf, submitOnBehalfRoles } from '../domain/access-rules.js';
+import { workflowIdFor, type Submission } from '../workflows/messages.js';
 import type { partnerLifecycle } from '../workflows/partner-lifecycle.js';
 import type { Principal } from './auth.js';
 import { problems } from './problem.js';
@@ -15,7 +16,7 @@ import { problems } from './problem.js';
  * partners they bring, admins for migrations. Security decides stage 2 and stays independent of
  * requests; auditors are read-only; a gateway is a machine identity.
  */
-export const submitOnBehalfRoles: readonly Role[] = ['approver', 'admin'];
+export { submitOnBehalfRoles } from '../domain/access-rules.js';
 
 export interface Submitter {
   /** recorded on the partner and its `partner.submitted` event */
@@ -31,7 +32,7 @@ export interface Submitter {
 export function submitterOf(principal: Principal, clientAddress: string): Submitter {
   if (principal.kind === 'anonymous') return { requestedBy: 'partner', caller: `source:${clientAddress}` };
   if (principal.kind !== 'operator') throw problems.forbidden('partners cannot submit requests for others');
-  if (!principal.roles.some((role) => submitOnBehalfRoles.includes(role))) {
+  if (!maySubmitOnBehalf(principal.roles)) {
     throw problems.forbidden(
       `submitting on a partner's behalf needs one of the roles: ${submitOnBehalfRoles.join(', ')} (security decides independently of requests, auditors only read, gateways are machines)`,
     );

@@ -1,8 +1,22 @@
 /**
- * Who may do what, when: the synchronous checks behind every Update validator. They run again
- * when the workflow acts on a queued command, because the state may have moved in between.
- * Pure functions: they return a rejection instead of throwing, so they are unit-testable.
+ * The synchronous checks behind every Update validator. They run again when the workflow acts on
+ * a queued command, because the state may have moved in between. "Who" is asked of
+ * domain/access-rules.ts (the one statement of each access rule, shared with the API); "when"
+ * (the state) and "what" (scopes, dates) are checked here. Pure functions: they return a
+ * rejection instead of throwing, so they are unit-testable.
  */
+import {
+  mayDecideAsRequester,
+  mayDecideExtension,
+  mayDecideStage,
+  mayOffboard,
+  mayRecertify,
+  mayRequestExtension,
+  mayRotate,
+  type PartnerFacts,
+  type Permission,
+} from '../domain/access-rules.js';
+import { isKeyBearing, isLive, isRecertifiable } from '../domain/partner-states.js';
 import {
   actorLabel,
   FailureTypes,
@@ -22,8 +36,18 @@ export interface Rejection {
 
 const reject = (type: Rejection['type'], message: string): Rejection => ({ type, message });
 const isOperator = (actor: Actor): actor is Extract<Actor, { kind: 'operator' }> => actor.kind === 'operator';
-const liveStates = ['active', 'recertification_due', 'suspended'] as const;
-const isLive = (s: LifecycleState) => (liveStates as readonly string[]).includes(s.state);
+const factsOf = (s: LifecycleState): PartnerFacts => ({
+  partnerId: s.partnerId,
+  state: s.state,
+  stage: s.stage,
+  sponsor: s.sponsor,
+  requestedBy: s.requestedBy,
+  escalated: s.escalated,
+  approvedBy: s.approvedBy,
+});
+const selfOf = (actor: Actor) => (actor.kind === 'partner' ? { partnerId: actor.partnerId } : null);
+/** A refused permission as the validator's rejection (always "forbidden": it is about who). */
+const forbidden = (permission: Permission): Rejection | null => (permission.ok ? null : reject(FailureTypes.forbidden, permission.reason));
 
 function checkScopesNarrow(s: LifecycleState, scopes: string[] | undefined, mustShrink: boolean): Rejection | null {
   if (scopes === undefined) return mustShrink ? reject(FailureTypes.invalidRequest, 'narrow needs the reduced list of scopes') : null;
@@ -39,7 +63,8 @@ function checkScopesNarrow(s: LifecycleState, scopes: string[] | undefined, must
 export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: number): Rejection | null {
   const actor = input.actor;
   if (!isOperator(actor)) return reject(FailureTypes.forbidden, 'only operators decide');
-  if (actorLabel(actor) === s.requestedBy) return reject(FailureTypes.forbidden, 'the requester cannot approve their own request');
+  const notRequester = forbidden(mayDecideAsRequester(actor, factsOf(s)));
+  if (notRequester) return notRequester;
   // Two approvers at once: the one taken second decided a stage that has closed; it never
   // carries over to the next stage, which its approver was not shown.
   if (input.stage !== undefined && (s.state !== 'pending_approval' || s.stage !== input.stage)) {
@@ -47,20 +72,13 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
   }
 
   if (s.state === 'pending_approval') {
-    if (s.approvedBy.includes(actorLabel(actor))) {
-      return actor.roles.includes('security') && s.stage === 'security'
-        ? reject(FailureTypes.forbidden, 'nobody approves two stages')
-        : reject(FailureTypes.alreadyDecided, `you already decided an earlier stage; waiting for ${s.stage}`);
+    // Having approved an earlier stage is not a question of who but of what already happened:
+    // the approver is told the request moved on (only stage 2's own role makes it a refusal).
+    if (s.approvedBy.includes(actorLabel(actor)) && !(actor.roles.includes('security') && s.stage === 'security')) {
+      return reject(FailureTypes.alreadyDecided, `you already decided an earlier stage; waiting for ${s.stage}`);
     }
-    if (s.stage === 'sponsor') {
-      const isSponsor = actor.name === s.sponsor;
-      const isAlternate = s.escalated && actor.roles.includes('approver');
-      if (!actor.roles.includes('approver') || !(isSponsor || isAlternate)) {
-        return reject(FailureTypes.forbidden, s.escalated ? 'stage 1 needs the sponsor or another approver' : 'stage 1 needs the sponsor');
-      }
-    } else if (s.stage === 'security') {
-      if (!actor.roles.includes('security')) return reject(FailureTypes.forbidden, 'stage 2 needs a security operator');
-    }
+    const who = forbidden(mayDecideStage(actor, factsOf(s)));
+    if (who) return who;
     if (input.decision === 'approve') {
       const scopeProblem = checkScopesNarrow(s, input.scopes, false);
       if (scopeProblem) return scopeProblem;
@@ -74,10 +92,9 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
     return null;
   }
 
-  if (s.pendingExtension && (s.state === 'active' || s.state === 'recertification_due')) {
-    if (actor.name !== s.sponsor || !actor.roles.includes('approver')) {
-      return reject(FailureTypes.forbidden, 'only the sponsor decides an extension');
-    }
+  if (s.pendingExtension && isKeyBearing(s.state)) {
+    const who = forbidden(mayDecideExtension(actor, factsOf(s)));
+    if (who) return who;
     if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, 'an extension decision does not change scopes');
     if (input.decision === 'approve' && input.accessUntil !== undefined) {
       const until = Date.parse(input.accessUntil);
@@ -92,8 +109,9 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
 
 export function checkRecertification(s: LifecycleState, input: RecertificationInput): Rejection | null {
   const actor = input.actor;
-  if (!isOperator(actor) || actor.name !== s.sponsor) return reject(FailureTypes.forbidden, 'only the sponsor recertifies');
-  if (s.state !== 'recertification_due' && s.state !== 'suspended') {
+  const who = forbidden(mayRecertify(isOperator(actor) ? actor : undefined, factsOf(s)));
+  if (who) return who;
+  if (!isRecertifiable(s.state)) {
     return reject(FailureTypes.notAllowedInState, `no recertification is due (state ${s.state})`);
   }
   if (input.decision === 'narrow') return checkScopesNarrow(s, input.scopes, true);
@@ -102,10 +120,9 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
 }
 
 export function checkExtension(s: LifecycleState, input: ExtensionInput, nowMs: number): Rejection | null {
-  if (input.actor.kind !== 'partner' || input.actor.partnerId !== s.partnerId) {
-    return reject(FailureTypes.forbidden, 'only the partner requests an extension');
-  }
-  if (s.state !== 'active' && s.state !== 'recertification_due') {
+  const who = forbidden(mayRequestExtension(selfOf(input.actor), factsOf(s)));
+  if (who) return who;
+  if (!isKeyBearing(s.state)) {
     return reject(FailureTypes.notAllowedInState, `no extension in state ${s.state}`);
   }
   if (s.pendingExtension) return reject(FailureTypes.notAllowedInState, 'an extension request is already waiting');
@@ -121,11 +138,9 @@ export function checkExtension(s: LifecycleState, input: ExtensionInput, nowMs: 
 
 export function checkOffboarding(s: LifecycleState, input: OffboardingInput, nowMs: number): Rejection | null {
   const actor = input.actor;
-  const allowed =
-    (actor.kind === 'partner' && actor.partnerId === s.partnerId) ||
-    (isOperator(actor) && (actor.name === s.sponsor || actor.roles.includes('admin')));
-  if (!allowed) return reject(FailureTypes.forbidden, 'offboarding is for the partner, its sponsor or an admin');
-  if (!isLive(s)) return reject(FailureTypes.notAllowedInState, `cannot plan offboarding in state ${s.state}`);
+  const who = forbidden(mayOffboard(isOperator(actor) ? { operator: actor } : actor.kind === 'partner' ? { partner: actor } : null, factsOf(s)));
+  if (who) return who;
+  if (!isLive(s.state)) return reject(FailureTypes.notAllowedInState, `cannot plan offboarding in state ${s.state}`);
   if (input.at !== undefined) {
     const at = Date.parse(input.at);
     if (Number.isNaN(at)) return reject(FailureTypes.invalidRequest, 'at is not a date');
@@ -136,10 +151,9 @@ export function checkOffboarding(s: LifecycleState, input: OffboardingInput, now
 }
 
 export function checkRotation(s: LifecycleState, input: RotationInput): Rejection | null {
-  if (input.actor.kind !== 'partner' || input.actor.partnerId !== s.partnerId) {
-    return reject(FailureTypes.forbidden, 'only the partner rotates its key');
-  }
-  if (s.state !== 'active' && s.state !== 'recertification_due') {
+  const who = forbidden(mayRotate(selfOf(input.actor), factsOf(s)));
+  if (who) return who;
+  if (!isKeyBearing(s.state)) {
     return reject(FailureTypes.notAllowedInState, `cannot rotate in state ${s.state}`);
   }
   const current = s.credentials.find((c) => c.keyId === input.currentKeyId);

@@ -9,7 +9,9 @@ import {
 import { requireRole, type AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerSummary } from '../partner-view.js';
+import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
+import { isWaitingOn, operatorLabel, seeAllRoles } from '../../domain/access-rules.js';
+import { keyBearingStates, recertifiableStates } from '../../domain/partner-states.js';
 import { toAuditEvent } from './audit.js';
 import { validationHook } from '../validation.js';
 
@@ -50,8 +52,10 @@ export function directoryRoutes(deps: AppDeps) {
     const principal = c.get('principal');
     const q = c.req.valid('query');
     let query = deps.db.selectFrom('partners').selectAll().orderBy('id').limit(q.limit + 1);
-    if (principal.kind === 'operator' && !principal.roles.some((r) => r === 'security' || r === 'auditor' || r === 'admin')) {
-      // Approvers see the partners they sponsor and escalated requests any approver may take.
+    if (principal.kind === 'operator' && !principal.roles.some((r) => seeAllRoles.includes(r))) {
+      // maySee (domain/access-rules.ts) in SQL, so pages stay full: approvers see the partners they
+      // sponsor and escalated requests any approver may take (isEscalatedToApprovers); operators
+      // with no role that sees partners reach no route here (requireRole).
       const me = principal.name;
       query = query.where((eb) =>
         eb.or([eb('sponsor', '=', me), eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb('escalated', '=', 1)])]),
@@ -88,30 +92,40 @@ export function directoryRoutes(deps: AppDeps) {
     const rows = await deps.db
       .selectFrom('partners')
       .selectAll()
+      // isWaitingOn (domain/access-rules.ts) in SQL, so the limit counts waiting items only: the
+      // stage an operator may decide (mayDecideStage), the recertifications it owes (mayRecertify),
+      // the extensions it decides (mayDecideExtension); never a request it filed. Each row is
+      // checked again against the rule below.
       .where((eb) => {
         const waiting = [];
         if (isApprover) {
           waiting.push(
             eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb.or([eb('sponsor', '=', me), eb('escalated', '=', 1)])]),
-            eb.and([eb('sponsor', '=', me), eb('state', 'in', ['recertification_due', 'suspended'])]),
-            eb.and([eb('sponsor', '=', me), eb('pending_extension', 'is not', null), eb('state', 'in', ['active', 'recertification_due'])]),
+            eb.and([eb('sponsor', '=', me), eb('state', 'in', recertifiableStates)]),
+            eb.and([eb('sponsor', '=', me), eb('pending_extension', 'is not', null), eb('state', 'in', keyBearingStates)]),
           );
         }
         if (isSecurity) waiting.push(eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'security')]));
         return eb.or(waiting);
       })
-      .where('requested_by', '!=', `operator:${me}`)
+      .where('requested_by', '!=', operatorLabel(principal))
       .orderBy('next_deadline_at')
       .limit(500)
       .execute();
-    // Stage 2 never goes to whoever approved stage 1.
+    // Stage 2 never goes to whoever approved stage 1: the row does not say who approved, the decisions do.
     const decidedByMe = new Set(
-      (await deps.db.selectFrom('decisions').select('partner_id').where('actor', '=', `operator:${me}`).where('kind', '=', 'approval').execute()).map(
+      (await deps.db.selectFrom('decisions').select('partner_id').where('actor', '=', operatorLabel(principal)).where('kind', '=', 'approval').execute()).map(
         (d) => d.partner_id,
       ),
     );
     const items = rows
-      .filter((p) => !(p.stage === 'security' && decidedByMe.has(p.id)))
+      .filter((p) =>
+        isWaitingOn(principal, {
+          ...partnerFacts(p),
+          approvedBy: p.stage === 'security' && decidedByMe.has(p.id) ? [operatorLabel(principal)] : [],
+          pendingExtension: p.pending_extension !== null,
+        }),
+      )
       .map((p) => ({
         ...partnerSummary(p),
         kind: p.state === 'pending_approval' ? ('approval' as const) : p.pending_extension && p.state !== 'suspended' ? ('extension' as const) : ('recertification' as const),

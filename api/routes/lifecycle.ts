@@ -9,25 +9,34 @@ import {
   revocationAcceptedSchema,
   revocationSchema,
 } from '../../schema/api.js';
+import { actorLabel, decideUpdate, planOffboardingUpdate, recertifyUpdate, requestExtensionUpdate } from '../../workflows/messages.js';
 import {
-  actorLabel,
-  decideUpdate,
-  planOffboardingUpdate,
-  recertifyUpdate,
-  requestExtensionUpdate,
-  type ApprovalStage,
-} from '../../workflows/messages.js';
-import { requireRole, type AppEnv, type Principal } from '../auth.js';
+  mayDecideAsRequester,
+  mayDecideStage,
+  mayOffboard,
+  mayRecertify,
+  mayRequestExtension,
+  type Permission,
+} from '../../domain/access-rules.js';
+import { operatorOf, requireRole, type AppEnv, type Principal } from '../auth.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { loadVisiblePartner } from '../partner-view.js';
+import { loadVisiblePartner, partnerFacts, partnerSelf } from '../partner-view.js';
 import { problems } from '../problem.js';
 import { validationHook } from '../validation.js';
 import { rateLimits } from '../../config/limits.js';
 
 const params = z.object({ id: partnerIdSchema });
+
+/**
+ * The API's pre-checks ask the access rules (domain/access-rules.ts) the workflow's validators
+ * ask, on the partners row, so a refusal costs no Update; the workflow checks again on its state.
+ */
+const allow = (permission: Permission) => {
+  if (!permission.ok) throw problems.forbidden(permission.reason);
+};
 const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 const ok = { 200: { description: 'Done: the workflow’s answer', content: { 'application/json': { schema: commandResultSchema } } } };
 const commandProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
@@ -100,16 +109,12 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     const partner = await loadVisiblePartner(deps.db, principal, id);
     assertNotEnded(partner.state);
     if (principal.kind !== 'operator') throw problems.forbidden();
-    if (partner.requested_by === `operator:${principal.name}`) throw problems.forbidden('the requester cannot approve their own request');
-    if (partner.state === 'pending_approval' && partner.stage === 'security' && !principal.roles.includes('security')) {
-      throw problems.forbidden('stage 2 needs a security operator');
-    }
-    if (partner.state === 'pending_approval' && partner.stage === 'sponsor') {
-      const alternate = partner.escalated === 1 && principal.roles.includes('approver');
-      if (partner.sponsor !== principal.name && !alternate) throw problems.forbidden('stage 1 needs the sponsor');
-    }
+    const facts = partnerFacts(partner);
+    allow(mayDecideAsRequester(principal, facts));
+    // An extension decision's "who" is left to the workflow, which knows whether one is waiting.
+    if (facts.state === 'pending_approval') allow(mayDecideStage(principal, facts));
     // the stage checked above is the one decided: a concurrent approval that closes it first makes this one a 409
-    const stage = partner.state === 'pending_approval' ? (partner.stage as ApprovalStage | null) : null;
+    const stage = facts.state === 'pending_approval' ? facts.stage : null;
     const result = await runUpdate(deps, id, decideUpdate, { ...body, ...(stage ? { stage } : {}), actor: actorFor(principal, id) });
     return c.json(commandResponse(id, result), 200);
   });
@@ -120,7 +125,7 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);
     assertNotEnded(partner.state);
-    if (principal.kind !== 'operator' || partner.sponsor !== principal.name) throw problems.forbidden('only the sponsor recertifies');
+    allow(mayRecertify(operatorOf(principal), partnerFacts(partner)));
     const result = await runUpdate(deps, id, recertifyUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
     return c.json(commandResponse(id, result), 200);
   });
@@ -129,7 +134,7 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);
-    if (principal.kind !== 'request_token' && principal.kind !== 'partner_key') throw problems.forbidden('only the partner asks for an extension');
+    allow(mayRequestExtension(partnerSelf(principal, partner), partnerFacts(partner)));
     assertNotEnded(partner.state);
     const result = await runUpdate(deps, id, requestExtensionUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
     return c.json(commandResponse(id, result), 200);
@@ -139,11 +144,9 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);
-    const allowed =
-      principal.kind === 'request_token' ||
-      principal.kind === 'partner_key' ||
-      (principal.kind === 'operator' && (principal.name === partner.sponsor || principal.roles.includes('admin')));
-    if (!allowed) throw problems.forbidden('offboarding is for the partner, its sponsor or an admin');
+    const self = partnerSelf(principal, partner);
+    const operator = operatorOf(principal);
+    allow(mayOffboard(self ? { partner: self } : operator ? { operator } : null, partnerFacts(partner)));
     assertNotEnded(partner.state);
     const result = await runUpdate(deps, id, planOffboardingUpdate, { ...c.req.valid('json'), actor: actorFor(principal, id) });
     return c.json(commandResponse(id, result), 200);

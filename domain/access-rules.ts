@@ -1,0 +1,144 @@
+/**
+ * Who may do what to a partner: the one statement of each access rule. Pure and deterministic, so
+ * the workflow's Update validators (workflows/rules.ts, which add the "when" and "what" checks),
+ * the API's pre-checks, the inbox and visibility filters and any later caller ask the same
+ * question of the same code. The facts come from the workflow state or the partners row; a fact
+ * only the workflow knows (`approvedBy`) is optional.
+ *
+ * Each rule answers `{ ok: true }` or `{ ok: false, reason }`; the reason is what the caller is told.
+ */
+import { isKeyBearing, isRecertifiable, type ApprovalStage, type PartnerState, type Role } from './partner-states.js';
+
+/** An operator as the rules see it. */
+export interface OperatorFacts {
+  name: string;
+  roles: readonly Role[];
+}
+
+/** A partner as the rules see it: what both the workflow state and the partners row can say. */
+export interface PartnerFacts {
+  partnerId: string;
+  state: PartnerState;
+  /** the pending approval stage (only meaningful while pending_approval) */
+  stage: ApprovalStage | null;
+  sponsor: string;
+  /** `partner` or `operator:<name>` */
+  requestedBy: string;
+  /** the pending stage has been escalated to alternates */
+  escalated: boolean;
+  /** actor labels of the earlier stages' approvers, when known (the workflow knows; the row does not) */
+  approvedBy?: readonly string[];
+}
+
+/** The partner acting for itself: its request token or one of its keys, resolved to its id. */
+export interface PartnerSelf {
+  partnerId: string;
+}
+
+export type Permission = { ok: true } | { ok: false; reason: string };
+const allowed: Permission = { ok: true };
+const refused = (reason: string): Permission => ({ ok: false, reason });
+
+export const operatorLabel = (operator: Pick<OperatorFacts, 'name'>) => `operator:${operator.name}`;
+const has = (operator: OperatorFacts, role: Role) => operator.roles.includes(role);
+
+/** Roles that see every partner. */
+export const seeAllRoles: readonly Role[] = ['security', 'auditor', 'admin'];
+/** Roles that may file an onboarding request on a partner's behalf (sponsors, admins for migrations). */
+export const submitOnBehalfRoles: readonly Role[] = ['approver', 'admin'];
+
+/** Nobody decides a request they filed. */
+export function mayDecideAsRequester(operator: OperatorFacts, partner: Pick<PartnerFacts, 'requestedBy'>): Permission {
+  return operatorLabel(operator) === partner.requestedBy ? refused('the requester cannot approve their own request') : allowed;
+}
+
+/**
+ * May this operator decide the pending approval stage? Stage 1 (sponsor): the sponsor, or once
+ * escalated any approver; stage 2 (security): a security operator who approved no earlier stage.
+ * Never the requester.
+ */
+export function mayDecideStage(operator: OperatorFacts, partner: PartnerFacts): Permission {
+  const requester = mayDecideAsRequester(operator, partner);
+  if (!requester.ok) return requester;
+  if (partner.state !== 'pending_approval') return refused(`no approval is pending (state ${partner.state})`);
+  if (partner.approvedBy?.includes(operatorLabel(operator))) {
+    return has(operator, 'security') && partner.stage === 'security'
+      ? refused('nobody approves two stages')
+      : refused(`you already decided an earlier stage; waiting for ${partner.stage}`);
+  }
+  if (partner.stage === 'sponsor') {
+    const isSponsor = operator.name === partner.sponsor;
+    const isAlternate = partner.escalated && has(operator, 'approver');
+    if (!has(operator, 'approver') || !(isSponsor || isAlternate)) {
+      return refused(partner.escalated ? 'stage 1 needs the sponsor or another approver' : 'stage 1 needs the sponsor');
+    }
+  } else if (partner.stage === 'security') {
+    if (!has(operator, 'security')) return refused('stage 2 needs a security operator');
+  }
+  return allowed;
+}
+
+/** Only the sponsor, as an approver, decides a partner's extension request. */
+export function mayDecideExtension(operator: OperatorFacts, partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy'>): Permission {
+  const requester = mayDecideAsRequester(operator, partner);
+  if (!requester.ok) return requester;
+  return operator.name === partner.sponsor && has(operator, 'approver') ? allowed : refused('only the sponsor decides an extension');
+}
+
+/** Only the sponsor recertifies (whether one is due is the workflow's "when"). */
+export function mayRecertify(operator: OperatorFacts | undefined, partner: Pick<PartnerFacts, 'sponsor'>): Permission {
+  return operator && operator.name === partner.sponsor ? allowed : refused('only the sponsor recertifies');
+}
+
+/** Offboarding is for the partner itself, its sponsor or an admin. */
+export function mayOffboard(actor: { operator: OperatorFacts } | { partner: PartnerSelf } | null, partner: Pick<PartnerFacts, 'partnerId' | 'sponsor'>): Permission {
+  const ok =
+    actor !== null &&
+    ('partner' in actor
+      ? actor.partner.partnerId === partner.partnerId
+      : actor.operator.name === partner.sponsor || has(actor.operator, 'admin'));
+  return ok ? allowed : refused('offboarding is for the partner, its sponsor or an admin');
+}
+
+/** Only the partner itself asks for an extension. */
+export function mayRequestExtension(self: PartnerSelf | null, partner: Pick<PartnerFacts, 'partnerId'>): Permission {
+  return self && self.partnerId === partner.partnerId ? allowed : refused('only the partner requests an extension');
+}
+
+/** Only the partner itself rotates its key. */
+export function mayRotate(self: PartnerSelf | null, partner: Pick<PartnerFacts, 'partnerId'>): Permission {
+  return self && self.partnerId === partner.partnerId ? allowed : refused('only the partner rotates its key');
+}
+
+/**
+ * May this operator see the partner? Security, auditors and admins see every partner; an approver
+ * sees those it sponsors and requests escalated to any approver (stage 1 pending, escalated).
+ * (Partners see themselves: that is a matter of identity, decided where the token is resolved.)
+ */
+export function maySee(operator: OperatorFacts, partner: Pick<PartnerFacts, 'state' | 'stage' | 'sponsor' | 'escalated'>): boolean {
+  if (operator.roles.some((role) => seeAllRoles.includes(role))) return true;
+  if (!has(operator, 'approver')) return false;
+  return partner.sponsor === operator.name || isEscalatedToApprovers(partner);
+}
+
+/** A stage-1 request escalated to every approver. */
+export const isEscalatedToApprovers = (partner: Pick<PartnerFacts, 'state' | 'stage' | 'escalated'>) =>
+  partner.state === 'pending_approval' && partner.stage === 'sponsor' && partner.escalated;
+
+/** May these roles submit an onboarding request on a partner's behalf? */
+export const maySubmitOnBehalf = (roles: readonly Role[]) => roles.some((role) => submitOnBehalfRoles.includes(role));
+
+/**
+ * Is a decision of this operator waiting on the partner (the inbox)? An approval stage it may
+ * decide, a recertification it owes, or an extension it decides. The workflow's "when" checks
+ * (a recertification is due, an extension waits in a key-bearing state) are part of "waiting".
+ */
+export function isWaitingOn(operator: OperatorFacts, partner: PartnerFacts & { pendingExtension: boolean }): boolean {
+  // The inbox never lists a request the operator filed, not even its later recertifications.
+  if (!mayDecideAsRequester(operator, partner).ok) return false;
+  if (partner.state === 'pending_approval') return mayDecideStage(operator, partner).ok;
+  if (!has(operator, 'approver')) return false;
+  if (isRecertifiable(partner.state)) return mayRecertify(operator, partner).ok;
+  if (partner.pendingExtension && isKeyBearing(partner.state)) return mayDecideExtension(operator, partner).ok;
+  return false;
+}
