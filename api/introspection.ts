@@ -1,18 +1,19 @@
 import type { Policy } from '../config/policy.js';
 import { hashApiKey, hashesEqual, parseApiKey } from '../domain/api-key.js';
-import { keyLiveness } from '../domain/key-liveness.js';
+import { keyLiveness, type KeyDeadReason } from '../domain/key-liveness.js';
+import type { Environment } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 
 export type Introspection =
   | {
       active: true;
       partnerId: string;
-      environment: 'sandbox' | 'production';
+      environment: Environment;
       scopes: string[];
       rateLimit: { tier: string; requests: number; windowSeconds: number };
       expiresAt: string;
     }
-  | { active: false; reason: 'malformed' | 'bad_checksum' | 'unknown' | 'expired' | 'suspended' | 'revoked' | 'wrong_environment' | 'not_active' };
+  | { active: false; reason: 'malformed' | 'bad_checksum' | 'unknown' | KeyDeadReason };
 
 /**
  * Is this key good for traffic right now? The checksum is checked before any query; then one
@@ -20,7 +21,7 @@ export type Introspection =
  * call (status, expiry, retirement, partner state), so a late timer never keeps a key alive.
  * Never touches Temporal.
  */
-export async function introspect(db: Db, policy: Policy, token: string, environment?: 'sandbox' | 'production', now = new Date()): Promise<Introspection> {
+export async function introspect(db: Db, policy: Policy, token: string, environment?: Environment, now = new Date()): Promise<Introspection> {
   const parsed = parseApiKey(token);
   if (!parsed.ok) return { active: false, reason: parsed.reason };
   const row = await credentialRow(db, parsed.keyId);
@@ -32,7 +33,7 @@ export async function introspect(db: Db, policy: Policy, token: string, environm
 }
 
 /** The verdict for a key id without its secret: only for revocation probes, which never pass. */
-export async function introspectKeyId(db: Db, policy: Policy, keyId: string, environment?: 'sandbox' | 'production', now = new Date()): Promise<Introspection> {
+export async function introspectKeyId(db: Db, policy: Policy, keyId: string, environment?: Environment, now = new Date()): Promise<Introspection> {
   const row = await credentialRow(db, keyId);
   return row ? verdict(row, policy, environment, now) : { active: false, reason: 'unknown' };
 }
@@ -59,7 +60,7 @@ function credentialRow(db: Db, keyId: string) {
 type CredentialRow = NonNullable<Awaited<ReturnType<typeof credentialRow>>>;
 
 /** Every condition, on every call (domain/key-liveness.ts), then what the gateway needs to serve the key. */
-function verdict(row: CredentialRow, policy: Policy, environment: 'sandbox' | 'production' | undefined, now: Date): Introspection {
+function verdict(row: CredentialRow, policy: Policy, environment: Environment | undefined, now: Date): Introspection {
   const liveness = keyLiveness(
     { status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state },
     now,

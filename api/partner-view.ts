@@ -61,7 +61,7 @@ export const partnerSummary = (p: PartnerRow) => ({
   environment: p.environment,
   sponsor: p.sponsor,
   state: p.state,
-  pendingStage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+  pendingStage: p.state === 'pending_approval' ? ((p.stage as ApprovalStage | null) ?? 'sponsor') : null,
   scopes: JSON.parse(p.scopes) as string[],
   accessUntil: p.access_until,
   nextDeadline: p.next_deadline_at ? { at: p.next_deadline_at, action: p.next_deadline_action ?? '' } : null,

@@ -11,7 +11,7 @@ import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
 import { isWaitingOn, operatorLabel, seeAllRoles } from '../../domain/access-rules.js';
-import { keyBearingStates, recertifiableStates } from '../../domain/partner-states.js';
+import { keyBearingStates, recertifiableStates, type ApprovalStage } from '../../domain/partner-states.js';
 import { toAuditEvent } from './audit.js';
 import { validationHook } from '../validation.js';
 
@@ -129,7 +129,7 @@ export function directoryRoutes(deps: AppDeps) {
       .map((p) => ({
         ...partnerSummary(p),
         kind: p.state === 'pending_approval' ? ('approval' as const) : p.pending_extension && p.state !== 'suspended' ? ('extension' as const) : ('recertification' as const),
-        stage: p.state === 'pending_approval' ? ((p.stage as 'sponsor' | 'security' | null) ?? 'sponsor') : null,
+        stage: p.state === 'pending_approval' ? ((p.stage as ApprovalStage | null) ?? 'sponsor') : null,
         deadline: partnerSummary(p).nextDeadline,
       }))
       .map(({ partnerId, name, environment, kind, stage, state, scopes, deadline }) => ({ partnerId, name, environment, kind, stage, state, scopes, deadline }));
