@@ -16,7 +16,9 @@ export interface KeyFacts {
   partnerState: PartnerState;
 }
 
-export type KeyDeadReason = 'revoked' | 'expired' | 'suspended' | 'not_active' | 'wrong_environment';
+/** Why a well-formed, known key is refused (the order is the OpenAPI enum's). */
+export const keyDeadReasons = ['expired', 'suspended', 'revoked', 'wrong_environment', 'not_active'] as const;
+export type KeyDeadReason = (typeof keyDeadReasons)[number];
 export type KeyLiveness = { live: true } | { live: false; reason: KeyDeadReason };
 
 /**

@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { textPattern, textProblem } from '../domain/text.js';
 import { environments, partnerStates } from '../domain/partner-states.js';
+import { keyDeadReasons } from '../domain/key-liveness.js';
 
 // Free text (names, justifications, reasons) follows one rule (domain/text.ts): no blanks-only, no
 // control, format (bidi, zero-width) or unpaired-surrogate characters. The pattern says what it can
@@ -173,7 +174,7 @@ export const introspectionResponseSchema = z
     }),
     z.object({
       active: z.literal(false),
-      reason: z.enum(['malformed', 'bad_checksum', 'unknown', 'expired', 'suspended', 'revoked', 'wrong_environment', 'not_active']),
+      reason: z.enum(['malformed', 'bad_checksum', 'unknown', ...keyDeadReasons]),
     }),
   ])
   .openapi('Introspection');
