@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Environment } from './partner-states.js';
 
 /**
  * Partner API keys: `pak_<env>_<keyId>_<secret>_<checksum>`. The checksum (CRC32 of everything
  * before it, base62) lets scanners and the gateway reject typos and forgeries without a database
  * hit; only SHA-256(key) and the display prefix `pak_<env>_<keyId>` are ever stored.
  */
-export type Environment = 'sandbox' | 'production';
+export type { Environment };
 export type KeyEnv = 'test' | 'live';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

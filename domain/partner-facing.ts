@@ -7,6 +7,8 @@
  */
 
 /** Neutral sentences where the written reason is internal. */
+import type { PartnerState } from './partner-states.js';
+
 export const neutralReasons = {
   revoked: 'access revoked by security',
   notRenewed: 'access not renewed at recertification',
@@ -26,7 +28,8 @@ export function reasonAuthor(actor: string | undefined, partnerId: string, spons
   return 'operator';
 }
 
-export type Ending = 'rejected' | 'request_expired' | 'offboarded' | 'revoked';
+/** The terminal states: how a lifecycle can end. */
+export type Ending = Extract<PartnerState, 'rejected' | 'request_expired' | 'offboarded' | 'revoked'>;
 
 /**
  * The reason a partner is given for the end of its access. A rejection's reason is the answer to

@@ -183,7 +183,11 @@ export interface UsageCountersTable {
   count: number;
 }
 
-/** Signals the API could not deliver (Temporal down); re-sent by the worker. */
+/**
+ * The outbox of signals for workflows: an emergency revocation writes its signal here in the same
+ * transaction as the revocation; the row is deleted once Temporal accepts the signal, and the API
+ * process re-sends what is left (Temporal down, or the API died right after its commit).
+ */
 export interface PendingSignalsTable {
   id: Generated<number>;
   workflow_id: string;

@@ -106,7 +106,7 @@ export interface CommandResult {
   accessUntil?: string;
 }
 
-/** Typed failure types: the API maps them to HTTP codes (see api/errors.ts). */
+/** Typed failure types: the API maps them to HTTP codes in one place (api/temporal-errors.ts). */
 export const FailureTypes = {
   notAllowedInState: 'NotAllowedInState',
   forbidden: 'ForbiddenActor',

@@ -2,6 +2,7 @@
  * The lifecycle's state and its agenda: pure, deterministic functions of state and workflow time.
  * Everything here is carried across continue-as-new, so it holds only plain data.
  */
+import { isLive } from '../domain/partner-states.js';
 import type { ApprovalStage, Environment, LifecycleStatus, PartnerState, RevocationInput, Submission } from './messages.js';
 
 /** The slice of the policy file one partner's workflow needs, durations in milliseconds. */
@@ -148,7 +149,7 @@ export function agenda(s: LifecycleState): AgendaItem[] {
     items.push({ atMs: opened + p.approvalTimeoutMs, key: `approval-timeout:${s.stage}`, kind: 'approval_timeout', changesState: true });
     return items.filter(notDone);
   }
-  if (s.state !== 'active' && s.state !== 'recertification_due' && s.state !== 'suspended') return [];
+  if (!isLive(s.state)) return [];
 
   items.push({ atMs: s.accessUntilMs, key: 'access-end', kind: 'access_end', changesState: true });
   if (s.plannedOffboarding) {
