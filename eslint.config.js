@@ -18,6 +18,32 @@ export default tseslint.config(
     },
   },
   {
+    // Layers (docs/ARCHITECTURE.md): domain/ is pure rules and formats that every layer, the
+    // workflow bundle included, may import; it imports none of them and no I/O library.
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../api/*', '../activities/*', '../schema/*', '../runtime/*', '../config/*', '../workflows/*', '../scripts/*'], message: 'domain/ is the bottom layer: it imports no other layer' },
+            { group: ['kysely', 'better-sqlite3', 'pg', 'pino', 'hono', 'hono/*', '@hono/*', '@temporalio/*'], message: 'domain/ is pure: no I/O libraries' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The API reaches records through the data layer (schema/), never through the worker's activities.
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/activities/*', '**/activities'], message: 'api/ must not import activities/: shared record keeping lives in schema/repositories/' }] },
+      ],
+    },
+  },
+  {
     // Workflow code is replayed deterministically in a sandbox: no Node built-ins, no I/O modules.
     files: ['workflows/**/*.ts'],
     rules: {

@@ -3,7 +3,7 @@ import { generateApiKey, hashApiKey } from '../domain/api-key.js';
 import { seal } from '../domain/sealed-box.js';
 import type { Db } from '../schema/db.js';
 import { terminalStates } from '../domain/partner-states.js';
-import { appendAudit } from './audit.js';
+import { appendAudit } from '../schema/repositories/audit.js';
 import type { IssueCredentialInput, IssuedCredential, PartnerEndedFailure, UsageEvidence } from './types.js';
 
 /**

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Db } from '../schema/db.js';
 import { terminalStates } from '../domain/partner-states.js';
 import type { PartnerUpdate } from '../schema/database.js';
-import { appendAudit } from './audit.js';
+import { appendAudit } from '../schema/repositories/audit.js';
 import type { Actor, RevocationInput } from '../workflows/messages.js';
 import type { ReadModelPatch, TransitionRecord, TransitionResult } from './types.js';
 

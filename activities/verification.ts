@@ -1,6 +1,6 @@
 import { createProbeToken } from '../domain/probe-token.js';
 import type { Db } from '../schema/db.js';
-import { appendAudit } from './audit.js';
+import { appendAudit } from '../schema/repositories/audit.js';
 
 export interface GatewayProbe {
   /** a URL behind the gateway that needs any scope, e.g. http://127.0.0.1:8080/orders/ */

@@ -1,6 +1,6 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { appendAudit } from '../activities/audit.js';
+import { appendAudit } from '../schema/repositories/audit.js';
 import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import {

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
-import { verifyAuditChain } from '../../activities/audit.js';
+import { verifyAuditChain } from '../../schema/repositories/audit.js';
 import type { AuditEventRow } from '../../schema/database.js';
 import { auditQuerySchema, chainCheckSchema } from '../../schema/api.js';
 import { requireRole, type AppEnv } from '../auth.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendAudit, verifyAuditChain, type ChainVerification } from '../../activities/audit.js';
+import { appendAudit, verifyAuditChain, type ChainVerification } from '../../schema/repositories/audit.js';
 import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
 
 const opened: Db[] = [];

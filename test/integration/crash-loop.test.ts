@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { verifyAuditChain } from '../../activities/audit.js';
+import { verifyAuditChain } from '../../schema/repositories/audit.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { baseSubmission, partnerRow } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';

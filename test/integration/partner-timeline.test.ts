@@ -3,7 +3,7 @@
  * operators the audit events. On the real stack: real workflow, real decisions, real audit rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendAudit } from '../../activities/audit.js';
+import { appendAudit } from '../../schema/repositories/audit.js';
 import { neutralReasons } from '../../api/partner-timeline.js';
 import { timelineResponseSchema } from '../../schema/api.js';
 import { activePartner, decide, submit, waitForAction, waitForState } from '../helpers/partners.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { AuditEventRow, Database } from '../schema/database.js';
+import type { AuditEventRow, Database } from '../database.js';
 
 export interface AuditEventInput {
   /** idempotency key of the step: an event with the same key is written once */
