@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
-import { authenticate, type AppEnv } from './auth.js';
+import { authenticate } from './auth.js';
 import { responseHeaders } from './headers.js';
 import { rejectUnsupportedMethods } from './methods.js';
 import { withAuthenticationResponses } from './openapi.js';
@@ -25,13 +24,14 @@ import { revocationRoutes } from './routes/revocations.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
-import { refuseDuplicateKeys, validationHook } from './validation.js';
+import { refuseDuplicateKeys } from './validation.js';
+import { createRouter } from './router.js';
 
 export type App = ReturnType<typeof createApp>;
 
 /** The HTTP API. Dependencies come in; nothing here reaches for globals. */
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   const limiter = deps.rateLimiter ?? new InMemoryRateLimiter();
 
   // first: every budget and log after this knows the client (X-Forwarded-For via trusted proxies only)

@@ -1,12 +1,12 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
 import { verifyAuditChain } from '../../schema/repositories/audit.js';
 import type { AuditEventRow } from '../../schema/database.js';
 import { auditQuerySchema, chainCheckSchema } from '../../schema/api.js';
-import { requireRole, type AppEnv } from '../auth.js';
+import { requireRole } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { validationHook } from '../validation.js';
+import { createRouter } from '../router.js';
 
 export const toAuditEvent = (e: AuditEventRow) => ({
   seq: e.seq,
@@ -41,7 +41,7 @@ const verifyRoute = createRoute({
 });
 
 export function auditRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   app.openapi(exportRoute, (c) => {
     const q = c.req.valid('query');
     c.header('Content-Type', 'application/x-ndjson');

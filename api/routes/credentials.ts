@@ -1,15 +1,14 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { open } from '../../domain/sealed-box.js';
 import type { Db } from '../../schema/db.js';
 import { issuedKeySchema, partnerIdSchema } from '../../schema/api.js';
 import { rotateCredentialUpdate } from '../../workflows/messages.js';
-import type { AppEnv } from '../auth.js';
 import { actorFor, assertNotEnded, runUpdate } from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { loadVisiblePartner } from '../partner-view.js';
 import { problems } from '../problem.js';
-import { validationHook } from '../validation.js';
+import { createRouter } from '../router.js';
 
 const params = z.object({ id: partnerIdSchema });
 const issued = { description: 'The plaintext key, shown this once', content: { 'application/json': { schema: issuedKeySchema } } };
@@ -58,7 +57,7 @@ async function claimPickup(db: Db, key: Buffer, keyId: string): Promise<{ apiKey
 }
 
 export function credentialRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
 
   app.openapi(pickupRoute, async (c) => {
     const principal = c.get('principal');

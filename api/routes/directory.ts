@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import {
   inboxSchema,
   listQuerySchema,
@@ -6,14 +6,14 @@ import {
   partnerListSchema,
   timelineResponseSchema,
 } from '../../schema/api.js';
-import { requireRole, type AppEnv } from '../auth.js';
+import { requireRole } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
 import { isWaitingOn, operatorLabel, seeAllRoles } from '../../domain/access-rules.js';
 import { keyBearingStates, recertifiableStates, type ApprovalStage } from '../../domain/partner-states.js';
 import { toAuditEvent } from './audit.js';
-import { validationHook } from '../validation.js';
+import { createRouter } from '../router.js';
 
 const listRoute = createRoute({
   method: 'get',
@@ -46,7 +46,7 @@ const inboxRoute = createRoute({
 
 
 export function directoryRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
 
   app.openapi(listRoute, async (c) => {
     const principal = c.get('principal');

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { parseApiKey } from '../../domain/api-key.js';
 import { budgetSourceOf, canonicalAddress } from '../../domain/client-address.js';
@@ -12,8 +12,8 @@ import type { UsageRecorder } from '../usage.js';
 import { verifyProbeToken } from '../../domain/probe-token.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
-import { validationHook } from '../validation.js';
 import { Problem, problemResponse } from '../problem.js';
+import { createRouter } from '../router.js';
 
 const route = createRoute({
   method: 'get',
@@ -53,7 +53,7 @@ function gatewayClient(c: Context<AppEnv>): string {
  * then the scope on the normalised path, then the tier. A pass names the target nginx forwards.
  */
 export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder, routes: () => GatewayRoutes) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   const failedKeysPerMinute = rateLimits(deps.limits).introspectionFailuresPerMinute;
   app.openapi(route, async (c) => {
     const config = routes();

@@ -1,8 +1,8 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'kysely';
 import { healthSchema, readinessSchema } from '../../schema/api.js';
-import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
+import { createRouter } from '../router.js';
 
 const healthRoute = createRoute({
   method: 'get',
@@ -21,7 +21,7 @@ const readyRoute = createRoute({
 });
 
 export function healthRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>();
+  const app = createRouter();
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' }, 200));
   app.openapi(readyRoute, async (c) => {
     const database = await sql`select 1 as ok`

@@ -1,15 +1,15 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { parseApiKey } from '../../domain/api-key.js';
 import { introspectionRequestSchema, introspectionResponseSchema } from '../../schema/api.js';
-import { requireRole, type AppEnv } from '../auth.js';
+import { requireRole } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { introspect } from '../introspection.js';
 import type { UsageRecorder } from '../usage.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { problems } from '../problem.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
-import { validationHook } from '../validation.js';
 import { rateLimits } from '../../config/limits.js';
+import { createRouter } from '../router.js';
 
 const route = createRoute({
   method: 'post',
@@ -25,7 +25,7 @@ const route = createRoute({
 });
 
 export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   const failureLimit = rateLimits(deps.limits).introspectionFailuresPerMinute;
   app.openapi(route, async (c) => {
     const { token, environment, scope } = c.req.valid('json');

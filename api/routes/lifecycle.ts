@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import {
   commandResultSchema,
   decisionSchema,
@@ -18,15 +18,15 @@ import {
   mayRequestExtension,
   type Permission,
 } from '../../domain/access-rules.js';
-import { operatorOf, requireRole, type AppEnv, type Principal } from '../auth.js';
+import { operatorOf, requireRole, type Principal } from '../auth.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { loadVisiblePartner, partnerFacts, partnerSelf } from '../partner-view.js';
 import { problems } from '../problem.js';
-import { validationHook } from '../validation.js';
 import { rateLimits } from '../../config/limits.js';
+import { createRouter } from '../router.js';
 
 const params = z.object({ id: partnerIdSchema });
 
@@ -91,7 +91,7 @@ const revocationRoute = createRoute({
 });
 
 export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   const limits = rateLimits(deps.limits);
   // Decisions are sensitive flows: a per-operator budget bounds scripted or replayed decisions.
   const decisionBudget = (c: { get: (k: 'principal') => Principal }) => {

@@ -1,17 +1,16 @@
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import { generateOpaqueToken, hashToken, randomBase62 } from '../../domain/api-key.js';
 import { partnerIdSchema, partnerViewSchema, problemSchema, submissionAcceptedSchema, submissionSchema } from '../../schema/api.js';
 import type { PartnerRow } from '../../schema/database.js';
 import { claimIdempotencyKey, findIdempotent, idempotencyRef, openIdempotentResponse, type IdempotencyRef } from '../idempotency.js';
 import { isUnstarted, startLifecycle, submitterOf } from '../submissions.js';
-import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerOwnView, partnerView } from '../partner-view.js';
 import { problems } from '../problem.js';
 import { bearerSecurity } from '../openapi.js';
-import { validationHook } from '../validation.js';
 import { sourceOf, type RateLimiter } from '../rate-limit.js';
 import { rateLimits } from '../../config/limits.js';
+import { createRouter } from '../router.js';
 
 const problemResponses = {
   400: { description: 'Invalid body or parameters', content: { 'application/problem+json': { schema: problemSchema } } },
@@ -57,7 +56,7 @@ const getRoute = createRoute({
 type SubmissionAccepted = z.infer<typeof submissionAcceptedSchema>;
 
 export function partnerRoutes(deps: AppDeps, limiter: RateLimiter) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   const limits = rateLimits(deps.limits);
 
   app.openapi(submitRoute, async (c) => {

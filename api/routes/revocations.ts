@@ -1,12 +1,12 @@
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { holdsScope } from '../partner-view.js';
 import { terminalStates } from '../../domain/partner-states.js';
 import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
-import { requireRole, type AppEnv } from '../auth.js';
+import { requireRole } from '../auth.js';
 import { actorFor, revokeInDatabase, signalRevocation } from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { validationHook } from '../validation.js';
+import { createRouter } from '../router.js';
 
 const route = createRoute({
   method: 'post',
@@ -22,7 +22,7 @@ const route = createRoute({
 });
 
 export function revocationRoutes(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = createRouter();
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
     let query = deps.db
