@@ -7,7 +7,7 @@ import { appendAudit } from '../../schema/repositories/audit.js';
 import { neutralReasons } from '../../api/partner-timeline.js';
 import { timelineResponseSchema } from '../../schema/api.js';
 import { activePartner, decide, submit, waitForAction, waitForState } from '../helpers/partners.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 const t: Record<string, string> = {};
@@ -176,7 +176,10 @@ describe('the partner’s own timeline', () => {
     const audited = await stack.call('GET', `/v1/partners/${full.partnerId}`, { token: t.aud });
     expect(audited.json.endReason).toBe(internal.revocation);
     // the partner.revoked notice goes to the partner too: no internal reason in it
-    const notice = await stack.db.selectFrom('notifications').select('payload').where('partner_id', '=', full.partnerId).where('kind', '=', 'partner.revoked').executeTakeFirstOrThrow();
+    // written by the notice activity right after the partner.revoked transition
+    const notice = await eventually(() =>
+      stack.db.selectFrom('notifications').select('payload').where('partner_id', '=', full.partnerId).where('kind', '=', 'partner.revoked').executeTakeFirst(),
+    );
     expect(notice.payload).toContain(neutralReasons.revoked);
     expect(notice.payload).not.toContain(internal.revocation);
   });

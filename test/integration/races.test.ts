@@ -30,6 +30,8 @@ beforeAll(async () => {
   stack = await startStack({
     policyOverrides: { recertifyEvery: '4s', recertReminders: ['3s'], suspendedGrace: '30s' },
     gatewayProbe: { url: `http://127.0.0.1:${gatewayPort}/orders/`, secret: probeSecret },
+    // a loaded CI machine must not turn a slow answer into the 503 of "no worker in time"
+    appOverrides: { updateDeadlineMs: 15_000 },
   });
   t.alice = await stack.operator('alice', ['approver']);
   t.bob = await stack.operator('bob', ['approver']);
@@ -361,6 +363,12 @@ describe('a lifecycle closed from outside under an admitted command', () => {
     try {
       const { partnerId } = await submit(stack, twoStages);
       const handle = stack.client.workflow.getHandle(workflowIdFor(partnerId));
+      // The submission's own work (its notice) done first: an activity blocked on the lock would
+      // hold up the worker process's event loop, and with it the admission of the decision.
+      await eventually(async () => {
+        const notice = await stack.db.selectFrom('notifications').select('id').where('partner_id', '=', partnerId).where('kind', '=', 'approval.requested').executeTakeFirst();
+        return notice && (await handle.describe()).raw.pendingActivities?.length === 0;
+      }, 30_000, 50);
       // The workflow admits the decision, then its first write waits for the lock: the decision
       // stays unanswered until the workflow is gone.
       lock.exec('begin immediate');
