@@ -1,11 +1,11 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
-import { hashApiKey, hashesEqual, hashToken, isOpaqueToken, parseApiKey } from '../domain/api-key.js';
-import { keyLiveness } from '../domain/key-liveness.js';
+import { hashesEqual, hashToken, isOpaqueToken } from '../domain/api-key.js';
+import { liveKeyOwner } from './introspection.js';
 import type { Role } from '../workflows/messages.js';
 import { Problem, problems } from './problem.js';
-import { sourceOf, type RateLimiter } from './rate-limit.js';
+import { failureBudget, sourceOf, type RateLimiter } from './rate-limit.js';
 
 /** Who is calling. Partners prove themselves with the request token (prt_) or their API key (pak_). */
 export type Principal =
@@ -38,6 +38,7 @@ const tooManyFailures = (retryAfterSeconds: number) =>
  * is looked at, so guessing stops (a right guess would otherwise still answer 200).
  */
 export function authenticate(db: Db, budget: CredentialFailureBudget): MiddlewareHandler<AppEnv> {
+  const failures = failureBudget(budget.limiter, 'auth-failures', budget.failuresPerMinute);
   return async (c, next) => {
     const authorization = c.req.header('authorization');
     const token = bearer(authorization) ?? (c.req.header('x-api-key')?.trim() || undefined);
@@ -45,12 +46,12 @@ export function authenticate(db: Db, budget: CredentialFailureBudget): Middlewar
       c.set('principal', { kind: 'anonymous' });
       return next();
     }
-    const failures = `auth-failures:${sourceOf(c as unknown as Context)}`;
-    const open = budget.limiter.peek(failures, budget.failuresPerMinute, 60_000);
-    if (!open.ok) throw tooManyFailures(open.retryAfterSeconds);
+    const source = sourceOf(c);
+    const closed = failures.closed(source);
+    if (closed) throw tooManyFailures(closed.retryAfterSeconds);
     const principal = token === undefined ? undefined : await principalFor(db, token);
     if (!principal) {
-      budget.limiter.take(failures, budget.failuresPerMinute, 60_000);
+      failures.spend(source);
       throw problems.unauthorized(token === undefined ? 'malformed Authorization header' : undefined);
     }
     c.set('principal', principal);
@@ -82,37 +83,9 @@ async function principalFor(db: Db, token: string): Promise<Principal | undefine
     return { kind: 'request_token', tokenHash };
   }
   if (token.startsWith('pak_')) {
-    const parsed = parseApiKey(token);
-    if (!parsed.ok) return undefined;
-    const credential = await db
-      .selectFrom('credentials')
-      .innerJoin('partners', 'partners.id', 'credentials.partner_id')
-      .select([
-        'credentials.partner_id',
-        'credentials.hash',
-        'credentials.status',
-        'credentials.expires_at',
-        'credentials.retire_at',
-        'credentials.environment',
-        'partners.state',
-      ])
-      .where('credentials.key_id', '=', parsed.keyId)
-      .executeTakeFirst();
-    if (!credential || !hashesEqual(credential.hash, hashApiKey(token))) return undefined;
-    // The same rule as introspection (domain/key-liveness.ts): a key the gateway refuses opens nothing here.
-    const liveness = keyLiveness(
-      {
-        status: credential.status,
-        expiresAt: credential.expires_at,
-        retireAt: credential.retire_at,
-        environment: credential.environment,
-        partnerState: credential.state,
-      },
-      new Date(),
-      parsed.environment,
-    );
-    if (!liveness.live) return undefined;
-    return { kind: 'partner_key', partnerId: credential.partner_id, keyId: parsed.keyId };
+    // The same lookup and rule as introspection: a key the gateway refuses opens nothing here.
+    const owner = await liveKeyOwner(db, token);
+    return owner && { kind: 'partner_key', partnerId: owner.partnerId, keyId: owner.keyId };
   }
   return undefined;
 }

@@ -22,14 +22,30 @@ export type Introspection =
  * Never touches Temporal.
  */
 export async function introspect(db: Db, policy: Policy, token: string, environment?: Environment, now = new Date()): Promise<Introspection> {
+  const found = await presentedKey(db, token);
+  return 'reason' in found ? { active: false, reason: found.reason } : verdict(found.row, policy, environment, now);
+}
+
+/**
+ * The key a caller presents, if it is one of ours: checksum before any query, one indexed lookup
+ * by key id, a constant-time comparison of hashes (against a dummy when the id is unknown, so both
+ * paths cost the same), and the key's own environment. Whether it is live is `keyLivenessOf`.
+ */
+async function presentedKey(db: Db, token: string): Promise<{ row: CredentialRow; keyId: string } | { reason: 'malformed' | 'bad_checksum' | 'unknown' | 'wrong_environment' }> {
   const parsed = parseApiKey(token);
-  if (!parsed.ok) return { active: false, reason: parsed.reason };
+  if (!parsed.ok) return { reason: parsed.reason };
   const row = await credentialRow(db, parsed.keyId);
-  // Compare against a dummy hash when the id is unknown, so both paths cost the same.
   const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
-  if (!row || !matches) return { active: false, reason: 'unknown' };
-  if (row.environment !== parsed.environment) return { active: false, reason: 'wrong_environment' };
-  return verdict(row, policy, environment, now);
+  if (!row || !matches) return { reason: 'unknown' };
+  if (row.environment !== parsed.environment) return { reason: 'wrong_environment' };
+  return { row, keyId: parsed.keyId };
+}
+
+/** The partner and key a live API key proves (partner-key authentication of the API), else undefined. */
+export async function liveKeyOwner(db: Db, token: string, now = new Date()): Promise<{ partnerId: string; keyId: string } | undefined> {
+  const found = await presentedKey(db, token);
+  if ('reason' in found || !keyLivenessOf(found.row, now).live) return undefined;
+  return { partnerId: found.row.partner_id, keyId: found.keyId };
 }
 
 /** The verdict for a key id without its secret: only for revocation probes, which never pass. */
@@ -60,12 +76,11 @@ function credentialRow(db: Db, keyId: string) {
 type CredentialRow = NonNullable<Awaited<ReturnType<typeof credentialRow>>>;
 
 /** Every condition, on every call (domain/key-liveness.ts), then what the gateway needs to serve the key. */
+const keyLivenessOf = (row: CredentialRow, now: Date, environment?: Environment) =>
+  keyLiveness({ status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state }, now, environment);
+
 function verdict(row: CredentialRow, policy: Policy, environment: Environment | undefined, now: Date): Introspection {
-  const liveness = keyLiveness(
-    { status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state },
-    now,
-    environment,
-  );
+  const liveness = keyLivenessOf(row, now, environment);
   if (!liveness.live) return { active: false, reason: liveness.reason };
   const tiers = policy.environments[row.environment].rateLimitTiers;
   const tier = tiers[row.rate_limit_tier] ?? tiers[policy.environments[row.environment].defaultRateLimitTier]!;

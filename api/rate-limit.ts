@@ -2,7 +2,6 @@ import { BlockList } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { budgetSourceOf, clientAddressOf } from '../domain/client-address.js';
-import { problems } from './problem.js';
 
 export interface RateDecision {
   ok: boolean;
@@ -82,16 +81,25 @@ function peerOf(c: Context): string | undefined {
  * The source a per-source budget is kept for: the client's address as resolved for this request
  * (an IPv6 client by its /64). Without the resolving middleware, the socket peer.
  */
-export function sourceOf(c: Context): string {
+export function sourceOf(c: Context<any>): string {
   const resolved = (c as Context<ClientAddressEnv>).get('clientAddress') as string | undefined;
   return budgetSourceOf(resolved ?? clientAddressOf(peerOf(c), undefined, new BlockList()));
 }
 
-/** 429 + Retry-After once `keyOf` has made `limit` requests in `windowMs`. */
-export function rateLimit(limiter: RateLimiter, name: string, limit: number, windowMs: number, keyOf: (c: Context) => string): MiddlewareHandler {
-  return async (c, next) => {
-    const decision = limiter.take(`${name}:${keyOf(c)}`, limit, windowMs);
-    if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
-    return next();
+/**
+ * Failed attempts (wrong credentials, guessed keys) per source and minute. `closed` is asked BEFORE
+ * an attempt is checked: a source over its budget is refused unchecked, or guessing would go on
+ * and a right guess would still pass. `spend` counts one failure.
+ */
+export function failureBudget(limiter: RateLimiter, name: string, perMinute: number) {
+  const key = (source: string) => `${name}:${source}`;
+  return {
+    /** the refusal for a source already over its budget, else undefined */
+    closed(source: string): RateDecision | undefined {
+      const decision = limiter.peek(key(source), perMinute, 60_000);
+      return decision.ok ? undefined : decision;
+    },
+    /** one failure spent; `ok: false` when it was over the budget */
+    spend: (source: string): RateDecision => limiter.take(key(source), perMinute, 60_000),
   };
 }

@@ -11,13 +11,6 @@ import type { partnerLifecycle } from '../workflows/partner-lifecycle.js';
 import type { Principal } from './auth.js';
 import { problems } from './problem.js';
 
-/**
- * Operators who may file an onboarding request on a partner's behalf: sponsors (approvers) for
- * partners they bring, admins for migrations. Security decides stage 2 and stays independent of
- * requests; auditors are read-only; a gateway is a machine identity.
- */
-export { submitOnBehalfRoles } from '../domain/access-rules.js';
-
 export interface Submitter {
   /** recorded on the partner and its `partner.submitted` event */
   requestedBy: string;

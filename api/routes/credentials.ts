@@ -79,7 +79,6 @@ export function credentialRoutes(deps: AppDeps) {
     const claimed = waiting && (await claimPickup(deps.db, deps.pickupKey, waiting.key_id));
     if (!claimed) throw problems.gone('the key was already picked up (or is no longer valid)');
     c.get('log').info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
-    c.header('Cache-Control', 'no-store');
     return c.json(claimed, 200);
   });
 
@@ -98,7 +97,6 @@ export function credentialRoutes(deps: AppDeps) {
       throw problems.gone('the new key was already handed out');
     }
     c.get('log').info({ partnerId: id, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
-    c.header('Cache-Control', 'no-store');
     return c.json(claimed, 200);
   });
 

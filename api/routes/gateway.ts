@@ -11,7 +11,7 @@ import { introspect, introspectKeyId } from '../introspection.js';
 import type { UsageRecorder } from '../usage.js';
 import { verifyProbeToken } from '../../domain/probe-token.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { sourceOf, type RateLimiter } from '../rate-limit.js';
+import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import { Problem, problemResponse } from '../problem.js';
 import { createRouter } from '../router.js';
 
@@ -24,8 +24,6 @@ const route = createRoute({
   middleware: [requireRole('gateway')] as const,
   responses: { 204: { description: 'Allowed' }, ...problemResponses(401, 403) },
 });
-
-const FAILED_KEYS_WINDOW_MS = 60_000;
 
 function keyFrom(headers: { get(name: string): string | undefined }): string | undefined {
   const direct = headers.get('x-partner-key')?.trim();
@@ -54,7 +52,7 @@ function gatewayClient(c: Context<AppEnv>): string {
  */
 export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder, routes: () => GatewayRoutes) {
   const app = createRouter();
-  const failedKeysPerMinute = rateLimits(deps.limits).introspectionFailuresPerMinute;
+  const failedKeys = failureBudget(limiter, 'gateway-failed-keys', rateLimits(deps.limits).introspectionFailuresPerMinute);
   app.openapi(route, async (c) => {
     const config = routes();
     // nginx understands only 2xx/401/403 from auth_request: any other status the client should
@@ -69,10 +67,10 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
         }),
       );
     const tooMany = (reason: string, retryAfterSeconds: number) => deny(403, reason, { 'X-Auth-Status': '429', 'Retry-After': String(retryAfterSeconds) });
-    const failedKeys = `gateway-failed-keys:${gatewayClient(c)}`;
+    const client = gatewayClient(c);
     /** A key that proved nothing: spends the client's budget; the one over it is already a 429. */
     const failed = (reason: string) => {
-      const spent = limiter.take(failedKeys, failedKeysPerMinute, FAILED_KEYS_WINDOW_MS);
+      const spent = failedKeys.spend(client);
       return spent.ok ? deny(401, reason) : tooMany(`too many failed keys (${reason})`, spent.retryAfterSeconds);
     };
 
@@ -86,8 +84,8 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
       return probed.active ? deny(403, 'probe: key active') : deny(401, probed.reason);
     }
     // Over the budget, no key is looked at: otherwise guessing would go on, a right guess passing.
-    const open = limiter.peek(failedKeys, failedKeysPerMinute, FAILED_KEYS_WINDOW_MS);
-    if (!open.ok) return tooMany('too many failed keys', open.retryAfterSeconds);
+    const closed = failedKeys.closed(client);
+    if (closed) return tooMany('too many failed keys', closed.retryAfterSeconds);
     const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
     if (!verdict.active) return failed(verdict.reason);
 
@@ -106,7 +104,6 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
     c.header('X-Partner-Environment', verdict.environment);
     c.header('X-RateLimit-Limit', String(verdict.rateLimit.requests));
     c.header('X-RateLimit-Remaining', String(rate.remaining));
-    c.header('Cache-Control', 'no-store');
     return c.body(null, 204);
   });
   return app;

@@ -7,7 +7,7 @@ import { introspect } from '../introspection.js';
 import type { UsageRecorder } from '../usage.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { problems } from '../problem.js';
-import { sourceOf, type RateLimiter } from '../rate-limit.js';
+import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import { rateLimits } from '../../config/limits.js';
 import { createRouter } from '../router.js';
 
@@ -26,20 +26,21 @@ const route = createRoute({
 
 export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder) {
   const app = createRouter();
-  const failureLimit = rateLimits(deps.limits).introspectionFailuresPerMinute;
+  // Its caller is a gateway: only failures are refused over the budget (refusing valid keys too
+  // would cut off every partner behind that gateway); the edge budgets per client instead.
+  const failures = failureBudget(limiter, 'introspect-failures', rateLimits(deps.limits).introspectionFailuresPerMinute);
   app.openapi(route, async (c) => {
     const { token, environment, scope } = c.req.valid('json');
     // Guessing keys through a gateway token: failures per source are limited.
     const source = sourceOf(c);
     const result = await introspect(deps.db, deps.policy(), token, environment);
     if (!result.active) {
-      const decision = limiter.take(`introspect-failures:${source}`, failureLimit, 60_000);
+      const decision = failures.spend(source);
       if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
       return c.json(result, 200);
     }
     const parsed = parseApiKey(token);
     if (parsed.ok) usage.record(parsed.keyId, scope);
-    c.header('Cache-Control', 'no-store');
     return c.json(result, 200);
   });
   return app;
