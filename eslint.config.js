@@ -3,6 +3,15 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
+// The data layer (docs/ARCHITECTURE.md): every query and transaction on our tables is in a repository
+// module under schema/repositories/; api/ and activities/ call those, so a second dialect or a
+// changed table is a change in one layer.
+const noQueryHere = 'queries and transactions live in schema/repositories/: call a repository function';
+const queryBuilders = ['selectFrom', 'insertInto', 'updateTable', 'deleteFrom', 'replaceInto', 'mergeInto', 'selectNoFrom', 'transaction', 'with'].map((name) => ({
+  selector: `CallExpression > MemberExpression.callee[property.name='${name}']`,
+  message: `.${name}(): ${noQueryHere}`,
+}));
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', '.tools/**', 'bench/results/**', 'coverage/**'] },
   ...tseslint.configs.recommended,
@@ -39,8 +48,20 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/activities/*', '**/activities'], message: 'api/ must not import activities/: shared record keeping lives in schema/repositories/' }] },
+        {
+          paths: [{ name: 'kysely', importNames: ['sql'], message: noQueryHere }],
+          patterns: [{ group: ['**/activities/*', '**/activities'], message: 'api/ must not import activities/: shared record keeping lives in schema/repositories/' }],
+        },
       ],
+      'no-restricted-syntax': ['error', ...queryBuilders],
+    },
+  },
+  {
+    // Activities are the workflow's I/O; the queries and transactions they run live in schema/repositories/.
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'kysely', importNames: ['sql'], message: noQueryHere }] }],
+      'no-restricted-syntax': ['error', ...queryBuilders],
     },
   },
   {

@@ -4,7 +4,7 @@ import type { Environment } from '../workflows/messages.js';
 import { gatherUsageEvidence, issueCredential } from './credentials.js';
 import { notify, type WebhookTarget } from './notifications.js';
 import { applyTransition, recordedRevocation } from './transitions.js';
-import type { IssueCredentialInput, NotificationInput, TransitionRecord } from './types.js';
+import type { IssueCredentialInput, NotificationInput, TransitionRecord } from '../domain/lifecycle-records.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
 
 export interface ActivityDeps {

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Db } from '../schema/db.js';
-import type { NotificationInput } from './types.js';
+import { noticeAttemptFailed, noticeDelivered, recordNotice } from '../schema/repositories/notifications.js';
+import type { NotificationInput } from '../domain/lifecycle-records.js';
 
 export interface WebhookTarget {
   url: string;
@@ -25,25 +26,8 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 export async function notify(db: Db, webhook: WebhookTarget | undefined, n: NotificationInput): Promise<void> {
   const now = new Date().toISOString();
   const payload = JSON.stringify({ id: n.id, kind: n.kind, partnerId: n.partnerId, recipients: n.recipients, message: n.message, data: n.data ?? {}, createdAt: now });
-  await db
-    .insertInto('notifications')
-    .values({
-      id: n.id,
-      partner_id: n.partnerId,
-      kind: n.kind,
-      recipients: JSON.stringify(n.recipients),
-      payload,
-      status: webhook ? 'pending' : 'not_configured',
-      attempts: 0,
-      last_error: null,
-      created_at: now,
-      delivered_at: null,
-    })
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
-  if (!webhook) return;
-  const row = await db.selectFrom('notifications').select(['status', 'payload']).where('id', '=', n.id).executeTakeFirstOrThrow();
-  if (row.status === 'delivered') return;
+  const row = await recordNotice(db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, status: webhook ? 'pending' : 'not_configured', at: now });
+  if (!webhook || row.status === 'delivered') return;
 
   const timestamp = String(Math.floor(Date.now() / 1000));
   const info = Context.current().info;
@@ -61,22 +45,10 @@ export async function notify(db: Db, webhook: WebhookTarget | undefined, n: Noti
       signal: AbortSignal.timeout(5000),
     });
     if (!response.ok) throw new Error(`webhook answered ${response.status}`);
-    await db
-      .updateTable('notifications')
-      .set((eb) => ({ status: 'delivered', delivered_at: new Date().toISOString(), attempts: eb('attempts', '+', 1), last_error: null }))
-      .where('id', '=', n.id)
-      .execute();
+    await noticeDelivered(db, n.id, new Date().toISOString());
   } catch (err) {
     const lastAttempt = info.retryPolicy?.maximumAttempts !== undefined && info.attempt >= info.retryPolicy.maximumAttempts;
-    await db
-      .updateTable('notifications')
-      .set((eb) => ({
-        status: lastAttempt ? 'failed' : 'pending',
-        attempts: eb('attempts', '+', 1),
-        last_error: String((err as Error).message).slice(0, 500),
-      }))
-      .where('id', '=', n.id)
-      .execute();
+    await noticeAttemptFailed(db, n.id, String((err as Error).message), lastAttempt);
     throw err;
   }
 }

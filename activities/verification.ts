@@ -1,6 +1,7 @@
 import { createProbeToken } from '../domain/probe-token.js';
 import type { Db } from '../schema/db.js';
-import { appendAudit } from '../schema/repositories/audit.js';
+import { appendAuditEvent } from '../schema/repositories/audit.js';
+import { credentialsOf } from '../schema/repositories/credentials.js';
 
 export interface GatewayProbe {
   /** a URL behind the gateway that needs any scope, e.g. http://127.0.0.1:8080/orders/ */
@@ -21,7 +22,7 @@ export interface VerificationResult {
  */
 export async function verifyRevocation(db: Db, probe: GatewayProbe | undefined, partnerId: string): Promise<VerificationResult | null> {
   if (!probe) return null;
-  const keys = await db.selectFrom('credentials').select('key_id').where('partner_id', '=', partnerId).orderBy('version').execute();
+  const keys = await credentialsOf(db, partnerId);
   const results: VerificationResult['keys'] = [];
   for (const { key_id: keyId } of keys) {
     try {
@@ -38,15 +39,13 @@ export async function verifyRevocation(db: Db, probe: GatewayProbe | undefined, 
   }
   // Refused means 401: anything else (a pass, a probe the gateway saw as active, no answer) is a failure.
   const verified = results.every((r) => r.status === 401);
-  await db.transaction().execute((trx) =>
-    appendAudit(trx, {
-      eventKey: `${partnerId}:revocation-verified`,
-      at: new Date().toISOString(),
-      actor: 'system:gateway-verifier',
-      action: verified ? 'revocation.verified' : 'revocation.verification_failed',
-      partnerId,
-      details: { gateway: probe.url, keys: results },
-    }),
-  );
+  await appendAuditEvent(db, {
+    eventKey: `${partnerId}:revocation-verified`,
+    at: new Date().toISOString(),
+    actor: 'system:gateway-verifier',
+    action: verified ? 'revocation.verified' : 'revocation.verification_failed',
+    partnerId,
+    details: { gateway: probe.url, keys: results },
+  });
   return { verified, keys: results };
 }

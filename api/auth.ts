@@ -1,6 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
+import { activeOperatorByTokenHash } from '../schema/repositories/operators.js';
+import { requestTokenHolder } from '../schema/repositories/partners.js';
 import { hashesEqual, hashToken, isOpaqueToken } from '../domain/api-key.js';
 import { liveKeyOwner } from './introspection.js';
 import type { Role } from '../workflows/messages.js';
@@ -63,14 +65,9 @@ export function authenticate(db: Db, budget: CredentialFailureBudget): Middlewar
 async function principalFor(db: Db, token: string): Promise<Principal | undefined> {
   if (token.startsWith('pat_')) {
     const tokenHash = hashToken(token);
-    const operator = await db
-      .selectFrom('operators')
-      .select(['name', 'roles', 'token_hash'])
-      .where('token_hash', '=', tokenHash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (!operator || !hashesEqual(operator.token_hash, tokenHash)) return undefined;
-    return { kind: 'operator', name: operator.name, roles: JSON.parse(operator.roles) as Role[] };
+    const operator = await activeOperatorByTokenHash(db, tokenHash);
+    if (!operator || !hashesEqual(operator.tokenHash, tokenHash)) return undefined;
+    return { kind: 'operator', name: operator.name, roles: operator.roles };
   }
   if (token.startsWith('prt_')) {
     // A token that opens no partner is refused here, whatever the path: the answer depends on the
@@ -78,8 +75,8 @@ async function principalFor(db: Db, token: string): Promise<Principal | undefine
     // route's question (canSee: another partner's id is a 404).
     if (!isOpaqueToken('prt', token)) return undefined;
     const tokenHash = hashToken(token);
-    const partner = await db.selectFrom('partners').select('request_token_hash').where('request_token_hash', '=', tokenHash).executeTakeFirst();
-    if (!partner || !hashesEqual(partner.request_token_hash, tokenHash)) return undefined;
+    const held = await requestTokenHolder(db, tokenHash);
+    if (!held || !hashesEqual(held, tokenHash)) return undefined;
     return { kind: 'request_token', tokenHash };
   }
   if (token.startsWith('pak_')) {

@@ -1,8 +1,9 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { appendAudit } from '../schema/repositories/audit.js';
 import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
+import { recordEmergencyRevocation } from '../schema/repositories/lifecycle.js';
+import { queuedSignals, signalAttemptFailed, dequeueSignal } from '../schema/repositories/outbox.js';
 import {
   actorLabel,
   emergencyRevokeSignal,
@@ -63,59 +64,18 @@ export function assertNotEnded(state: string): void {
 }
 
 /**
- * Emergency revocation, part one: in one durable transaction every key of the partner is marked
- * revoked and the partner is `revoked`, with the audit event, and the signal for the workflow is
- * written to the `pending_signals` outbox. Introspection refuses the keys from this commit on,
- * whatever the workflow or Temporal are doing; and because the signal is committed with the
- * revocation, an API that dies right after the commit cannot leave the workflow uninformed (the
- * redelivery loop sends it). Returns the keys revoked and the outbox row, or undefined when the
- * partner had already ended.
+ * Emergency revocation, part one: the keys, the partner, the audit event and the workflow's signal
+ * in one transaction (schema/repositories/lifecycle.ts `recordEmergencyRevocation`). Returns the
+ * keys revoked and the outbox row, or undefined when the partner had already ended.
  */
-export async function revokeInDatabase(
-  db: Db,
-  partnerId: string,
-  input: RevocationInput,
-): Promise<{ keysRevoked: number; outboxId: number } | undefined> {
+export function revokeInDatabase(db: Db, partnerId: string, input: RevocationInput): Promise<{ keysRevoked: number; outboxId: number } | undefined> {
   const { reason, at } = input;
-  return db.transaction().execute(async (trx) => {
-    const partner = await trx.selectFrom('partners').select(['state']).where('id', '=', partnerId).executeTakeFirstOrThrow();
-    if (isTerminal(partner.state)) return undefined;
-    const keys = await trx
-      .updateTable('credentials')
-      .set({ status: 'revoked', revoked_at: at, revoke_reason: `emergency revocation: ${reason}` })
-      .where('partner_id', '=', partnerId)
-      .where('status', '=', 'active')
-      .executeTakeFirst();
-    await trx.updateTable('credential_pickups').set({ sealed: null }).where('partner_id', '=', partnerId).execute();
-    await trx
-      .updateTable('partners')
-      .set({ state: 'revoked', stage: null, end_reason: reason, ended_at: at, updated_at: at, next_deadline_at: null, next_deadline_action: null })
-      .where('id', '=', partnerId)
-      .execute();
-    await appendAudit(trx, {
-      eventKey: `${partnerId}:emergency-revocation`,
-      at,
-      actor: actorLabel(input.actor),
-      action: 'partner.revocation_requested',
-      partnerId,
-      before: partner.state,
-      after: 'revoked',
-      reason,
-      details: { keysRevoked: Number(keys.numUpdatedRows) },
-    });
-    const outbox = await trx
-      .insertInto('pending_signals')
-      .values({
-        workflow_id: workflowIdFor(partnerId),
-        signal: emergencyRevokeSignal.name,
-        args: JSON.stringify([input]),
-        created_at: at,
-        attempts: 0,
-        last_error: null,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return { keysRevoked: Number(keys.numUpdatedRows), outboxId: outbox.id };
+  return recordEmergencyRevocation(db, {
+    partnerId,
+    reason,
+    at,
+    audit: { eventKey: `${partnerId}:emergency-revocation`, at, actor: actorLabel(input.actor), action: 'partner.revocation_requested', partnerId, after: 'revoked', reason },
+    signal: { workflowId: workflowIdFor(partnerId), signal: emergencyRevokeSignal.name, args: [input], at },
   });
 }
 
@@ -130,15 +90,11 @@ export async function signalRevocation(deps: AppDeps, partnerId: string, input: 
     await deps.temporal.client.withDeadline(Date.now() + 3000, () =>
       deps.temporal.client.workflow.getHandle(workflowIdFor(partnerId)).signal(emergencyRevokeSignal, input),
     );
-    await deps.db.deleteFrom('pending_signals').where('id', '=', outboxId).execute();
+    await dequeueSignal(deps.db, outboxId);
     return true;
   } catch (err) {
     deps.logger.warn({ err: (err as Error).message, partnerId }, 'revocation signal not delivered; queued for redelivery');
-    await deps.db
-      .updateTable('pending_signals')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: String((err as Error).message).slice(0, 500) }))
-      .where('id', '=', outboxId)
-      .execute();
+    await signalAttemptFailed(deps.db, outboxId, String((err as Error).message));
     return false;
   }
 }
@@ -147,26 +103,22 @@ export async function signalRevocation(deps: AppDeps, partnerId: string, input: 
 export async function redeliverPendingSignals(deps: Pick<AppDeps, 'db' | 'temporal' | 'logger'>, minAgeMs = 3000): Promise<number> {
   // Rows younger than a few seconds belong to a request that is still sending its own signal.
   const settled = new Date(Date.now() - minAgeMs).toISOString();
-  const pending = await deps.db.selectFrom('pending_signals').selectAll().where('created_at', '<=', settled).orderBy('id').limit(100).execute();
+  const pending = await queuedSignals(deps.db, settled);
   let delivered = 0;
   for (const row of pending) {
     try {
       await deps.temporal.client.withDeadline(Date.now() + 3000, () =>
-        deps.temporal.client.workflow.getHandle(row.workflow_id).signal(row.signal, ...(JSON.parse(row.args) as unknown[])),
+        deps.temporal.client.workflow.getHandle(row.workflowId).signal(row.signal, ...row.args),
       );
-      await deps.db.deleteFrom('pending_signals').where('id', '=', row.id).execute();
+      await dequeueSignal(deps.db, row.id);
       delivered++;
     } catch (err) {
       const finished = (err as Error).name === 'WorkflowNotFoundError';
       if (finished) {
-        await deps.db.deleteFrom('pending_signals').where('id', '=', row.id).execute();
+        await dequeueSignal(deps.db, row.id);
         continue;
       }
-      await deps.db
-        .updateTable('pending_signals')
-        .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: String((err as Error).message).slice(0, 500) }))
-        .where('id', '=', row.id)
-        .execute();
+      await signalAttemptFailed(deps.db, row.id, String((err as Error).message));
       break; // Temporal still down: try again next round
     }
   }

@@ -1,14 +1,8 @@
 import { createHash, createHmac, hkdfSync } from 'node:crypto';
-import type { Transaction } from 'kysely';
 import { open, seal } from '../domain/sealed-box.js';
-import type { Database, IdempotencyKeysTable } from '../schema/database.js';
+import type { IdempotencyKeysTable } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
-
-/**
- * How long an `Idempotency-Key` is remembered (Stripe keeps keys 24 h). A key older than this is
- * a new request, and its row is pruned by the API's periodic loop.
- */
-export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+import { findIdempotencyRecord, type IdempotencyClaim } from '../schema/repositories/idempotency.js';
 
 /**
  * One caller's use of one key. The caller (`operator:<name>` or `source:<client address>`) and the
@@ -47,57 +41,23 @@ export function idempotencyRef(dataKey: Buffer, caller: string, key: string, bod
   };
 }
 
-const cutoff = (now: number) => new Date(now - IDEMPOTENCY_KEY_TTL_MS).toISOString();
-
 /** The caller's earlier use of this key, if it has not expired. */
-export async function findIdempotent(db: Db, ref: IdempotencyRef, now = Date.now()): Promise<IdempotencyKeysTable | undefined> {
-  return db
-    .selectFrom('idempotency_keys')
-    .selectAll()
-    .where('scope', '=', ref.scope)
-    .where('key', '=', ref.key)
-    .where('created_at', '>=', cutoff(now))
-    .executeTakeFirst();
+export function findIdempotent(db: Db, ref: IdempotencyRef, now = Date.now()): Promise<IdempotencyKeysTable | undefined> {
+  return findIdempotencyRecord(db, ref.scope, ref.key, now);
 }
 
-/**
- * Records the key for a new submission inside its transaction. An expired row of the same key
- * (or one whose partner is gone) makes way; false when a live row exists, i.e. a concurrent
- * request with the same key committed first.
- */
-export async function claimIdempotencyKey(
-  trx: Transaction<Database>,
-  ref: IdempotencyRef,
-  dataKey: Buffer,
-  record: { partnerId: string; response: unknown; at: string },
-): Promise<boolean> {
-  await trx
-    .deleteFrom('idempotency_keys')
-    .where('scope', '=', ref.scope)
-    .where('key', '=', ref.key)
-    .where((eb) => eb.or([eb('created_at', '<', cutoff(Date.parse(record.at))), eb('partner_id', 'not in', eb.selectFrom('partners').select('id'))]))
-    .execute();
-  const inserted = await trx
-    .insertInto('idempotency_keys')
-    .values({
-      scope: ref.scope,
-      key: ref.key,
-      body_hash: ref.bodyHash,
-      partner_id: record.partnerId,
-      response: seal(dataKey, JSON.stringify(record.response), ref.associatedData),
-      created_at: record.at,
-    })
-    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-    .executeTakeFirst();
-  return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
+/** What `recordSubmission` stores for this key: the response sealed to this caller and key. */
+export function idempotencyClaim(dataKey: Buffer, ref: IdempotencyRef, record: { partnerId: string; response: unknown; at: string }): IdempotencyClaim {
+  return {
+    scope: ref.scope,
+    key: ref.key,
+    bodyHash: ref.bodyHash,
+    partnerId: record.partnerId,
+    sealedResponse: seal(dataKey, JSON.stringify(record.response), ref.associatedData),
+    at: record.at,
+  };
 }
 
 export function openIdempotentResponse<T>(dataKey: Buffer, row: IdempotencyKeysTable, ref: IdempotencyRef): T {
   return JSON.parse(open(dataKey, row.response, ref.associatedData)) as T;
-}
-
-/** Deletes expired keys (run by the API's periodic loop); returns how many went. */
-export async function pruneExpiredIdempotencyKeys(db: Db, now = Date.now()): Promise<number> {
-  const result = await db.deleteFrom('idempotency_keys').where('created_at', '<', cutoff(now)).executeTakeFirst();
-  return Number(result.numDeletedRows);
 }

@@ -3,6 +3,7 @@ import { hashApiKey, hashesEqual, parseApiKey } from '../domain/api-key.js';
 import { keyLiveness, type KeyDeadReason } from '../domain/key-liveness.js';
 import type { Environment } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
+import { credentialForVerdict, type CredentialVerdictRow } from '../schema/repositories/credentials.js';
 
 export type Introspection =
   | {
@@ -31,10 +32,10 @@ export async function introspect(db: Db, policy: Policy, token: string, environm
  * by key id, a constant-time comparison of hashes (against a dummy when the id is unknown, so both
  * paths cost the same), and the key's own environment. Whether it is live is `keyLivenessOf`.
  */
-async function presentedKey(db: Db, token: string): Promise<{ row: CredentialRow; keyId: string } | { reason: 'malformed' | 'bad_checksum' | 'unknown' | 'wrong_environment' }> {
+async function presentedKey(db: Db, token: string): Promise<{ row: CredentialVerdictRow; keyId: string } | { reason: 'malformed' | 'bad_checksum' | 'unknown' | 'wrong_environment' }> {
   const parsed = parseApiKey(token);
   if (!parsed.ok) return { reason: parsed.reason };
-  const row = await credentialRow(db, parsed.keyId);
+  const row = await credentialForVerdict(db, parsed.keyId);
   const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
   if (!row || !matches) return { reason: 'unknown' };
   if (row.environment !== parsed.environment) return { reason: 'wrong_environment' };
@@ -50,36 +51,15 @@ export async function liveKeyOwner(db: Db, token: string, now = new Date()): Pro
 
 /** The verdict for a key id without its secret: only for revocation probes, which never pass. */
 export async function introspectKeyId(db: Db, policy: Policy, keyId: string, environment?: Environment, now = new Date()): Promise<Introspection> {
-  const row = await credentialRow(db, keyId);
+  const row = await credentialForVerdict(db, keyId);
   return row ? verdict(row, policy, environment, now) : { active: false, reason: 'unknown' };
 }
 
-function credentialRow(db: Db, keyId: string) {
-  return db
-    .selectFrom('credentials')
-    .innerJoin('partners', 'partners.id', 'credentials.partner_id')
-    .select([
-      'credentials.hash',
-      'credentials.status',
-      'credentials.expires_at',
-      'credentials.retire_at',
-      'credentials.environment',
-      'partners.id as partner_id',
-      'partners.state',
-      'partners.scopes',
-      'partners.rate_limit_tier',
-    ])
-    .where('credentials.key_id', '=', keyId)
-    .executeTakeFirst();
-}
-
-type CredentialRow = NonNullable<Awaited<ReturnType<typeof credentialRow>>>;
-
 /** Every condition, on every call (domain/key-liveness.ts), then what the gateway needs to serve the key. */
-const keyLivenessOf = (row: CredentialRow, now: Date, environment?: Environment) =>
+const keyLivenessOf = (row: CredentialVerdictRow, now: Date, environment?: Environment) =>
   keyLiveness({ status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state }, now, environment);
 
-function verdict(row: CredentialRow, policy: Policy, environment: Environment | undefined, now: Date): Introspection {
+function verdict(row: CredentialVerdictRow, policy: Policy, environment: Environment | undefined, now: Date): Introspection {
   const liveness = keyLivenessOf(row, now, environment);
   if (!liveness.live) return { active: false, reason: liveness.reason };
   const tiers = policy.environments[row.environment].rateLimitTiers;

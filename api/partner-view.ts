@@ -1,5 +1,8 @@
-import { sql } from 'kysely';
 import type { Db } from '../schema/db.js';
+import { auditEventsWithStagesOf } from '../schema/repositories/audit.js';
+import { credentialsOf } from '../schema/repositories/credentials.js';
+import { rolesByName } from '../schema/repositories/operators.js';
+import { findPartner } from '../schema/repositories/partners.js';
 import type { PartnerRow } from '../schema/database.js';
 import { hashesEqual } from '../domain/api-key.js';
 import { maySee, type PartnerFacts, type PartnerSelf } from '../domain/access-rules.js';
@@ -16,7 +19,7 @@ const parseJson = <T>(value: string | null): T | null => (value === null ? null 
  * approver); a partner sees itself. Anything else is a 404, so ids cannot be probed.
  */
 export async function loadVisiblePartner(db: Db, principal: Principal, partnerId: string): Promise<PartnerRow> {
-  const partner = await db.selectFrom('partners').selectAll().where('id', '=', partnerId).executeTakeFirst();
+  const partner = await findPartner(db, partnerId);
   if (principal.kind === 'anonymous') throw problems.unauthorized();
   if (!partner || !canSee(principal, partner)) throw problems.notFound('no such partner');
   return partner;
@@ -52,9 +55,6 @@ export function canSee(principal: Principal, partner: PartnerRow): boolean {
   }
 }
 
-/** SQL condition: the partner's scopes (a JSON array) contain exactly this scope. */
-export const holdsScope = (scope: string) => sql<boolean>`scopes like ${`%"${scope.replace(/[\\%_]/g, (ch) => `\\${ch}`)}"%`} escape '\\'`;
-
 export const partnerSummary = (p: PartnerRow) => ({
   partnerId: p.id,
   name: p.name,
@@ -72,17 +72,9 @@ export const partnerSummary = (p: PartnerRow) => ({
  * of each decision and the roles of the operators named tell in which role someone acted.
  */
 export async function loadPartnerTimeline(db: Db, partner: PartnerRow): Promise<PartnerTimelineEvent[]> {
-  const events = await db
-    .selectFrom('audit_events')
-    .leftJoin('decisions', (join) => join.onRef('decisions.step_key', '=', 'audit_events.event_key').on('decisions.partner_id', '=', partner.id))
-    .selectAll('audit_events')
-    .select('decisions.stage as decision_stage')
-    .where('audit_events.partner_id', '=', partner.id)
-    .orderBy('audit_events.seq')
-    .execute();
+  const events = await auditEventsWithStagesOf(db, partner.id);
   const names = [...new Set(events.filter((e) => e.actor.startsWith('operator:')).map((e) => e.actor.slice('operator:'.length)))];
-  const operators = names.length ? await db.selectFrom('operators').select(['name', 'roles']).where('name', 'in', names).execute() : [];
-  const operatorRoles = new Map(operators.map((o) => [o.name, JSON.parse(o.roles) as string[]]));
+  const operatorRoles = await rolesByName(db, names);
   return partnerTimeline(events, { sponsor: partner.sponsor, operatorRoles });
 }
 
@@ -108,12 +100,7 @@ export async function partnerOwnView(db: Db, partner: PartnerRow) {
 }
 
 export async function partnerView(db: Db, partner: PartnerRow) {
-  const credentials = await db
-    .selectFrom('credentials')
-    .select(['key_id', 'prefix', 'status', 'expires_at', 'retire_at', 'last_used_at'])
-    .where('partner_id', '=', partner.id)
-    .orderBy('version')
-    .execute();
+  const credentials = await credentialsOf(db, partner.id);
   return {
     ...partnerSummary(partner),
     escalated: partner.escalated === 1,

@@ -1,4 +1,5 @@
 import type { Db } from '../schema/db.js';
+import { writeUsage } from '../schema/repositories/usage.js';
 
 /**
  * Usage evidence for recertification (last use per key, daily count per scope), gathered in
@@ -39,23 +40,12 @@ export class UsageRecorder {
     const counts = this.counts;
     this.lastUsed = new Map();
     this.counts = new Map();
-    await this.db.transaction().execute(async (trx) => {
-      for (const [keyId, at] of lastUsed) {
-        await trx
-          .updateTable('credentials')
-          .set({ last_used_at: at })
-          .where('key_id', '=', keyId)
-          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-          .execute();
-      }
-      for (const [key, count] of counts) {
+    await writeUsage(this.db, {
+      lastUsed,
+      counts: [...counts].map(([key, count]) => {
         const [keyId, scope, day] = key.split('\u0000') as [string, string, string];
-        await trx
-          .insertInto('usage_counters')
-          .values({ key_id: keyId, scope, day, count })
-          .onConflict((oc) => oc.columns(['key_id', 'scope', 'day']).doUpdateSet((eb) => ({ count: eb('usage_counters.count', '+', count) })))
-          .execute();
-      }
+        return { keyId, scope, day, count };
+      }),
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Db } from '../schema/db.js';
 import { generateOpaqueToken, hashToken } from '../domain/api-key.js';
 import { roles as allRoles, type Role } from '../workflows/messages.js';
+import { hasOperators, insertOperator, revokeOperatorRecord } from '../schema/repositories/operators.js';
 
 export class OperatorError extends Error {}
 
@@ -19,28 +20,13 @@ export function parseRoles(list: string): Role[] {
 export async function createOperator(db: Db, name: string, roles: Role[], token = generateOpaqueToken('pat')): Promise<string> {
   if (!NAME.test(name)) throw new OperatorError('name must be lower-case letters, digits, ".", "_" or "-" (max 64)');
   if (!token.startsWith('pat_')) throw new OperatorError('operator tokens start with pat_');
-  const existing = await db.selectFrom('operators').select('name').where('name', '=', name).executeTakeFirst();
-  if (existing) throw new OperatorError(`operator ${name} already exists`);
-  await db
-    .insertInto('operators')
-    .values({ name, roles: JSON.stringify(roles), token_hash: hashToken(token), created_at: new Date().toISOString(), revoked_at: null })
-    .execute();
+  const created = await insertOperator(db, { name, roles, tokenHash: hashToken(token), at: new Date().toISOString() });
+  if (!created) throw new OperatorError(`operator ${name} already exists`);
   return token;
 }
 
-export async function listOperators(db: Db) {
-  const rows = await db.selectFrom('operators').select(['name', 'roles', 'created_at', 'revoked_at']).orderBy('name').execute();
-  return rows.map((r) => ({ name: r.name, roles: JSON.parse(r.roles) as Role[], createdAt: r.created_at, revokedAt: r.revoked_at }));
-}
-
 export async function revokeOperator(db: Db, name: string): Promise<void> {
-  const result = await db
-    .updateTable('operators')
-    .set({ revoked_at: new Date().toISOString() })
-    .where('name', '=', name)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) throw new OperatorError(`no active operator named ${name}`);
+  if (!(await revokeOperatorRecord(db, name, new Date().toISOString()))) throw new OperatorError(`no active operator named ${name}`);
 }
 
 /**
@@ -48,7 +34,6 @@ export async function revokeOperator(db: Db, name: string): Promise<void> {
  * fresh token that is returned (and printed once by the caller).
  */
 export async function ensureFirstAdmin(db: Db, adminToken: string | undefined): Promise<string | undefined> {
-  const any = await db.selectFrom('operators').select('name').limit(1).executeTakeFirst();
-  if (any) return undefined;
+  if (await hasOperators(db)) return undefined;
   return createOperator(db, 'admin', ['admin'], adminToken);
 }

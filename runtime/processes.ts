@@ -10,7 +10,7 @@ import { createApp } from '../api/app.js';
 import { redeliverPendingSignals } from '../api/commands.js';
 import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
-import { pruneExpiredIdempotencyKeys } from '../api/idempotency.js';
+import { pruneExpiredIdempotencyKeys } from '../schema/repositories/idempotency.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { bootData, main } from '../runtime/boot.js';
-import { createOperator, listOperators, OperatorError, parseRoles, revokeOperator } from '../runtime/operators.js';
+import { createOperator, OperatorError, parseRoles, revokeOperator } from '../runtime/operators.js';
+import { listOperators } from '../schema/repositories/operators.js';
 
 await main(async () => {
   const { positionals, values } = parseArgs({

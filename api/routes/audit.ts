@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { stream } from 'hono/streaming';
-import { verifyAuditChain } from '../../schema/repositories/audit.js';
+import { auditEventsAfter, verifyAuditChain } from '../../schema/repositories/audit.js';
 import type { AuditEventRow } from '../../schema/database.js';
 import { auditQuerySchema, chainCheckSchema } from '../../schema/api.js';
 import { requireRole } from '../auth.js';
@@ -49,9 +49,7 @@ export function auditRoutes(deps: AppDeps) {
       let after = q.afterSeq ?? 0;
       let left = q.limit;
       while (left > 0) {
-        let query = deps.db.selectFrom('audit_events').selectAll().where('seq', '>', after).orderBy('seq').limit(Math.min(500, left));
-        if (q.partnerId) query = query.where('partner_id', '=', q.partnerId);
-        const rows = await query.execute();
+        const rows = await auditEventsAfter(deps.db, { afterSeq: after, partnerId: q.partnerId, limit: Math.min(500, left) });
         if (rows.length === 0) break;
         await out.write(rows.map((r) => `${JSON.stringify(toAuditEvent(r))}\n`).join(''));
         after = rows.at(-1)!.seq;

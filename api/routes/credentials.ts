@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { open } from '../../domain/sealed-box.js';
 import type { Db } from '../../schema/db.js';
+import { claimPickup, pickupsOf } from '../../schema/repositories/credentials.js';
 import { issuedKeySchema, partnerIdSchema } from '../../schema/api.js';
 import { rotateCredentialUpdate } from '../../workflows/messages.js';
 import { actorFor, assertNotEnded, runUpdate } from '../commands.js';
@@ -30,30 +31,10 @@ const rotateRoute = createRoute({
   responses: { 200: issued, ...problemResponses(400, 401, 403, 404, 409, 410, 413, 415, 503) },
 });
 
-/**
- * Takes the one-time copy of a key: the first caller gets the plaintext, the copy is wiped in the
- * same transaction, every later caller gets nothing.
- */
-async function claimPickup(db: Db, key: Buffer, keyId: string): Promise<{ apiKey: string; keyId: string; expiresAt: string } | undefined> {
-  return db.transaction().execute(async (trx) => {
-    const now = new Date().toISOString();
-    const claimed = await trx
-      .updateTable('credential_pickups')
-      .set({ picked_up_at: now })
-      .where('key_id', '=', keyId)
-      .where('picked_up_at', 'is', null)
-      .where('sealed', 'is not', null)
-      .executeTakeFirst();
-    if (Number(claimed.numUpdatedRows) !== 1) return undefined;
-    const row = await trx
-      .selectFrom('credential_pickups')
-      .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
-      .select(['credential_pickups.sealed', 'credentials.expires_at'])
-      .where('credential_pickups.key_id', '=', keyId)
-      .executeTakeFirstOrThrow();
-    await trx.updateTable('credential_pickups').set({ sealed: null }).where('key_id', '=', keyId).execute();
-    return { apiKey: open(key, row.sealed!, keyId), keyId, expiresAt: row.expires_at };
-  });
+/** The one-time copy of a key, opened: the first caller gets the plaintext, every later caller nothing. */
+async function pickUp(db: Db, key: Buffer, keyId: string): Promise<{ apiKey: string; keyId: string; expiresAt: string } | undefined> {
+  const claimed = await claimPickup(db, keyId, new Date().toISOString());
+  return claimed && { apiKey: open(key, claimed.sealed, keyId), keyId, expiresAt: claimed.expiresAt };
 }
 
 export function credentialRoutes(deps: AppDeps) {
@@ -64,19 +45,13 @@ export function credentialRoutes(deps: AppDeps) {
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);
     if (principal.kind !== 'request_token') throw problems.forbidden('pick up with the request token from your submission');
-    const pickups = await deps.db
-      .selectFrom('credential_pickups')
-      .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
-      .select(['credential_pickups.key_id', 'credential_pickups.sealed'])
-      .where('credential_pickups.partner_id', '=', id)
-      .orderBy('credentials.version', 'desc')
-      .execute();
+    const pickups = await pickupsOf(deps.db, id);
     if (pickups.length === 0) {
       assertNotEnded(partner.state);
       throw problems.conflict('no key has been issued yet');
     }
     const waiting = pickups.find((p) => p.sealed !== null);
-    const claimed = waiting && (await claimPickup(deps.db, deps.pickupKey, waiting.key_id));
+    const claimed = waiting && (await pickUp(deps.db, deps.pickupKey, waiting.key_id));
     if (!claimed) throw problems.gone('the key was already picked up (or is no longer valid)');
     c.get('log').info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
     return c.json(claimed, 200);
@@ -89,7 +64,7 @@ export function credentialRoutes(deps: AppDeps) {
     if (principal.kind !== 'partner_key') throw problems.forbidden('rotate with your current API key');
     assertNotEnded(partner.state);
     const result = await runUpdate(deps, id, rotateCredentialUpdate, { currentKeyId: principal.keyId, actor: actorFor(principal, id) });
-    const claimed = result.issued && (await claimPickup(deps.db, deps.pickupKey, result.issued.keyId));
+    const claimed = result.issued && (await pickUp(deps.db, deps.pickupKey, result.issued.keyId));
     if (!claimed) {
       // An emergency revocation that landed after the workflow answered wiped the copy with the key.
       assertNotEnded((await loadVisiblePartner(deps.db, principal, id)).state);

@@ -9,9 +9,11 @@ import {
 import { requireRole } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
-import { holdsScope, loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
+import { loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
 import { isWaitingOn, operatorLabel, seeAllRoles } from '../../domain/access-rules.js';
-import { keyBearingStates, recertifiableStates, type ApprovalStage } from '../../domain/partner-states.js';
+import type { ApprovalStage } from '../../domain/partner-states.js';
+import { auditEventsOf } from '../../schema/repositories/audit.js';
+import { inboxCandidates, listPartners } from '../../schema/repositories/partners.js';
 import { toAuditEvent } from './audit.js';
 import { createRouter } from '../router.js';
 
@@ -51,24 +53,12 @@ export function directoryRoutes(deps: AppDeps) {
   app.openapi(listRoute, async (c) => {
     const principal = c.get('principal');
     const q = c.req.valid('query');
-    let query = deps.db.selectFrom('partners').selectAll().orderBy('id').limit(q.limit + 1);
-    if (principal.kind === 'operator' && !principal.roles.some((r) => seeAllRoles.includes(r))) {
-      // maySee (domain/access-rules.ts) in SQL, so pages stay full: approvers see the partners they
-      // sponsor and escalated requests any approver may take (isEscalatedToApprovers); operators
-      // with no role that sees partners reach no route here (requireRole).
-      const me = principal.name;
-      query = query.where((eb) =>
-        eb.or([eb('sponsor', '=', me), eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb('escalated', '=', 1)])]),
-      );
-    }
-    if (q.state) query = query.where('state', '=', q.state);
-    if (q.sponsor) query = query.where('sponsor', '=', q.sponsor);
-    if (q.environment) query = query.where('environment', '=', q.environment);
-    if (q.scope) query = query.where(holdsScope(q.scope));
-    if (q.cursor) query = query.where('id', '>', q.cursor);
-    const rows = await query.execute();
-    const page = rows.slice(0, q.limit);
-    return c.json({ items: page.map(partnerSummary), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null }, 200);
+    // Operators without a role that sees every partner see what maySee lets them (the listing
+    // applies it in SQL); operators with no role that sees partners reach no route here (requireRole).
+    const seesAll = principal.kind === 'operator' && principal.roles.some((r) => seeAllRoles.includes(r));
+    const onlyVisibleTo = principal.kind === 'operator' && !seesAll ? principal.name : undefined;
+    const { rows, nextCursor } = await listPartners(deps.db, { ...q, onlyVisibleTo });
+    return c.json({ items: rows.map(partnerSummary), nextCursor }, 200);
   });
 
   app.openapi(timelineRoute, async (c) => {
@@ -76,7 +66,7 @@ export function directoryRoutes(deps: AppDeps) {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, id);
     if (principal.kind === 'operator') {
-      const events = await deps.db.selectFrom('audit_events').selectAll().where('partner_id', '=', id).orderBy('seq').execute();
+      const events = await auditEventsOf(deps.db, id);
       return c.json({ partnerId: id, view: 'operator' as const, events: events.map(toAuditEvent) }, 200);
     }
     // The partner itself (request token or key): its own view, never the audit rows.
@@ -86,43 +76,18 @@ export function directoryRoutes(deps: AppDeps) {
   app.openapi(inboxRoute, async (c) => {
     const principal = c.get('principal');
     if (principal.kind !== 'operator') throw new Error('unreachable: requireRole admits operators only');
-    const me = principal.name;
-    const isApprover = principal.roles.includes('approver');
-    const isSecurity = principal.roles.includes('security');
-    const rows = await deps.db
-      .selectFrom('partners')
-      .selectAll()
-      // isWaitingOn (domain/access-rules.ts) in SQL, so the limit counts waiting items only: the
-      // stage an operator may decide (mayDecideStage), the recertifications it owes (mayRecertify),
-      // the extensions it decides (mayDecideExtension); never a request it filed. Each row is
-      // checked again against the rule below.
-      .where((eb) => {
-        const waiting = [];
-        if (isApprover) {
-          waiting.push(
-            eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'sponsor'), eb.or([eb('sponsor', '=', me), eb('escalated', '=', 1)])]),
-            eb.and([eb('sponsor', '=', me), eb('state', 'in', recertifiableStates)]),
-            eb.and([eb('sponsor', '=', me), eb('pending_extension', 'is not', null), eb('state', 'in', keyBearingStates)]),
-          );
-        }
-        if (isSecurity) waiting.push(eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'security')]));
-        return eb.or(waiting);
-      })
-      .where('requested_by', '!=', operatorLabel(principal))
-      .orderBy('next_deadline_at')
-      .limit(500)
-      .execute();
-    // Stage 2 never goes to whoever approved stage 1: the row does not say who approved, the decisions do.
-    const decidedByMe = new Set(
-      (await deps.db.selectFrom('decisions').select('partner_id').where('actor', '=', operatorLabel(principal)).where('kind', '=', 'approval').execute()).map(
-        (d) => d.partner_id,
-      ),
-    );
+    const me = operatorLabel(principal);
+    const { rows, approvedByMe } = await inboxCandidates(deps.db, {
+      label: me,
+      name: principal.name,
+      isApprover: principal.roles.includes('approver'),
+      isSecurity: principal.roles.includes('security'),
+    });
     const items = rows
       .filter((p) =>
         isWaitingOn(principal, {
           ...partnerFacts(p),
-          approvedBy: p.stage === 'security' && decidedByMe.has(p.id) ? [operatorLabel(principal)] : [],
+          approvedBy: p.stage === 'security' && approvedByMe.has(p.id) ? [me] : [],
           pendingExtension: p.pending_extension !== null,
         }),
       )

@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
-import { sql } from 'kysely';
 import { healthSchema, readinessSchema } from '../../schema/api.js';
 import type { AppDeps } from '../deps.js';
+import { databaseAnswers } from '../../schema/ping.js';
 import { createRouter } from '../router.js';
 
 const healthRoute = createRoute({
@@ -24,10 +24,7 @@ export function healthRoutes(deps: AppDeps) {
   const app = createRouter();
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' }, 200));
   app.openapi(readyRoute, async (c) => {
-    const database = await sql`select 1 as ok`
-      .execute(deps.db)
-      .then(() => true)
-      .catch(() => false);
+    const database = await databaseAnswers(deps.db);
     const { client } = deps.temporal;
     const temporal = await client
       .withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}))

@@ -1,6 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { holdsScope } from '../partner-view.js';
-import { terminalStates } from '../../domain/partner-states.js';
+import { liveHolders } from '../../schema/repositories/partners.js';
 import { bulkRevocationResultSchema, bulkRevocationSchema } from '../../schema/api.js';
 import { requireRole } from '../auth.js';
 import { actorFor, revokeInDatabase, signalRevocation } from '../commands.js';
@@ -25,15 +24,7 @@ export function revocationRoutes(deps: AppDeps) {
   const app = createRouter();
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
-    let query = deps.db
-      .selectFrom('partners')
-      .select(['id', 'name', 'state', 'scopes'])
-      .where('state', 'not in', terminalStates)
-      .orderBy('id');
-    if (body.scope) query = query.where(holdsScope(body.scope));
-    if (body.environment) query = query.where('environment', '=', body.environment);
-    if (body.partnerIds) query = query.where('id', 'in', body.partnerIds);
-    const targets = await query.execute();
+    const targets = await liveHolders(deps.db, body);
     const view = (p: (typeof targets)[number]) => ({ partnerId: p.id, name: p.name, state: p.state, scopes: JSON.parse(p.scopes) as string[] });
     if (body.dryRun) return c.json({ dryRun: true, partners: targets.map(view) }, 200);
 

@@ -63,6 +63,40 @@ export async function appendAudit(trx: Transaction<Database>, event: AuditEventI
   return true;
 }
 
+/** Appends one event in a transaction of its own. */
+export function appendAuditEvent(db: Kysely<Database>, event: AuditEventInput): Promise<boolean> {
+  return db.transaction().execute((trx) => appendAudit(trx, event));
+}
+
+/** A page of events after `afterSeq`, oldest first (the NDJSON export). */
+export function auditEventsAfter(db: Kysely<Database>, q: { afterSeq: number; partnerId?: string; limit: number }): Promise<AuditEventRow[]> {
+  let query = db.selectFrom('audit_events').selectAll().where('seq', '>', q.afterSeq).orderBy('seq').limit(q.limit);
+  if (q.partnerId) query = query.where('partner_id', '=', q.partnerId);
+  return query.execute();
+}
+
+/** Every event of one partner, oldest first. */
+export function auditEventsOf(db: Kysely<Database>, partnerId: string): Promise<AuditEventRow[]> {
+  return db.selectFrom('audit_events').selectAll().where('partner_id', '=', partnerId).orderBy('seq').execute();
+}
+
+/** A partner's events with the approval stage of each decision (what the partner's own timeline is built from). */
+export function auditEventsWithStagesOf(db: Kysely<Database>, partnerId: string): Promise<(AuditEventRow & { decision_stage: string | null })[]> {
+  return db
+    .selectFrom('audit_events')
+    .leftJoin('decisions', (join) => join.onRef('decisions.step_key', '=', 'audit_events.event_key').on('decisions.partner_id', '=', partnerId))
+    .selectAll('audit_events')
+    .select('decisions.stage as decision_stage')
+    .where('audit_events.partner_id', '=', partnerId)
+    .orderBy('audit_events.seq')
+    .execute();
+}
+
+/** The first event of this action for the partner, if any. */
+export function firstAuditEvent(db: Kysely<Database>, partnerId: string, action: string): Promise<Pick<AuditEventRow, 'actor' | 'reason' | 'at'> | undefined> {
+  return db.selectFrom('audit_events').select(['actor', 'reason', 'at']).where('partner_id', '=', partnerId).where('action', '=', action).orderBy('seq').executeTakeFirst();
+}
+
 export interface ChainVerification {
   ok: boolean;
   events: number;

@@ -4,7 +4,8 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { claimIdempotencyKey, findIdempotent, idempotencyRef, pruneExpiredIdempotencyKeys } from '../../api/idempotency.js';
+import { findIdempotent, idempotencyClaim, idempotencyRef } from '../../api/idempotency.js';
+import { claimIdempotencyKey, pruneExpiredIdempotencyKeys } from '../../schema/repositories/idempotency.js';
 import { resumeUnstartedSubmissions, startLifecycle } from '../../api/submissions.js';
 import type { PartnerRow } from '../../schema/database.js';
 import { baseSubmission, decide, partnerRow, waitForAction } from '../helpers/partners.js';
@@ -121,7 +122,7 @@ describe('Idempotency-Key: the caller’s own, never a stranger’s', () => {
     const ref = idempotencyRef(stack.pickupKey, 'source:192.0.2.7', key('claim'), baseSubmission);
     const at = new Date().toISOString();
     const claim = (partnerId: string, when = at) =>
-      stack.db.transaction().execute((trx) => claimIdempotencyKey(trx, ref, stack.pickupKey, { partnerId, response: { partnerId }, at: when }));
+      stack.db.transaction().execute((trx) => claimIdempotencyKey(trx, idempotencyClaim(stack.pickupKey, ref, { partnerId, response: { partnerId }, at: when })));
     const { id } = await stack.db.selectFrom('partners').select('id').executeTakeFirstOrThrow();
     expect(await claim(id)).toBe(true);
     expect(await claim('SomeoneElse00001')).toBe(false);

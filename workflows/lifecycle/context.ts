@@ -7,7 +7,7 @@
 import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities } from '@temporalio/workflow';
 import { partnerFacingEndReason, reasonAuthor, type Ending } from '../../domain/partner-facing.js';
 import type { createActivities } from '../../activities/index.js';
-import type { PartnerEndedFailure, ReadModelPatch, TransitionRecord } from '../../activities/types.js';
+import type { PartnerEndedFailure, ReadModelPatch, TransitionRecord } from '../../domain/lifecycle-records.js';
 import {
   actorLabel,
   FailureTypes,

@@ -1,5 +1,9 @@
-/** Activity inputs and outputs: plain data, never secrets. Shared by activities and the workflow (as types). */
-import type { Environment, PartnerState } from '../workflows/messages.js';
+/**
+ * What the lifecycle records: transitions, issued keys, notices, usage evidence. Plain data, never
+ * secrets; the workflow sends them, its activities carry them, the data layer (schema/repositories/)
+ * writes them.
+ */
+import type { Environment, PartnerState } from './partner-states.js';
 
 export interface ReadModelPatch {
   state?: PartnerState;

@@ -1,0 +1,145 @@
+import type { Environment, PartnerState } from '../../domain/partner-states.js';
+import { isTerminal } from '../../domain/partner-states.js';
+import type { CredentialsTable } from '../database.js';
+import type { Db } from '../db.js';
+import { appendAudit, type AuditEventInput } from './audit.js';
+
+/**
+ * API keys (stored as SHA-256, a display prefix and a one-time sealed pickup copy) and their
+ * pickups. Revocation, retirement and expiry changes are lifecycle writes (lifecycle.ts).
+ */
+
+/** What a verdict on a key needs: the key's own record and its partner's (introspection, the gateway, partner-key authentication). */
+export function credentialForVerdict(db: Db, keyId: string) {
+  return db
+    .selectFrom('credentials')
+    .innerJoin('partners', 'partners.id', 'credentials.partner_id')
+    .select([
+      'credentials.hash',
+      'credentials.status',
+      'credentials.expires_at',
+      'credentials.retire_at',
+      'credentials.environment',
+      'partners.id as partner_id',
+      'partners.state',
+      'partners.scopes',
+      'partners.rate_limit_tier',
+    ])
+    .where('credentials.key_id', '=', keyId)
+    .executeTakeFirst();
+}
+
+export type CredentialVerdictRow = NonNullable<Awaited<ReturnType<typeof credentialForVerdict>>>;
+
+/** A partner's keys, oldest first, without their hashes. */
+export function credentialsOf(
+  db: Db,
+  partnerId: string,
+): Promise<Pick<CredentialsTable, 'key_id' | 'prefix' | 'status' | 'expires_at' | 'retire_at' | 'last_used_at'>[]> {
+  return db
+    .selectFrom('credentials')
+    .select(['key_id', 'prefix', 'status', 'expires_at', 'retire_at', 'last_used_at'])
+    .where('partner_id', '=', partnerId)
+    .orderBy('version')
+    .execute();
+}
+
+export interface IssuedRecord {
+  keyId: string;
+  prefix: string;
+  expiresAt: string;
+}
+
+/** The partner's key number `version`, if it was issued (issuance is idempotent on it). */
+export async function issuedVersion(db: Db, partnerId: string, version: number): Promise<IssuedRecord | undefined> {
+  const row = await db
+    .selectFrom('credentials')
+    .select(['key_id', 'prefix', 'expires_at'])
+    .where('partner_id', '=', partnerId)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row && { keyId: row.key_id, prefix: row.prefix, expiresAt: row.expires_at };
+}
+
+export interface NewCredential {
+  keyId: string;
+  partnerId: string;
+  version: number;
+  hash: string;
+  prefix: string;
+  environment: Environment;
+  expiresAt: string;
+  /** the plaintext sealed to the key id, for one pickup */
+  sealed: string;
+  at: string;
+  audit: AuditEventInput;
+}
+
+/**
+ * Stores a new key, its pickup copy and its audit event in one transaction, unless the partner has
+ * ended: checked under the write lock (begin immediate), so a revocation commits before or after
+ * this whole transaction and a key is either refused here or revoked by it.
+ */
+export function recordIssuedCredential(db: Db, key: NewCredential): Promise<{ issued: true } | { issued: false; partnerState: PartnerState }> {
+  return db.transaction().execute(async (trx) => {
+    const partner = await trx.selectFrom('partners').select('state').where('id', '=', key.partnerId).executeTakeFirstOrThrow();
+    if (isTerminal(partner.state)) return { issued: false as const, partnerState: partner.state };
+    await appendAudit(trx, key.audit);
+    await trx
+      .insertInto('credentials')
+      .values({
+        key_id: key.keyId,
+        partner_id: key.partnerId,
+        version: key.version,
+        hash: key.hash,
+        prefix: key.prefix,
+        environment: key.environment,
+        status: 'active',
+        created_at: key.at,
+        expires_at: key.expiresAt,
+        retire_at: null,
+        last_used_at: null,
+        revoked_at: null,
+        revoke_reason: null,
+      })
+      .execute();
+    await trx.insertInto('credential_pickups').values({ key_id: key.keyId, partner_id: key.partnerId, sealed: key.sealed, created_at: key.at, picked_up_at: null }).execute();
+    return { issued: true as const };
+  });
+}
+
+/** The partner's pickup copies, newest key first; `sealed` is null once picked up or wiped. */
+export function pickupsOf(db: Db, partnerId: string): Promise<{ key_id: string; sealed: string | null }[]> {
+  return db
+    .selectFrom('credential_pickups')
+    .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
+    .select(['credential_pickups.key_id', 'credential_pickups.sealed'])
+    .where('credential_pickups.partner_id', '=', partnerId)
+    .orderBy('credentials.version', 'desc')
+    .execute();
+}
+
+/**
+ * Takes the one-time copy of a key: the first caller gets the sealed plaintext, the copy is wiped
+ * in the same transaction, every later caller gets nothing.
+ */
+export function claimPickup(db: Db, keyId: string, at: string): Promise<{ sealed: string; expiresAt: string } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx
+      .updateTable('credential_pickups')
+      .set({ picked_up_at: at })
+      .where('key_id', '=', keyId)
+      .where('picked_up_at', 'is', null)
+      .where('sealed', 'is not', null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1) return undefined;
+    const row = await trx
+      .selectFrom('credential_pickups')
+      .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
+      .select(['credential_pickups.sealed', 'credentials.expires_at'])
+      .where('credential_pickups.key_id', '=', keyId)
+      .executeTakeFirstOrThrow();
+    await trx.updateTable('credential_pickups').set({ sealed: null }).where('key_id', '=', keyId).execute();
+    return { sealed: row.sealed!, expiresAt: row.expires_at };
+  });
+}
