@@ -3,9 +3,51 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../config/env.js';
+import { loadGatewayRoutes } from '../config/gateway-routes.js';
+import { defaultRateLimits } from '../config/limits.js';
+import { isAmbiguousCharacter } from '../domain/request-path.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const templateFile = path.join(projectRoot, 'gateway', 'nginx.conf.template');
+const edgeTemplateFile = path.join(projectRoot, 'gateway', 'nginx-edge.conf.template');
+const luaDir = path.join(projectRoot, 'gateway');
+
+/**
+ * How nginx decides (GATEWAY_MODE): `edge` on verdicts cached in nginx's shared memory and kept
+ * current by the API's change feed (needs Debian's Lua module, libnginx-mod-http-lua); or
+ * `auth_request`, asking the API on every request (any nginx with the auth_request module).
+ */
+export const gatewayModes = ['edge', 'auth_request'] as const;
+export type GatewayMode = (typeof gatewayModes)[number];
+
+/** Where Debian puts nginx's dynamic modules (NGINX_MODULES_PATH overrides). */
+export const nginxModulesDir = () => process.env.NGINX_MODULES_PATH ?? '/usr/lib/nginx/modules';
+
+/** Whether this machine's nginx can run the edge mode: the Lua module and the NDK it needs. */
+export function luaModuleAvailable(modulesDir = nginxModulesDir()): boolean {
+  return ['ngx_http_lua_module.so', 'ndk_http_module.so'].every((file) => fs.existsSync(path.join(modulesDir, file)));
+}
+
+/** GATEWAY_MODE, or `edge` when the Lua module is there and `auth_request` when not. */
+export function resolveGatewayMode(requested: string | undefined = process.env.GATEWAY_MODE): GatewayMode {
+  const value = requested?.trim() || undefined;
+  if (value !== undefined && !(gatewayModes as readonly string[]).includes(value)) {
+    throw new ConfigError(`Invalid configuration: GATEWAY_MODE must be one of ${gatewayModes.join(', ')}`);
+  }
+  if (value === 'edge' && !luaModuleAvailable()) {
+    throw new ConfigError(`Invalid configuration: GATEWAY_MODE=edge needs nginx's Lua module in ${nginxModulesDir()} (scripts/install-nginx.sh)`);
+  }
+  return (value as GatewayMode | undefined) ?? (luaModuleAvailable() ? 'edge' : 'auth_request');
+}
+
+/** How long a gateway cut off from the change feed keeps honouring cached verdicts (GATEWAY_STALE_TTL). */
+export const DEFAULT_STALE_TTL_SECONDS = 60;
+/**
+ * The feed is a long poll of up to 25 s and what the gateway knows dates from when it asked, so a
+ * healthy feed is up to that old: a shorter stale TTL would expire verdicts on a healthy feed.
+ */
+export const MIN_STALE_TTL_SECONDS = 30;
 
 export interface GatewayOptions {
   port: number;
@@ -18,6 +60,16 @@ export interface GatewayOptions {
   runtimeDir: string;
   /** how the configuration is written (the benchmark's auth-less baseline derives its own) */
   render?: (o: GatewayOptions) => string;
+  /** auth_request unless said (see resolveGatewayMode for the product's default) */
+  mode?: GatewayMode;
+  /** edge: seconds cached verdicts are honoured while the feed is lost (GATEWAY_STALE_TTL) */
+  staleTtlSeconds?: number;
+  /** edge: failed keys per client and minute before the edge answers 429 (the API's default budget) */
+  failedKeysPerMinute?: number;
+  /** edge: nginx worker processes (their verdicts and counters are shared) */
+  workers?: number;
+  /** edge: the routes and scopes (gateway/routes.json) */
+  routesFile?: string;
 }
 
 export class NginxMissing extends Error {}
@@ -33,6 +85,52 @@ export function renderNginxConfig(o: GatewayOptions): string {
     RUNTIME_DIR: o.runtimeDir,
   };
   return fs.readFileSync(templateFile, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/** The edge mode's configuration (gateway/nginx-edge.conf.template); its settings file is edgeSettings(). */
+export function renderEdgeNginxConfig(o: GatewayOptions): string {
+  if (!/^pat_[0-9A-Za-z]+$/.test(o.gatewayToken)) throw new Error('the gateway token must be an operator token (pat_…)');
+  const values: Record<string, string> = {
+    GATEWAY_PORT: String(o.port),
+    API_UPSTREAM: o.apiUpstream,
+    SAMPLE_UPSTREAM: o.upstream,
+    GATEWAY_TOKEN: o.gatewayToken,
+    RUNTIME_DIR: o.runtimeDir,
+    MODULES_DIR: nginxModulesDir(),
+    LUA_DIR: luaDir,
+    WORKERS: String(o.workers ?? 1),
+    VERDICT_CACHE_SIZE: '32m',
+  };
+  return fs.readFileSync(edgeTemplateFile, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+let ambiguousCodePoints: number[] | undefined;
+/** The code points domain/request-path.ts refuses as ambiguous, for the Lua port (computed once, ~80 ms). */
+function ambiguousList(): number[] {
+  if (!ambiguousCodePoints) {
+    const found: number[] = [];
+    for (let cp = 0x80; cp <= 0x10ffff; cp++) if ((cp < 0xd800 || cp > 0xdfff) && isAmbiguousCharacter(cp)) found.push(cp);
+    ambiguousCodePoints = found;
+  }
+  return ambiguousCodePoints;
+}
+
+/** What gateway/partner_edge.lua reads at start-up (written 0600 beside nginx.conf: it holds the gateway token). */
+export function edgeSettings(o: GatewayOptions) {
+  const routes = loadGatewayRoutes(o.routesFile ?? path.join(projectRoot, 'gateway', 'routes.json'));
+  const staleTtl = o.staleTtlSeconds ?? DEFAULT_STALE_TTL_SECONDS;
+  if (!Number.isFinite(staleTtl) || staleTtl < MIN_STALE_TTL_SECONDS) throw new ConfigError(`Invalid configuration: GATEWAY_STALE_TTL must be at least ${MIN_STALE_TTL_SECONDS} seconds`);
+  return {
+    apiUpstream: o.apiUpstream,
+    gatewayToken: o.gatewayToken,
+    environment: routes.environment,
+    routes: routes.routes,
+    staleTtl,
+    failedKeysPerMinute: o.failedKeysPerMinute ?? defaultRateLimits.introspectionFailuresPerMinute,
+    // a probe waits at most this long for the feed to reach the API's answer before asking the cache
+    probeWaitSeconds: 2,
+    ambiguousCodePoints: ambiguousList(),
+  };
 }
 
 /**
@@ -90,7 +188,9 @@ async function waitForPort(port: number, timeoutMs: number, exited: () => boolea
 export async function startGateway(o: GatewayOptions): Promise<{ url: string; process: ChildProcess; stop(): Promise<void> }> {
   fs.mkdirSync(path.join(o.runtimeDir, 'tmp'), { recursive: true });
   const conf = path.join(o.runtimeDir, 'nginx.conf');
-  fs.writeFileSync(conf, (o.render ?? renderNginxConfig)(o), { mode: 0o600 });
+  const edge = o.mode === 'edge' && !o.render;
+  if (edge) fs.writeFileSync(path.join(o.runtimeDir, 'edge-settings.json'), JSON.stringify(edgeSettings(o)), { mode: 0o600 });
+  fs.writeFileSync(conf, (o.render ?? (edge ? renderEdgeNginxConfig : renderNginxConfig))(o), { mode: 0o600 });
   const child = spawn(nginxBinary(), ['-p', o.runtimeDir, '-c', conf, '-e', path.join(o.runtimeDir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

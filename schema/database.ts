@@ -19,6 +19,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   usage_counters: UsageCountersTable;
   pending_signals: PendingSignalsTable;
+  gateway_changes: GatewayChangesTable;
 }
 
 // The state vocabulary is defined once, in domain/partner-states.ts.
@@ -204,3 +205,17 @@ export type PartnerUpdate = Updateable<PartnersTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type OperatorRow = Selectable<OperatorsTable>;
+
+/**
+ * The gateways' change feed (GET /v1/gateway/changes): one row per change that can alter a key's
+ * verdict, written by triggers on credentials and partners (schema/migrations/…_004_gateway_changes.ts).
+ */
+export interface GatewayChangesTable {
+  seq: Generated<number>;
+  partner_id: string;
+  /** NULL: the change concerns every key of the partner */
+  key_id: string | null;
+  /** `<table>.<column>` that changed, or credential.created / credential.deleted / partner.deleted */
+  kind: string;
+  at: string;
+}

@@ -1,4 +1,4 @@
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { parseApiKey } from '../../domain/api-key.js';
 import { budgetSourceOf, canonicalAddress } from '../../domain/client-address.js';
@@ -12,8 +12,10 @@ import type { UsageRecorder } from '../usage.js';
 import { verifyProbeToken } from '../../domain/probe-token.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
 import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
-import { Problem, problemResponse } from '../problem.js';
+import { Problem, problemResponse, problems } from '../problem.js';
 import { createRouter } from '../router.js';
+import { introspectionResponseSchema } from '../../schema/api.js';
+import { gatewayChangesAfter, latestGatewayChange } from '../../schema/repositories/gateway-changes.js';
 
 const route = createRoute({
   method: 'get',
@@ -23,6 +25,59 @@ const route = createRoute({
   security: bearerSecurity,
   middleware: [requireRole('gateway')] as const,
   responses: { 204: { description: 'Allowed' }, ...problemResponses(401, 403) },
+});
+
+const verdictRoute = createRoute({
+  method: 'get',
+  path: '/verdict',
+  summary:
+    'The edge gateway\'s question on a cache miss (issue #14): the verdict for the key in X-Partner-Key / X-Partner-Authorization, with its key id, for the gateway to cache until its expiry or until the change feed names it. 200 active, 401 inactive (reason in X-Auth-Reason, for the gateway log), 429 over the failed-key budget of X-Original-Remote-Addr; a revocation probe (pap_…) is 401 when its key is refused, 403 when it is live',
+  security: bearerSecurity,
+  middleware: [requireRole('gateway')] as const,
+  responses: {
+    200: {
+      description: 'The key is live: what the gateway needs to serve it',
+      content: { 'application/json': { schema: z.object({ keyId: z.string() }).and(introspectionResponseSchema.options[0]) } },
+    },
+    ...problemResponses(401, 403, 429),
+  },
+});
+
+/** The long poll's longest wait: below nginx's and proxies' usual 60 s idle timeouts. */
+export const MAX_CHANGES_WAIT_SECONDS = 25;
+/** How often a waiting long poll looks at the table: the feed's share of revocation → refusal. */
+const CHANGES_POLL_MS = 20;
+
+const changesRoute = createRoute({
+  method: 'get',
+  path: '/changes',
+  summary:
+    'The gateways\' change feed (issue #14): changes after the cursor `after` that can alter a cached verdict (a key: keyId set; every key of a partner: keyId null), in order, read from the database. Long poll: answers at once when there are changes, else after `wait` seconds (at most 25) with none. Without `after`: none, and the current cursor. `reset: true`: the cursor is older than what is kept (or unknown), so drop every cached verdict and go on from `cursor`',
+  security: bearerSecurity,
+  middleware: [requireRole('gateway')] as const,
+  request: {
+    query: z.strictObject({
+      after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+      wait: z.coerce.number().int().min(0).max(MAX_CHANGES_WAIT_SECONDS).default(MAX_CHANGES_WAIT_SECONDS),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Changes (possibly none) and the cursor to ask from next',
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              cursor: z.number().int(),
+              reset: z.boolean(),
+              changes: z.array(z.object({ seq: z.number().int(), partnerId: z.string(), keyId: z.string().nullable(), kind: z.string(), at: z.string() })),
+            })
+            .openapi('GatewayChanges'),
+        },
+      },
+    },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 function keyFrom(headers: { get(name: string): string | undefined }): string | undefined {
@@ -105,6 +160,58 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
     c.header('X-RateLimit-Limit', String(verdict.rateLimit.requests));
     c.header('X-RateLimit-Remaining', String(rate.remaining));
     return c.body(null, 204);
+  });
+
+  // The edge mode's miss: the same key checks and failed-key budget as /auth, no path and no tier
+  // (the edge decides those itself, on every request, from this verdict).
+  app.openapi(verdictRoute, async (c) => {
+    const config = routes();
+    const client = gatewayClient(c);
+    // refusals are thrown: the app's error handler writes the problem (with these headers)
+    const refuse = (status: 401 | 403, reason: string, extra: Record<string, string> = {}) =>
+      new Problem(status, status === 401 ? 'Unauthorized' : 'Forbidden', reason, {}, {
+        'X-Auth-Reason': reason,
+        ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="partner-api"' } : {}),
+        ...extra,
+      });
+    const failed = (reason: string) => {
+      const spent = failedKeys.spend(client);
+      return spent.ok ? refuse(401, reason) : problems.tooMany(spent.retryAfterSeconds);
+    };
+    const key = keyFrom({ get: (n) => c.req.header(n) });
+    if (!key) throw refuse(401, 'missing');
+    if (key.startsWith('pap_')) {
+      const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
+      if (!keyId) throw failed('malformed');
+      // The feed's head as of this answer: the edge applies the changes up to it, then asks its cache.
+      const cursor = { 'X-Gateway-Cursor': String(await latestGatewayChange(deps.db)) };
+      const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
+      throw probed.active ? refuse(403, 'probe: key active', cursor) : refuse(401, probed.reason, cursor);
+    }
+    const closed = failedKeys.closed(client);
+    if (closed) throw problems.tooMany(closed.retryAfterSeconds);
+    const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
+    if (!verdict.active) throw failed(verdict.reason);
+    const parsed = parseApiKey(key);
+    // introspect() has parsed it already; a live verdict implies a well-formed key
+    if (!parsed.ok) throw refuse(401, parsed.reason);
+    return c.json({ keyId: parsed.keyId, ...verdict }, 200);
+  });
+
+  app.openapi(changesRoute, async (c) => {
+    const { after, wait } = c.req.valid('query');
+    const deadline = Date.now() + wait * 1000;
+    const aborted = c.req.raw.signal;
+    // The feed lives in the database (every API process answers alike); a waiting poll looks at
+    // the newest seq (one primary-key lookup) every CHANGES_POLL_MS until something is there.
+    for (;;) {
+      const page = await gatewayChangesAfter(deps.db, after);
+      if (page.changes.length > 0 || page.reset || after === undefined) return c.json(page, 200);
+      while (Date.now() < deadline && !aborted.aborted && (await latestGatewayChange(deps.db)) <= after) {
+        await new Promise((resolve) => setTimeout(resolve, CHANGES_POLL_MS));
+      }
+      if (Date.now() >= deadline || aborted.aborted) return c.json(page, 200);
+    }
   });
   return app;
 }

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './2026_11_23_001_initial.js';
 import * as idempotencyScopes from './2026_11_23_002_idempotency_scopes.js';
 import * as requestTokenIndex from './2026_11_23_003_request_token_index.js';
+import * as gatewayChanges from './2026_12_05_004_gateway_changes.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '2026_11_23_001_initial': initial,
   '2026_11_23_002_idempotency_scopes': idempotencyScopes,
   '2026_11_23_003_request_token_index': requestTokenIndex,
+  '2026_12_05_004_gateway_changes': gatewayChanges,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,38 +6,63 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { freePort } from '../../runtime/dev-server.js';
-import { startGateway } from '../../runtime/gateway.js';
+import { startGateway, type GatewayOptions } from '../../runtime/gateway.js';
 import { startSampleUpstream } from '../../runtime/sample-upstream.js';
 import type { Stack } from './stack.js';
 
-/** The stack's app over a real socket (the client address is the socket's peer). */
-export async function serveApp(stack: Stack, hostname = '127.0.0.1') {
+/** The stack's app over a real socket (the client address is the socket's peer); `port` 0 picks one. */
+export async function serveApp(stack: Stack, hostname = '127.0.0.1', port = 0) {
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: stack.app.fetch, port: 0, hostname }, () => resolve(s));
+    const s = serve({ fetch: stack.app.fetch, port, hostname }, () => resolve(s));
   });
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // long polls (the gateways' change feed) would hold close() open for their whole wait
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
   };
 }
 
-/** nginx on `port` (a free one by default) in front of the sample upstream, asking the stack's API. */
-export async function startGatewayFor(stack: Stack, gatewayToken: string, port?: number) {
-  const api = await serveApp(stack);
+export type GatewayTestOptions = Pick<GatewayOptions, 'mode' | 'staleTtlSeconds' | 'failedKeysPerMinute' | 'workers'> & { port?: number; runtimeDir?: string };
+
+/**
+ * nginx on `port` (a free one by default) in front of the sample upstream, asking the stack's API
+ * (auth_request unless `mode` says edge). `restartApi()` takes the API off its port and back (the
+ * edge's change feed has to find its way back).
+ */
+export async function startGatewayFor(stack: Stack, gatewayToken: string, portOrOptions?: number | GatewayTestOptions) {
+  const options: GatewayTestOptions = typeof portOrOptions === 'number' ? { port: portOrOptions } : (portOrOptions ?? {});
+  let api = await serveApp(stack);
   const upstream = await startSampleUpstream();
   try {
     const gateway = await startGateway({
-      port: port ?? (await freePort()),
+      port: options.port ?? (await freePort()),
       apiUpstream: `127.0.0.1:${api.port}`,
       upstream: `127.0.0.1:${upstream.port}`,
       gatewayToken,
-      runtimeDir: path.join(stack.dir, 'gateway'),
+      runtimeDir: options.runtimeDir ?? path.join(stack.dir, 'gateway'),
+      mode: options.mode,
+      staleTtlSeconds: options.staleTtlSeconds,
+      failedKeysPerMinute: options.failedKeysPerMinute,
+      workers: options.workers,
     });
     return {
       gateway,
       upstream,
-      api,
+      get api() {
+        return api;
+      },
+      /** the API off its port; `during` runs while it is away; then back on the same port */
+      async restartApi(during: () => Promise<void> = async () => {}) {
+        const port = api.port;
+        await api.close();
+        await during();
+        api = await serveApp(stack, '127.0.0.1', port);
+      },
       async stop() {
         await gateway.stop();
         await upstream.close();
