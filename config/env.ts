@@ -15,6 +15,42 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/**
+ * TLS to Postgres, as `sslmode` in DATABASE_URL or PGSSLMODE, with pg's meanings: `disable` none;
+ * `prefer`, `require`, `verify-ca`, `verify-full` encrypt AND verify the server's certificate
+ * (stricter than libpq's `require`; `sslrootcert=<file>` in the URL names a private CA);
+ * `no-verify` encrypts without verifying.
+ */
+const sslModes = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+
+/** `sqlite:<path>` / `file:<path>`, or `postgres://…` / `postgresql://…`; what is wrong with it, if anything. */
+function databaseUrlProblem(value: string): string | undefined {
+  if (value.startsWith('sqlite:') || value.startsWith('file:')) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(value)) return 'must be sqlite:<path> or postgres://[user[:password]@]host[:port]/database';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a valid postgres:// URL';
+  }
+  const sslmode = url.searchParams.get('sslmode');
+  if (sslmode !== null && !(sslModes as readonly string[]).includes(sslmode)) return `sslmode must be one of ${sslModes.join(', ')}`;
+  return undefined;
+}
+
+/** DATABASE_URL as it may be shown in a message or a log: without its password. */
+export function redactDatabaseUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\//.test(value)) return value;
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    // unparseable: the part after the scheme may hold a password
+    return value.replace(/^(postgres(ql)?:\/\/).*$/, '$1…');
+  }
+}
+
 /** a per-minute rate limit (defaults in config/limits.ts) */
 const perMinute = z.coerce.number().int().min(1).max(1_000_000_000);
 
@@ -22,10 +58,12 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
   DATA_DIR: z.string().min(1).default('data'),
-  DATABASE_URL: optionalString.refine(
-    (v) => v === undefined || v.startsWith('sqlite:') || v.startsWith('file:'),
-    'only sqlite:<path> is supported in this release (Postgres is planned)',
-  ),
+  DATABASE_URL: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : databaseUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  // pg reads PGSSLMODE itself when the URL names no sslmode; a typo there would silently mean no TLS
+  PGSSLMODE: optionalString.refine((v) => v === undefined || (sslModes as readonly string[]).includes(v), `must be one of ${sslModes.join(', ')}`),
   POLICY_FILE: z.string().min(1).default('config/policy.json'),
   GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.json'),
   TEMPORAL_ADDRESS: optionalString,
@@ -67,16 +105,21 @@ const envSchema = z.object({
 
 export type AppConfig = ReturnType<typeof resolveConfig>;
 
+/** The one database every process of a deployment shares: a SQLite file on one machine, or Postgres. */
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
 function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
   const dataDir = path.resolve(cwd, env.DATA_DIR);
-  const sqliteFile = env.DATABASE_URL
-    ? path.resolve(cwd, env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, ''))
-    : path.join(dataDir, 'app.db');
+  // Postgres: the URL goes to pg as it is, which fills what it omits (host, port, user, password,
+  // database) from the PG* variables and reads PGSSLMODE when it names no sslmode.
+  const database: DatabaseConfig = env.DATABASE_URL && /^postgres(ql)?:\/\//.test(env.DATABASE_URL)
+    ? { kind: 'postgres', url: env.DATABASE_URL }
+    : { kind: 'sqlite', file: env.DATABASE_URL ? path.resolve(cwd, env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, '')) : path.join(dataDir, 'app.db') };
   return {
     host: env.HOST,
     port: env.PORT,
     dataDir,
-    database: { kind: 'sqlite' as const, file: sqliteFile },
+    database,
     policyFile: path.resolve(cwd, env.POLICY_FILE),
     gatewayRoutesFile: path.resolve(cwd, env.GATEWAY_ROUTES_FILE),
     temporal: {
@@ -119,7 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`);
+    const shown = name === 'DATABASE_URL' ? redactDatabaseUrl(env[name] ?? '') : (env[name] ?? '');
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(shown)}: ${issue.message}`);
   }
   if (parsed.data.WEBHOOK_URL && !parsed.data.WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration: WEBHOOK_SECRET is required when WEBHOOK_URL is set');

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type AppConfig } from '../config/env.js';
 import { loadPolicyFile, PolicyError } from '../config/policy.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
-import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
+import { connectDatabase, migrateToLatest, type Db } from '../schema/db.js';
 import { OperatorError } from './operators.js';
 import { PortInUse } from './dev-server.js';
 import { warnIfOpenDir } from './private-files.js';
@@ -33,7 +33,8 @@ export async function bootData(): Promise<{ config: AppConfig; db: Db; applied: 
     throw new PolicyError(`invalid gateway routes file ${config.gatewayRoutesFile}: ${(err as Error).message.split('\n')[0]}`);
   }
   warnIfOpenDir(config.dataDir);
-  const db = openDatabase(config.database);
+  // an unreachable or misconfigured database stops the process here, with one line (DatabaseUnavailable)
+  const db = await connectDatabase(config.database);
   const applied = await migrateToLatest(db);
   return { config, db, applied };
 }

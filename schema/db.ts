@@ -1,23 +1,99 @@
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
-import type { AppConfig } from '../config/env.js';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import pg from 'pg';
+import { ConfigError, redactDatabaseUrl, type DatabaseConfig } from '../config/env.js';
 import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../runtime/private-files.js';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
 
 export type Db = Kysely<Database>;
 
+export { dialectOf, lockForUpdate, type Dialect } from './dialect.js';
+
+export interface OpenOptions {
+  /** SQLite: how long a write waits for another connection's lock (default 10 s) */
+  busyTimeoutMs?: number;
+  /** Postgres: connections this process keeps at most (default 10) */
+  poolSize?: number;
+}
+
 /**
- * The one place the SQL dialect is chosen. Queries elsewhere are dialect-neutral Kysely, so a
- * Postgres dialect can be added here without touching them.
+ * The one place the SQL dialect is chosen: SQLite for one machine (`sqlite:<path>`, the default),
+ * Postgres when the processes run on several (`postgres://…`). Queries elsewhere are
+ * dialect-neutral Kysely; what cannot be (row locks, migrations) asks schema/dialect.ts.
+ * Opening connects lazily: connectDatabase() is the start-up path that proves the database answers.
  */
-export function openDatabase(database: AppConfig['database'], opts: { busyTimeoutMs?: number } = {}): Db {
+export function openDatabase(database: DatabaseConfig, opts: OpenOptions = {}): Db {
+  return database.kind === 'postgres' ? openPostgres(database.url, opts) : openSqlite(database.file, opts);
+}
+
+/** The database as a message may name it: the SQLite file, or the URL without its password. */
+export function describeDatabase(database: DatabaseConfig): string {
+  return database.kind === 'postgres' ? redactDatabaseUrl(database.url) : database.file;
+}
+
+/** The database named by DATABASE_URL cannot be used at start-up: one line, the variable and the cause. */
+export class DatabaseUnavailable extends ConfigError {}
+
+/**
+ * Opens the database and proves it answers (one round trip), for the processes' start-up: an
+ * unreachable or misconfigured server is a DatabaseUnavailable naming DATABASE_URL (password
+ * hidden) and the cause, which the entry points print as one line before exiting 1.
+ */
+export async function connectDatabase(database: DatabaseConfig, opts: OpenOptions = {}): Promise<Db> {
+  let db: Db | undefined;
+  try {
+    db = openDatabase(database, opts);
+    await sql`select 1`.execute(db);
+    return db;
+  } catch (err) {
+    await db?.destroy().catch(() => undefined);
+    throw new DatabaseUnavailable(`DATABASE_URL=${describeDatabase(database)}: cannot use the database: ${causeOf(err)}`);
+  }
+}
+
+/** The first line of what went wrong; Node reports a refused connection to a name with several addresses as an AggregateError without a message. */
+function causeOf(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: { message?: string }[] };
+  const message = e?.message || e?.errors?.map((inner) => inner.message).filter(Boolean).join('; ') || e?.code || String(err);
+  return message.split('\n')[0]!;
+}
+
+/**
+ * Postgres through a pg Pool. pg itself fills what the URL omits from PGHOST, PGPORT, PGUSER,
+ * PGPASSWORD, PGDATABASE and reads TLS from the URL's sslmode/sslrootcert/sslcert/sslkey, else
+ * PGSSLMODE (config/env.ts validates both).
+ */
+function openPostgres(url: string, opts: OpenOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    // pg waits forever for a connection by default: a blackholed server would hang start-up and requests
+    connectionTimeoutMillis: 10_000,
+    application_name: 'partner-access',
+    types: { getTypeParser: typeParser },
+  });
+  // A pooled connection the server drops while idle is reported here; unhandled, the event would
+  // end the process. The pool replaces it; the next query that fails reports the cause itself.
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * bigint (int8) comes back as a number, as SQLite's integers do: `count(*)` and `sum()` are int8 in
+ * Postgres, and pg returns int8 as a string by default (it may exceed 2^53; no count here does).
+ * Per pool, not pg's global table, so nothing else in the process changes.
+ */
+const typeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === pg.types.builtins.INT8 && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser;
+
+function openSqlite(file: string, opts: OpenOptions): Db {
   // SQLite gives the -wal and -shm files the main file's mode: creating that one 0600 first covers all three
-  ensurePrivateDir(path.dirname(database.file));
-  for (const suffix of ['-wal', '-shm']) tightenIfExists(`${database.file}${suffix}`);
-  ensurePrivateFile(database.file);
-  const sqlite = new SQLite(database.file);
+  ensurePrivateDir(path.dirname(file));
+  for (const suffix of ['-wal', '-shm']) tightenIfExists(`${file}${suffix}`);
+  ensurePrivateFile(file);
+  const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);

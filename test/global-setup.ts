@@ -1,6 +1,7 @@
 /**
  * One real Temporal dev server for the whole run (the CLI binary, resolved like `npm start` does),
- * and the workflow code bundled once; test files connect to both.
+ * one throwaway Postgres server (each stack on it makes a database of its own), and the workflow
+ * code bundled once; test files connect to them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,22 +15,27 @@ import { resolveTemporalCli } from '../runtime/temporal-cli.js';
 import { workflowsPath } from '../worker.js';
 import { historyText } from './helpers/histories.js';
 import { findSecrets } from './helpers/secret-scan.js';
+import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     workflowBundlePath: string;
     temporalCliPath: string;
+    /** the run's Postgres server (maintenance database): createTestDatabase() makes one per stack */
+    postgresUrl: string;
   }
 }
 
 let env: TestWorkflowEnvironment | undefined;
 let bundleDir: string | undefined;
+let postgres: PostgresServer | undefined;
 
 export async function setup(project: TestProject) {
   const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
   // the gateway tests put a real nginx in front of the API: installed here when missing, like the CLI
   nginxBinary({ autoInstall: true });
+  postgres = await startPostgres({ autoInstall: true });
   env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
@@ -45,6 +51,7 @@ export async function setup(project: TestProject) {
   project.provide('temporalAddress', env.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('temporalCliPath', cli);
+  project.provide('postgresUrl', postgres.url);
 }
 
 /**
@@ -70,7 +77,12 @@ async function scanHistories(environment: TestWorkflowEnvironment) {
 }
 
 export async function teardown() {
-  if (env) await scanHistories(env);
-  await env?.teardown();
-  if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
+  try {
+    if (env) await scanHistories(env);
+    await env?.teardown();
+  } finally {
+    // the cluster runs detached (pg_ctl): stopped whatever happened above
+    await postgres?.stop();
+    if (bundleDir) fs.rmSync(bundleDir, { recursive: true, force: true });
+  }
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { autoIncrementPrimaryKey, dialectOf } from '../dialect.js';
 
 // Migrations take Kysely<any>: they describe the schema at their point in time, not today's types.
 export async function up(db: Kysely<any>): Promise<void> {
@@ -64,7 +65,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('decisions')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', autoIncrementPrimaryKey(db))
     .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.id'))
     .addColumn('step_key', 'text', (c) => c.notNull().unique())
     .addColumn('kind', 'text', (c) => c.notNull())
@@ -80,7 +81,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('recertifications')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', autoIncrementPrimaryKey(db))
     .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.id'))
     .addColumn('cycle', 'integer', (c) => c.notNull())
     .addColumn('decision', 'text', (c) => c.notNull())
@@ -141,10 +142,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.insertInto('audit_head').values({ id: 1, seq: 0, hash: '0'.repeat(64) }).execute();
   // The audit trail is append-only: the database itself refuses edits and deletes.
-  await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-            BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
-  await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-            BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+  if (dialectOf(db) === 'postgres') {
+    // Postgres triggers call a function; TRUNCATE skips row triggers, so it gets its own.
+    await sql`CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$`.execute(db);
+    await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+              FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+              FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()`.execute(db);
+    await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+              FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()`.execute(db);
+  } else {
+    await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+              BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+    await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+              BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+  }
 
   await db.schema
     .createTable('idempotency_keys')
@@ -168,7 +181,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('pending_signals')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', autoIncrementPrimaryKey(db))
     .addColumn('workflow_id', 'text', (c) => c.notNull())
     .addColumn('signal', 'text', (c) => c.notNull())
     .addColumn('args', 'text', (c) => c.notNull())
@@ -185,4 +198,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
+  // Postgres: the trigger function outlives its table
+  if (dialectOf(db) === 'postgres') await sql`DROP FUNCTION IF EXISTS audit_events_append_only()`.execute(db);
 }

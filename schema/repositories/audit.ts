@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditEventRow, Database } from '../database.js';
+import { lockForUpdate } from '../dialect.js';
 
 export interface AuditEventInput {
   /** idempotency key of the step: an event with the same key is written once */
@@ -35,16 +36,17 @@ export function eventHash(prevHash: string, row: Omit<AuditEventRow, 'hash' | 'p
 }
 
 /**
- * Appends one hash-chained audit event inside the caller's transaction. The first statement locks
- * the chain head (a write), so concurrent writers from other processes queue on the busy timeout
- * instead of forking the chain. Returns false when the event was already written.
+ * Appends one hash-chained audit event inside the caller's transaction. The chain head row is
+ * locked before anything else is read, so concurrent appenders (in other processes, on other
+ * machines) queue one behind the other instead of forking the chain: on SQLite the transaction
+ * already holds the database's write lock (`begin immediate`), on Postgres `select … for update`
+ * holds the head row until commit, and the next appender then reads the head and the events
+ * committed before it. Returns false when the event was already written.
  */
 export async function appendAudit(trx: Transaction<Database>, event: AuditEventInput): Promise<boolean> {
-  // A no-op write first: takes the write lock before anything is read (see above).
-  await trx.updateTable('audit_head').set((eb) => ({ seq: eb.ref('seq') })).where('id', '=', 1).execute();
+  const head = await lockForUpdate(trx, trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1)).executeTakeFirstOrThrow();
   const exists = await trx.selectFrom('audit_events').select('seq').where('event_key', '=', event.eventKey).executeTakeFirst();
   if (exists) return false;
-  const head = await trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
   const row = {
     seq: head.seq + 1,
     event_key: event.eventKey,

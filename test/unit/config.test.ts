@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       '/srv/pa',
     );
     expect(config.temporal.address).toBe('temporal.internal:7233');
-    expect(config.database.file).toBe('/var/lib/pa/app.db');
+    expect(config.database).toEqual({ kind: 'sqlite', file: '/var/lib/pa/app.db' });
     expect(config.limits.onboardingPerMinute).toBe(500);
     expect(config.limits.decisionsPerMinute).toBe(120);
     expect(config.limits.authFailuresPerMinute).toBe(5);
@@ -39,7 +39,9 @@ describe('loadConfig', () => {
     ['PORT', 'eighty'],
     ['RATE_LIMIT_ONBOARDING_PER_MINUTE', '0'],
     ['RATE_LIMIT_DECISIONS_PER_MINUTE', 'lots'],
-    ['DATABASE_URL', 'postgres://db/pa'],
+    ['DATABASE_URL', 'mysql://db/pa'],
+    ['DATABASE_URL', 'postgres://db/pa?sslmode=requir'],
+    ['PGSSLMODE', 'on'],
     ['WEBHOOK_URL', 'ftp://example.com'],
     ['PICKUP_KEY', 'too-short'],
     ['RATE_LIMIT_AUTH_FAILURES_PER_MINUTE', '-3'],
@@ -57,6 +59,20 @@ describe('loadConfig', () => {
     const message = (error as Error).message;
     expect(message).toContain(name);
     expect(message.split('\n')).toHaveLength(1);
+  });
+
+  it.each(['postgres://pa:s3cret@db.internal:5432/pa?sslmode=verify-full', 'postgresql://db.internal/pa', 'postgres:///pa'])(
+    'DATABASE_URL=%s selects Postgres (the PG* variables fill what the URL omits)',
+    (url) => {
+      expect(loadConfig({ DATABASE_URL: url }, '/srv/pa').database).toEqual({ kind: 'postgres', url });
+    },
+  );
+
+  it('never repeats the password of a refused DATABASE_URL', () => {
+    for (const url of ['postgres://pa:s3cret@db:99999/pa', 'postgres://pa:s3cret@db/pa?sslmode=on']) {
+      expect(() => loadConfig({ DATABASE_URL: url }, '/srv/pa')).toThrow(/DATABASE_URL/);
+      expect(() => loadConfig({ DATABASE_URL: url }, '/srv/pa')).not.toThrow(/s3cret/);
+    }
   });
 
   it('requires the webhook secret with a webhook URL', () => {

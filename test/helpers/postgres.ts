@@ -1,0 +1,160 @@
+/**
+ * A throwaway Postgres server for the test run: Debian's server binaries (installed by
+ * scripts/install-postgres.sh when missing, as the Temporal CLI and nginx are), a cluster in a
+ * temp dir on a free port with its socket in that dir, trust authentication on loopback only.
+ * The global setup starts ONE per run; each test stack creates a database of its own on it, so
+ * tests stay as isolated as their per-test SQLite files.
+ *
+ * Postgres refuses to run as root: as root, initdb and the server run as the `postgres` OS user
+ * (the package creates it) on a directory chowned to it; as anyone else, as that user.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+
+export interface PostgresServer {
+  /** URL of the maintenance database `postgres` (superuser `postgres`, trust auth, loopback) */
+  url: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** `/usr/lib/postgresql/<version>/bin` with initdb and postgres, the newest version first. */
+export function postgresBinDir(opts: { autoInstall?: boolean } = {}): string {
+  const find = () => {
+    const root = '/usr/lib/postgresql';
+    const versions = fs.existsSync(root) ? fs.readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+    return versions
+      .map((v) => path.join(root, v, 'bin'))
+      .find((bin) => ['initdb', 'postgres', 'pg_ctl'].every((b) => fs.existsSync(path.join(bin, b))));
+  };
+  const found = process.env.POSTGRES_BIN_DIR ?? find();
+  if (found) return found;
+  if (opts.autoInstall) {
+    spawnSync('bash', [path.join(projectRoot, 'scripts', 'install-postgres.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const installed = find();
+    if (installed) return installed;
+  }
+  throw new Error('the Postgres server is not installed: run scripts/install-postgres.sh (apt-get install postgresql)');
+}
+
+const runningAsRoot = () => process.getuid?.() === 0;
+
+/** Runs a server binary, as the `postgres` OS user when we are root; throws with its output on failure. */
+function runAsServerUser(bin: string, args: string[]): void {
+  const [command, argv] = runningAsRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  const result = spawnSync(command, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  if (result.status !== 0) {
+    throw new Error(`${path.basename(bin)} failed (${result.status ?? result.signal}): ${(result.stderr || result.stdout || String(result.error ?? '')).trim()}`);
+  }
+}
+
+/** A port nothing listens on, below Linux's ephemeral range (32768-60999) so no client socket takes it meanwhile. */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port for Postgres');
+}
+
+export async function startPostgres(opts: { autoInstall?: boolean } = {}): Promise<PostgresServer> {
+  const bin = postgresBinDir(opts);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-'));
+  const data = path.join(dir, 'data');
+  const log = path.join(dir, 'postgres.log');
+  if (runningAsRoot()) {
+    const owner = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const group = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    if (owner.status !== 0) throw new Error('running as root needs the `postgres` OS user (Debian\'s postgresql package creates it)');
+    fs.chownSync(dir, Number(owner.stdout.trim()), Number(group.stdout.trim()));
+  }
+  // A throwaway cluster: trust auth (it listens on loopback and a private socket dir only), no fsync
+  // at initdb, UTF-8 whatever the machine's locale.
+  runAsServerUser(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync']);
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    const settings = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      "-c listen_addresses='127.0.0.1'",
+      // every test stack holds a pool of its own (and the multi-process tests several)
+      '-c max_connections=300',
+      // the data is thrown away after the run: durability costs time and proves nothing here
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+    ].join(' ');
+    try {
+      runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start']);
+      break;
+    } catch (err) {
+      // the port was taken between the probe and the bind: try another
+      if (attempt >= 3) throw new Error(`${(err as Error).message}\n${fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : ''}`);
+    }
+  }
+  let stopped = false;
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        // immediate: nothing here needs a clean checkpoint, the directory goes next
+        runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+let databaseSequence = 0;
+
+/**
+ * Creates an empty database on the run's server (the maintenance URL `serverUrl`) and returns its
+ * URL: one per test stack, as each had its own SQLite file.
+ */
+export async function createTestDatabase(serverUrl: string, prefix = 'pa'): Promise<string> {
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${++databaseSequence}`.toLowerCase();
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`bad test database name ${name}`);
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops a database made by createTestDatabase (pools on it must be closed first). */
+export async function dropTestDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`bad test database name ${name}`);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

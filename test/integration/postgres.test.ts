@@ -1,0 +1,162 @@
+/**
+ * The Postgres dialect against the run's real Postgres server (test/global-setup.ts): the
+ * migrations, the audit chain under concurrent writers in two "processes" (two pools), append-only
+ * enforced by the database, and the one-line start-up error when the server cannot be used.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { dialectOf, lockForUpdate, migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
+import { migrationProvider } from '../../schema/migrations/index.js';
+import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
+import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
+
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+
+describe('Postgres', () => {
+  let url: string;
+  let db: Db;
+  const opened: Db[] = [];
+
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'));
+    db = openDatabase({ kind: 'postgres', url });
+    opened.push(db);
+  });
+
+  afterAll(async () => {
+    for (const each of opened) await each.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  it('runs every migration on a fresh database, in one transaction per run', async () => {
+    expect(dialectOf(db)).toBe('postgres');
+    const applied = await migrateToLatest(db);
+    expect(applied).toEqual(Object.keys(await migrationProvider.getMigrations()));
+    // again: nothing left to do (several processes starting together migrate once: Kysely's advisory lock)
+    expect(await migrateToLatest(db)).toEqual([]);
+    const head = await db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
+    expect(head).toEqual({ id: 1, seq: 0, hash: '0'.repeat(64) });
+    // the autoincrement keys became identity columns: the database numbers them
+    const columns = await sql<{ table_name: string; is_identity: string }>`
+      select table_name, is_identity from information_schema.columns
+      where column_name = 'id' and table_name in ('decisions', 'recertifications', 'pending_signals') order by table_name`.execute(db);
+    expect(columns.rows).toEqual([
+      { table_name: 'decisions', is_identity: 'YES' },
+      { table_name: 'pending_signals', is_identity: 'YES' },
+      { table_name: 'recertifications', is_identity: 'YES' },
+    ]);
+    const signal = await db
+      .insertInto('pending_signals')
+      .values({ workflow_id: 'partner-P1', signal: 'revoke', args: '[]', created_at: new Date().toISOString(), attempts: 0 })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    expect(signal.id).toBe(1);
+    // int8 comes back as a number, as SQLite's integers do
+    const count = await db.selectFrom('pending_signals').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(count.n).toBe(1);
+  });
+
+  it('lockForUpdate adds FOR UPDATE on Postgres only', () => {
+    const query = (on: Db) => lockForUpdate(on, on.selectFrom('audit_head').select('seq').where('id', '=', 1)).compile().sql;
+    expect(query(db)).toMatch(/ for update$/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-dialect-'));
+    const sqlite = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
+    try {
+      expect(dialectOf(sqlite)).toBe('sqlite');
+      expect(query(sqlite)).not.toMatch(/for update/i);
+    } finally {
+      void sqlite.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('appends one unforked audit chain from many concurrent writers in two processes', async () => {
+    // two pools = two API/worker processes, each with several connections writing at once
+    const processes = [openDatabase({ kind: 'postgres', url }, { poolSize: 8 }), openDatabase({ kind: 'postgres', url }, { poolSize: 8 })];
+    opened.push(...processes);
+    const perProcess = 60;
+    const at = new Date().toISOString();
+    const appends = processes.flatMap((each, p) =>
+      Array.from({ length: perProcess }, (_, i) =>
+        each.transaction().execute((trx) =>
+          appendAudit(trx, { eventKey: `concurrent-${p}-${i}`, at, actor: `system:test-${p}`, action: 'test.appended', partnerId: `P${i % 7}`, details: { p, i } }),
+        ),
+      ),
+    );
+    // the same step recorded by both processes at once (an activity retried elsewhere): written once
+    const duplicates = processes.map((each) =>
+      each.transaction().execute((trx) => appendAudit(trx, { eventKey: 'the-same-step', at, actor: 'system:test', action: 'test.once', partnerId: null })),
+    );
+    const results = await Promise.all([...appends, ...duplicates]);
+    expect(results.slice(0, appends.length).every(Boolean)).toBe(true);
+    expect(results.slice(appends.length).filter(Boolean)).toHaveLength(1);
+
+    const total = 2 * perProcess + 1;
+    const verification = await verifyAuditChain(db);
+    expect(verification).toEqual({ ok: true, events: total, headSeq: total });
+    const seqs = await db.selectFrom('audit_events').select('seq').orderBy('seq').execute();
+    expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE on audit_events in the database itself', async () => {
+    const before = await verifyAuditChain(db);
+    expect(before.events).toBeGreaterThan(0);
+    await expect(db.updateTable('audit_events').set({ reason: 'edited' }).where('seq', '=', 1).execute()).rejects.toThrow(/append-only/);
+    await expect(db.deleteFrom('audit_events').where('seq', '=', 1).execute()).rejects.toThrow(/append-only/);
+    await expect(sql`truncate audit_events`.execute(db)).rejects.toThrow(/append-only/);
+    expect(await verifyAuditChain(db)).toEqual(before);
+  });
+});
+
+describe('a Postgres that cannot be used at start-up', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-start-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  /** `npm run migrate` (the start path every process shares) with this DATABASE_URL */
+  function migrate(databaseUrl: string) {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts', 'migrate.ts')], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: result.status, stderr: result.stderr.trim(), stdout: result.stdout.trim() };
+  }
+
+  it('is one line naming DATABASE_URL and the cause, exit 1, password hidden: closed port', () => {
+    // a port nothing listens on: the run's server's port + 1 was free when it started, but may not be now; port 1 is privileged
+    const result = migrate('postgres://pa:s3cret@127.0.0.1:1/pa');
+    expect(result.status).toBe(1);
+    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^partner-access: DATABASE_URL=postgres:\/\/pa:\*\*\*@127\.0\.0\.1:1\/pa: cannot use the database: .*ECONNREFUSED/);
+    expect(result.stderr).not.toContain('s3cret');
+  });
+
+  it('is one line naming DATABASE_URL and the cause: a database that does not exist on a live server', () => {
+    const server = new URL(inject('postgresUrl'));
+    server.pathname = '/no_such_database';
+    const result = migrate(server.toString());
+    expect(result.status).toBe(1);
+    expect(result.stderr.split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('DATABASE_URL=');
+    expect(result.stderr).toContain('database "no_such_database" does not exist');
+  });
+
+  it('migrates a reachable one and says so', async () => {
+    const fresh = await createTestDatabase(inject('postgresUrl'));
+    try {
+      const first = migrate(fresh);
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^applied: 2026_11_23_001_initial/);
+      const again = migrate(fresh);
+      expect(again.stdout).toBe(`up to date (${fresh})`);
+    } finally {
+      await dropTestDatabase(fresh);
+    }
+  });
+});
