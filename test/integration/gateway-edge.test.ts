@@ -36,8 +36,6 @@ beforeAll(async () => {
   t.sec = await stack.operator('sec', ['security']);
   t.gw = await stack.operator('edge', ['gateway']);
   edge = await startGatewayFor(stack, t.gw!, { mode: 'edge', port: gatewayPort, workers: 2 });
-  // the feed has its cursor once the first poll is answered: before that nothing is cached
-  await eventually(async () => fs.readFileSync(path.join(stack.dir, 'gateway', 'error.log'), 'utf8') !== null && (await feedReady()));
 }, 90_000);
 afterAll(async () => {
   if (process.env.EDGE_DEBUG) console.log(fs.readFileSync(path.join(stack.dir, 'gateway', 'error.log'), 'utf8').slice(-3000), fs.readFileSync(path.join(stack.dir, 'gateway', 'access.log'), 'utf8').slice(-1500));
@@ -47,11 +45,6 @@ afterAll(async () => {
 
 const get = (route: string, key: string, headers: Record<string, string> = {}) =>
   fetch(`${edge.gateway.url}${route}`, { headers: { 'x-api-key': key, ...headers } });
-
-async function feedReady(): Promise<boolean> {
-  // a request with a fresh partner's key twice: the second is a hit once the feed has a cursor
-  return true;
-}
 
 /** The last access-log line for `partnerId`'s requests (the edge logs hit / miss / the refusal reason). */
 const lastReason = () => {
@@ -82,12 +75,143 @@ async function refusedWithin(key: string, change: () => Promise<unknown>, expect
   }
 }
 
+/** A key with `key`'s id and checksum-valid form but another secret. */
+function forgedFrom(key: string): string {
+  const [, env, keyId] = /^pak_(test|live)_([0-9A-Za-z]{16})_/.exec(key)!;
+  const body = `pak_${env}_${keyId}_${'F'.repeat(32)}`;
+  return `${body}_${toBase62(crc32(body), 6)}`;
+}
+
 describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () => {
-  it('a valid key passes with the partner headers, then from the cache', async () => {
+  it('a valid key passes with the partner headers and the RateLimit headers, then from the cache', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     const res = await get('/orders/42', p.apiKey, { 'x-partner-id': 'someone-else' });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ path: '/orders/42', partnerId: p.partnerId, scopes: 'orders:read', keyHeadersReceived: false });
+    expect(res.headers.get('ratelimit-policy')).toBe('"standard";q=1000;w=10');
+    expect(res.headers.get('ratelimit')).toMatch(/^"standard";r=\d+;t=\d+$/);
     await warm(p.apiKey);
+  });
+
+  it('revoked, suspended, narrowed: refused at the gateway within the bound, cache warm', async () => {
+    const revoked = await activePartner(stack, { sponsor: t.alice! });
+    const suspended = await activePartner(stack, { sponsor: t.alice! });
+    const narrowed = await activePartner(stack, { sponsor: t.alice! }, { scopes: ['orders:read', 'catalog:read'] });
+    for (const p of [revoked, suspended, narrowed]) await warm(p.apiKey);
+    const took = {
+      revoked: await refusedWithin(revoked.apiKey, async () =>
+        expect((await stack.call('POST', `/v1/partners/${revoked.partnerId}/revocation`, { token: t.sec, body: { reason: 'leak' } })).status).toBe(202),
+      ),
+      // any writer: the triggers on the tables put the change on the feed
+      suspended: await refusedWithin(suspended.apiKey, () =>
+        stack.db.updateTable('partners').set({ state: 'suspended' }).where('id', '=', suspended.partnerId).execute(),
+      ),
+      narrowed: await refusedWithin(
+        narrowed.apiKey,
+        () => stack.db.updateTable('partners').set({ scopes: JSON.stringify(['catalog:read']) }).where('id', '=', narrowed.partnerId).execute(),
+        403,
+      ),
+    };
+    for (const [name, ms] of Object.entries(took)) expect(ms, name).toBeLessThan(BOUND_MS);
+    // the narrowed key still has what it kept
+    expect((await get('/catalog/1', narrowed.apiKey)).status).toBe(200);
+  });
+
+  it('rotation: the old key is refused once retired, the new one passes', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    const rotated = await stack.call('POST', `/v1/partners/${p.partnerId}/credentials/rotate`, { token: p.apiKey });
+    expect(rotated.status, rotated.text).toBe(200);
+    const fresh = await stack.call('POST', `/v1/partners/${p.partnerId}/credentials/pickup`, { token: p.requestToken });
+    const newKey = (fresh.status === 200 ? fresh.json.apiKey : rotated.json.apiKey) as string;
+    expect((await get('/orders/1', newKey)).status).toBe(200);
+    const retireAt = (await stack.db.selectFrom('credentials').select('retire_at').where('key_id', '=', p.keyId).executeTakeFirstOrThrow()).retire_at!;
+    expect(retireAt).toBeTruthy();
+    // served (from the cache) while the overlap lasts, refused from its end on
+    await warm(p.apiKey);
+    await eventually(async () => (await get('/orders/1', p.apiKey)).status === 401, 10_000, 20);
+    expect(Date.now() - Date.parse(retireAt)).toBeLessThan(BOUND_MS + 100);
+    expect((await get('/orders/1', newKey)).status).toBe(200);
+  });
+
+  it('a cached verdict is never served past its expiry (no change on the feed needed)', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    await stack.db.updateTable('credentials').set({ expires_at: expiresAt }).where('key_id', '=', p.keyId).execute();
+    await warm(p.apiKey);
+    const statuses: number[] = [];
+    while (Date.now() < Date.parse(expiresAt) + 300) {
+      const res = await get('/orders/1', p.apiKey);
+      statuses.push(res.status);
+      // a pass must have begun before the expiry
+      if (res.status === 200) expect(Date.now() - 50).toBeLessThan(Date.parse(expiresAt) + 50);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(statuses.at(-1)).toBe(401);
+  });
+
+  it('a forged key with a cached key’s id is refused; the real key still passes', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    const forged = forgedFrom(p.apiKey);
+    expect(forged).not.toBe(p.apiKey);
+    const res = await get('/orders/1', forged);
+    expect(res.status).toBe(401);
+    expect(lastReason()).toBe('unknown');
+    expect((await get('/orders/1', p.apiKey)).status).toBe(200);
+    expect(lastReason()).toBe('hit');
+  });
+
+  it('a tier change reaches the edge: 429 with RateLimit-Policy, RateLimit and Retry-After', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    await stack.db.updateTable('partners').set({ rate_limit_tier: 'tiny' }).where('id', '=', p.partnerId).execute();
+    await eventually(async () => (await get('/orders/1', p.apiKey)).headers.get('ratelimit-policy') === '"tiny";q=5;w=30', 5000, 20);
+    let limited: Response | undefined;
+    for (let i = 0; i < 8 && !limited; i++) {
+      const res = await get('/orders/1', p.apiKey);
+      if (res.status === 429) limited = res;
+      else expect(res.status).toBe(200);
+    }
+    expect(limited, 'no 429 within 8 requests of a 5-request tier').toBeDefined();
+    expect(limited!.headers.get('ratelimit-policy')).toBe('"tiny";q=5;w=30');
+    expect(limited!.headers.get('ratelimit')).toMatch(/^"tiny";r=0;t=\d+$/);
+    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
+    // another partner has a budget of its own
+    const other = await activePartner(stack, { sponsor: t.alice! });
+    expect((await get('/orders/1', other.apiKey)).status).toBe(200);
+  });
+
+  it('the feed resumes after an API restart: a change made while cut off is refused after reconnecting', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const stranger = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    let servedWhileAway = 0;
+    let strangerWhileAway = 0;
+    await edge.restartApi(async () => {
+      await stack.db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', p.keyId).execute();
+      // cut off: the cached verdict is honoured (bounded by the stale TTL), a key never seen is refused
+      servedWhileAway = (await get('/orders/1', p.apiKey)).status;
+      strangerWhileAway = (await get('/orders/1', stranger.apiKey)).status;
+    });
+    expect(servedWhileAway).toBe(200);
+    expect(strangerWhileAway).toBe(503);
+    const started = Date.now();
+    await eventually(async () => (await get('/orders/1', p.apiKey)).status === 401, 10_000, 20);
+    // reconnecting backs off up to 2 s
+    expect(Date.now() - started).toBeLessThan(2000 + BOUND_MS);
+    expect((await get('/orders/1', stranger.apiKey)).status).toBe(200);
+  });
+
+  it('verified revocation: the probe goes through the cache logic and is refused', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    // a probe for a live, cached key is never a pass
+    const live = await fetch(`${edge.gateway.url}/orders/`, { headers: { 'x-api-key': createProbeToken(probeSecret, p.keyId) } });
+    expect(live.status).toBe(403);
+    await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.sec, body: { reason: 'incident' } });
+    const event = await waitForAction(stack, p.partnerId, 'revocation.verified');
+    expect(JSON.parse(event.details!).keys).toMatchObject([{ keyId: p.keyId, status: 401 }]);
+    expect((await get('/orders/1', p.apiKey)).status).toBe(401);
   });
 });
