@@ -1,10 +1,11 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, toBase62 } from '../../domain/api-key.js';
 import { createProbeToken } from '../../domain/probe-token.js';
 import { freePort } from '../../runtime/dev-server.js';
-import { luaModuleAvailable } from '../../runtime/gateway.js';
+import { edgeSettings, luaModuleAvailable, nginxModulesDir, startGateway } from '../../runtime/gateway.js';
 import { startGatewayFor } from '../helpers/gateway.js';
 import { activePartner, waitForAction } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -215,3 +216,89 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     expect((await get('/orders/1', p.apiKey)).status).toBe(401);
   });
 });
+
+/**
+ * The path rule's vectors through the Lua port, in a real nginx with the module: the vector goes
+ * in the body (so nginx's own request-line parser, which refuses some of them first, is not in the
+ * way) and the port answers what it decided. The gateway above forwards exactly that decision.
+ */
+describe('edge mode: the Lua port of the path rule gives the vectors’ answers', () => {
+  const vectors = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../fixtures/path-vectors.json'), 'utf8')) as {
+    vectors: { name: string; input: string; ok: boolean; path?: string; query?: string; reason?: string }[];
+  };
+  let harness: Awaited<ReturnType<typeof startLuaHarness>>;
+  beforeAll(async () => {
+    harness = await startLuaHarness(stack.dir);
+  });
+  afterAll(async () => harness?.stop());
+
+  it('every vector', async () => {
+    expect(vectors.vectors.length).toBeGreaterThan(50);
+    for (const v of vectors.vectors) {
+      const res = await fetch(`${harness.url}/normalize`, { method: 'POST', body: Buffer.from(v.input, 'latin1') });
+      const got = (await res.json()) as Record<string, unknown>;
+      expect(got, v.name).toEqual(v.ok ? { ok: true, path: v.path, query: v.query } : { ok: false, reason: v.reason });
+    }
+  });
+
+  it('what nginx accepts on the request line is forwarded exactly as the vector says', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice!, security: t.sec! }, { scopes: ['orders:read', 'payments:read'] });
+    const simple = vectors.vectors.filter((v) => v.ok && /^\/[\x21-\x7e]*$/.test(v.input) && !v.input.includes('#') && (v.path!.startsWith('/orders') || v.path!.startsWith('/payments')));
+    expect(simple.length).toBeGreaterThan(5);
+    for (const v of simple) {
+      const res = await rawGet(Number(new URL(edge.gateway.url).port), v.input, { 'x-api-key': p.apiKey });
+      expect(res.status, v.name).toBe(200);
+      expect(JSON.parse(res.body).target, v.name).toBe(v.query ? `${v.path}?${v.query}` : v.path);
+    }
+  });
+});
+
+/** nginx with the Lua module and gateway/partner_request_path.lua, answering normalize(body). */
+async function startLuaHarness(dir: string) {
+  const runtimeDir = path.join(dir, 'lua-harness');
+  fs.mkdirSync(path.join(runtimeDir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const settings = edgeSettings({ port, apiUpstream: '127.0.0.1:9', upstream: '127.0.0.1:9', gatewayToken: 'pat_x', runtimeDir });
+  fs.writeFileSync(path.join(runtimeDir, 'ambiguous.json'), JSON.stringify(settings.ambiguousCodePoints));
+  const conf = `
+load_module ${nginxModulesDir()}/ndk_http_module.so;
+load_module ${nginxModulesDir()}/ngx_http_lua_module.so;
+worker_processes 1; daemon off; pid ${runtimeDir}/nginx.pid; error_log ${runtimeDir}/error.log warn;
+events { worker_connections 64; }
+http {
+  lua_package_path '${path.resolve(import.meta.dirname, '../../gateway')}/?.lua;;';
+  client_body_temp_path ${runtimeDir}/tmp; access_log off;
+  init_by_lua_block {
+    local f = io.open('${runtimeDir}/ambiguous.json'); require('partner_request_path').set_ambiguous(require('cjson').decode(f:read('*a'))); f:close()
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location = /normalize {
+      content_by_lua_block {
+        ngx.req.read_body()
+        local r, reason = require('partner_request_path').normalize(ngx.req.get_body_data() or '')
+        ngx.say(require('cjson').encode(r and { ok = true, path = r.path, query = r.query } or { ok = false, reason = reason }))
+      }
+    }
+  }
+}`;
+  return startGateway({ port, apiUpstream: '127.0.0.1:9', upstream: '127.0.0.1:9', gatewayToken: 'pat_x', runtimeDir, render: () => conf });
+}
+
+/** One HTTP/1.0 request with the target written byte for byte (no client-side normalisation). */
+function rawGet(port: number, target: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), body: text.slice(split + 4) });
+    });
+    const head = Object.entries({ host: 'partner-api', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+    socket.write(Buffer.from(`GET ${target} HTTP/1.0\r\n${head.join('')}\r\n`, 'latin1'));
+  });
+}
+
