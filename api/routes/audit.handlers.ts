@@ -1,0 +1,43 @@
+import { stream } from 'hono/streaming';
+import { auditEventsAfter, verifyAuditChain } from '../../schema/repositories/audit.js';
+import type { AuditEventRow } from '../../schema/database.js';
+import type { AppDeps } from '../deps.js';
+import type { AppRouteHandler } from '../router.js';
+import type * as routes from './audit.routes.js';
+
+/** An audit row as the API shows it (the export here, an operator's timeline in directory). */
+export const toAuditEvent = (e: AuditEventRow) => ({
+  seq: e.seq,
+  at: e.at,
+  actor: e.actor,
+  action: e.action,
+  partnerId: e.partner_id,
+  before: e.before,
+  after: e.after,
+  reason: e.reason,
+  details: e.details ? (JSON.parse(e.details) as Record<string, unknown>) : null,
+  prevHash: e.prev_hash,
+  hash: e.hash,
+});
+
+export function createAuditHandlers(deps: AppDeps) {
+  const exportEvents: AppRouteHandler<typeof routes.exportEvents> = (c) => {
+    const q = c.req.valid('query');
+    c.header('Content-Type', 'application/x-ndjson');
+    return stream(c, async (out) => {
+      let after = q.afterSeq ?? 0;
+      let left = q.limit;
+      while (left > 0) {
+        const rows = await auditEventsAfter(deps.db, { afterSeq: after, partnerId: q.partnerId, limit: Math.min(500, left) });
+        if (rows.length === 0) break;
+        await out.write(rows.map((r) => `${JSON.stringify(toAuditEvent(r))}\n`).join(''));
+        after = rows.at(-1)!.seq;
+        left -= rows.length;
+      }
+    }) as never;
+  };
+
+  const verify: AppRouteHandler<typeof routes.verify> = async (c) => c.json(await verifyAuditChain(deps.db), 200);
+
+  return { exportEvents, verify };
+}

@@ -1,0 +1,71 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  commandResultSchema,
+  decisionSchema,
+  extensionSchema,
+  offboardingSchema,
+  partnerIdSchema,
+  recertificationSchema,
+  revocationAcceptedSchema,
+  revocationSchema,
+} from '../../schema/api.js';
+import { requireRole } from '../auth.js';
+import { bearerSecurity, problemResponses } from '../openapi.js';
+
+const params = z.object({ id: partnerIdSchema });
+const json = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+const ok = { 200: { description: 'Done: the workflow’s answer', content: { 'application/json': { schema: commandResultSchema } } } };
+const commandProblems = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503);
+// decisions and recertifications spend a per-operator budget
+const decisionProblems = { ...commandProblems, ...problemResponses(429) };
+
+export const decide = createRoute({
+  method: 'post',
+  path: '/{id}/decisions',
+  summary: 'Approve or reject the pending stage (sponsor, then security), or a pending extension (sponsor)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver', 'security')] as const,
+  request: { params, body: json(decisionSchema) },
+  responses: { ...ok, ...decisionProblems },
+});
+
+export const recertify = createRoute({
+  method: 'post',
+  path: '/{id}/recertifications',
+  summary: 'Answer a due recertification: keep, narrow or revoke (sponsor)',
+  security: bearerSecurity,
+  middleware: [requireRole('approver')] as const,
+  request: { params, body: json(recertificationSchema) },
+  responses: { ...ok, ...decisionProblems },
+});
+
+export const requestExtension = createRoute({
+  method: 'post',
+  path: '/{id}/extension',
+  summary: 'Ask the sponsor for a later access end (partner)',
+  security: bearerSecurity,
+  request: { params, body: json(extensionSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+
+export const offboard = createRoute({
+  method: 'post',
+  path: '/{id}/offboarding',
+  summary: 'Offboard now or plan it for a date (partner, sponsor, admin)',
+  security: bearerSecurity,
+  request: { params, body: json(offboardingSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+
+export const revoke = createRoute({
+  method: 'post',
+  path: '/{id}/revocation',
+  summary: 'Emergency revocation: every key dies in this request; the workflow finishes the clean-up (security)',
+  security: bearerSecurity,
+  middleware: [requireRole('security')] as const,
+  request: { params, body: json(revocationSchema) },
+  responses: {
+    202: { description: 'Revoked in the database; the workflow is signalled', content: { 'application/json': { schema: revocationAcceptedSchema } } },
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});

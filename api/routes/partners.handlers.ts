@@ -1,0 +1,33 @@
+import { rateLimits } from '../../config/limits.js';
+import type { AppDeps } from '../deps.js';
+import { loadVisiblePartner, partnerOwnView, partnerView } from '../partner-view.js';
+import { problems } from '../problem.js';
+import { sourceOf, type RateLimiter } from '../rate-limit.js';
+import type { AppRouteHandler } from '../router.js';
+import { submit as submitRequest, submitterOf } from '../submissions.js';
+import type * as routes from './partners.routes.js';
+
+export function createPartnerHandlers(deps: AppDeps, limiter: RateLimiter) {
+  const limits = rateLimits(deps.limits);
+
+  const submit: AppRouteHandler<typeof routes.submit> = async (c) => {
+    const submitter = submitterOf(c.get('principal'), sourceOf(c));
+    // Open to the public, and to operators on a partner's behalf: a budget per client address
+    // or per operator keeps one caller from flooding approvers.
+    const budget = limiter.take(`onboarding:${submitter.caller}`, limits.onboardingPerMinute, 60_000);
+    if (!budget.ok) throw problems.tooMany(budget.retryAfterSeconds);
+    const idempotencyKey = c.req.header('idempotency-key');
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
+      throw problems.badRequest('Idempotency-Key must be 1-128 visible ASCII characters');
+    }
+    return c.json(await submitRequest(deps, c.get('log'), submitter, c.req.valid('json'), idempotencyKey), 202);
+  };
+
+  const get: AppRouteHandler<typeof routes.get> = async (c) => {
+    const partner = await loadVisiblePartner(deps.db, c.get('principal'), c.req.valid('param').id);
+    const principal = c.get('principal');
+    return c.json(principal.kind === 'operator' ? await partnerView(deps.db, partner) : await partnerOwnView(deps.db, partner), 200);
+  };
+
+  return { submit, get };
+}
