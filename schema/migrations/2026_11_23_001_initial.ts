@@ -153,10 +153,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     await sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
               FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()`.execute(db);
   } else {
+    // (the continuation lines keep their original indentation: it is part of the stored schema text)
     await sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-              BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+            BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
     await sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-              BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
+            BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END`.execute(db);
   }
 
   await db.schema

@@ -113,6 +113,85 @@ describe('Postgres', () => {
   });
 });
 
+describe('the gateways\' change feed on Postgres', () => {
+  let url: string;
+  let db: Db;
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'));
+    db = openDatabase({ kind: 'postgres', url });
+    await migrateToLatest(db);
+    const at = new Date().toISOString();
+    await db
+      .insertInto('partners')
+      .values({
+        id: 'P1', name: 'Acme', contact_email: 'dev@acme.example', sponsor: 'alice', requested_by: 'anonymous', environment: 'sandbox',
+        scopes: '["orders:read"]', justification: 'test', state: 'active', stage: null, escalated: 0, access_until: at,
+        next_deadline_at: null, next_deadline_action: null, policy_version: 'v', rate_limit_tier: 'standard', request_token_hash: 'h',
+        recert_cycle: 0, last_certified_at: null, pending_extension: null, planned_offboarding: null, end_reason: null, ended_at: null,
+        transition_seq: 0, created_at: at, updated_at: at,
+      })
+      .execute();
+    for (const keyId of ['K1', 'K2']) {
+      await db
+        .insertInto('credentials')
+        .values({ key_id: keyId, partner_id: 'P1', version: Number(keyId.slice(1)), hash: `hash-${keyId}`, prefix: 'pak_test_', environment: 'sandbox', status: 'active', created_at: at, expires_at: at })
+        .execute();
+    }
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  it('records what changes a verdict, as the SQLite triggers do', async () => {
+    await db.updateTable('credentials').set({ last_used_at: new Date().toISOString() }).where('key_id', '=', 'K1').execute();
+    await db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', 'K1').execute();
+    await db.updateTable('partners').set({ state: 'suspended' }).where('id', '=', 'P1').execute();
+    await db.updateTable('partners').set({ state: 'suspended' }).where('id', '=', 'P1').execute();
+    const rows = await db.selectFrom('gateway_changes').select(['seq', 'partner_id', 'key_id', 'kind', 'at']).orderBy('seq').execute();
+    expect(rows.map((r) => [r.seq, r.key_id, r.kind])).toEqual([
+      [1, 'K1', 'credential.created'],
+      [2, 'K2', 'credential.created'],
+      [3, 'K1', 'credential.status'],
+      [4, null, 'partner.state'],
+    ]);
+    expect(rows[3]!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('hands out seq in commit order: a second writer waits for the first to commit', async () => {
+    let releaseFirst!: () => void;
+    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstWrote!: () => void;
+    const firstHasWritten = new Promise<void>((resolve) => (firstWrote = resolve));
+    const order: string[] = [];
+    const first = db.transaction().execute(async (trx) => {
+      await trx.updateTable('credentials').set({ status: 'retired' }).where('key_id', '=', 'K2').execute();
+      firstWrote();
+      await firstMayCommit;
+      order.push('first commits');
+    });
+    await firstHasWritten;
+    const second = db.transaction().execute(async (trx) => {
+      await trx.updateTable('partners').set({ state: 'active' }).where('id', '=', 'P1').execute();
+      order.push('second wrote');
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(order).toEqual([]);
+    } finally {
+      // on failure too: an open transaction would hold its connection past the test
+      releaseFirst();
+      await Promise.all([first, second]);
+    }
+    expect(order).toEqual(['first commits', 'second wrote']);
+    const last = await db.selectFrom('gateway_changes').select(['seq', 'kind']).where('seq', '>', 4).orderBy('seq').execute();
+    expect(last).toEqual([
+      { seq: 5, kind: 'credential.status' },
+      { seq: 6, kind: 'partner.state' },
+    ]);
+  });
+});
+
 describe('a Postgres that cannot be used at start-up', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-start-'));
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
