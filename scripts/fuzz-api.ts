@@ -12,33 +12,17 @@
  * 429 is checked against the document too). Before each caller, fresh partners are seeded (a pending
  * one and an active one with its key), and `{id}` is drawn from them most of the time.
  * schemathesis: $SCHEMATHESIS, else .tools/venv/bin/st (scripts/install-schemathesis.sh), else `st`.
- *
- * Longer than our ~300-line mark because it still builds its own stack; one harness for the bench,
- * fuzz and test stacks is still to do (issue #12).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
-import type { AppDeps } from '../api/deps.js';
-import { loadPolicyFile } from '../config/policy.js';
-import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
-import { freePort, startDevServer } from '../runtime/dev-server.js';
-import { createOperator } from '../runtime/operators.js';
-import { lifecyclePolicyFrom } from '../config/policy.js';
-import { createLogger } from '../runtime/services.js';
-import { resolveTemporalCli } from '../runtime/temporal-cli.js';
-import { installTemporalRuntime } from '../runtime/temporal-runtime.js';
-import { waitForTemporal } from '../runtime/temporal.js';
-import { migrateToLatest, openDatabase } from '../schema/db.js';
-import { createWorker } from '../worker.js';
 import { unlimitedRateLimits } from '../config/limits.js';
+import { startLocalStack, type LocalStack } from '../runtime/local-stack.js';
+import { createLogger } from '../runtime/services.js';
+import { installTemporalRuntime } from '../runtime/temporal-runtime.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -73,95 +57,44 @@ const allowed: Record<string, string[]> = {
   apiKey: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/rotate', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],
 };
 
-// ---- the stack -------------------------------------------------------------------------------
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-fuzz-'));
-// The fast test policy with timers long enough that nothing moves on its own during a run.
-const policyRaw = JSON.parse(fs.readFileSync(path.join(root, 'test', 'fixtures', 'policy.fast.json'), 'utf8'));
-for (const env of Object.values<Record<string, unknown>>(policyRaw.environments)) {
-  Object.assign(env, {
-    maxAccess: '30 days',
-    approvalTimeout: '1 hour',
-    approvalReminders: [],
-    escalateAfter: '50 minutes',
-    recertifyEvery: '1 hour',
-    recertReminders: ['10 minutes'],
-    expiryWarnings: ['1 day'],
-    rotationOverlap: '1 hour',
-  });
-}
-const policyFile = path.join(dir, 'policy.json');
-fs.writeFileSync(policyFile, JSON.stringify(policyRaw));
-
+// ---- the stack (runtime/local-stack.ts) -----------------------------------------------------
 const logLines: string[] = [];
 const logger = createLogger('warn', new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
 installTemporalRuntime(logger);
 
-const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
-const devServer = startDevServer({ cli, dbFile: path.join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort(), namespace: 'default' });
-const stops: Array<() => Promise<unknown>> = [() => devServer.stop()];
-async function stopAll() {
-  for (const stop of stops.reverse()) await stop().catch((err) => process.stderr.write(`stop: ${(err as Error).message}\n`));
-  if (values.keep) process.stdout.write(`kept ${dir}\n`);
-  else fs.rmSync(dir, { recursive: true, force: true });
-}
-
 let failed = 0;
+let stack: LocalStack | undefined;
 try {
-  await waitForTemporal({ address: devServer.address, namespace: 'default', options: {} }, 60_000);
-  const db = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
-  stops.push(() => db.destroy());
-  await migrateToLatest(db);
-  const pickupKey = parseDataKey(generateDataKey());
-  const taskQueue = 'fuzz';
-
-  const nativeConnection = await NativeConnection.connect({ address: devServer.address });
-  stops.push(() => nativeConnection.close());
-  const worker = await createWorker({
-    connection: nativeConnection,
-    namespace: 'default',
-    taskQueue,
-    db,
-    pickupKey,
-    lifecyclePolicy: lifecyclePolicyFrom(policyFile),
-    identity: 'fuzz-worker',
-  });
-  const running = worker.run();
-  stops.push(async () => {
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running;
-  });
-
-  const connection = await Connection.connect({ address: devServer.address });
-  stops.push(() => connection.close());
-  const policy = loadPolicyFile(policyFile);
-  const deps: AppDeps = {
-    db,
-    temporal: { client: new Client({ connection, namespace: 'default' }), taskQueue },
-    policy: () => policy,
-    pickupKey,
+  // The fast test policy with timers long enough that nothing moves on its own during a run.
+  stack = await startLocalStack({
+    name: 'pa-fuzz-',
+    policyFile: path.join(root, 'test', 'fixtures', 'policy.fast.json'),
+    policyOverrides: {
+      maxAccess: '30 days',
+      approvalTimeout: '1 hour',
+      approvalReminders: [],
+      escalateAfter: '50 minutes',
+      recertifyEvery: '1 hour',
+      recertReminders: ['10 minutes'],
+      expiryWarnings: ['1 day'],
+      rotationOverlap: '1 hour',
+    },
+    taskQueue: 'fuzz',
     logger,
-    updateDeadlineMs: 10_000,
-    gatewayRoutesFile: path.join(root, 'gateway', 'routes.json'),
-  };
-  async function listen(app: ReturnType<typeof createApp>): Promise<string> {
-    const port = await freePort();
-    const server: ServerType = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));
-      s.once('error', reject);
-    });
-    stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return `http://127.0.0.1:${port}`;
-  }
-  const api = await listen(createApp({ ...deps, limits: unlimitedRateLimits }));
-  const limitedApi = await listen(createApp(deps));
+  });
+  const { db, dir, policy } = stack;
+  await stack.startWorker({ identity: 'fuzz-worker' });
+  const deps = stack.appDeps({ updateDeadlineMs: 10_000 });
+  const api = await stack.listen(createApp({ ...deps, limits: unlimitedRateLimits }));
+  const limitedApi = await stack.listen(createApp(deps));
 
   // ---- seed ------------------------------------------------------------------------------------
   const operators = {
-    approver: await createOperator(db, 'alice', ['approver']),
-    security: await createOperator(db, 'sec', ['security']),
-    auditor: await createOperator(db, 'aud', ['auditor']),
-    admin: await createOperator(db, 'root', ['admin']),
-    gateway: await createOperator(db, 'gw', ['gateway']),
+    approver: await stack.operator('alice', ['approver']),
+    security: await stack.operator('sec', ['security']),
+    auditor: await stack.operator('aud', ['auditor']),
+    admin: await stack.operator('root', ['admin']),
+    gateway: await stack.operator('gw', ['gateway']),
   };
   async function call(method: string, url: string, token?: string, body?: unknown) {
     const res = await fetch(`${api}${url}`, {
@@ -328,6 +261,9 @@ try {
   failed++;
   process.stderr.write(`${(err as Error).stack}\n`);
 } finally {
-  await stopAll();
+  if (values.keep && stack) {
+    await stack.close();
+    process.stdout.write(`kept ${stack.dir}\n`);
+  } else await stack?.stop();
 }
 process.exit(failed > 0 ? 1 : 0);

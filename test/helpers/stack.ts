@@ -3,25 +3,16 @@
  * worker on a task queue of its own, and the real Hono app (called in-process with app.request).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/deps.js';
-import { loadPolicyFile } from '../../config/policy.js';
-import { generateDataKey, parseDataKey } from '../../domain/sealed-box.js';
-import { createOperator } from '../../runtime/operators.js';
-import { findSecrets } from './secret-scan.js';
-import { lifecyclePolicyFrom } from '../../config/policy.js';
+import { startLocalStack } from '../../runtime/local-stack.js';
 import { createLogger } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
-import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
-import type { Role } from '../../workflows/messages.js';
-import { createWorker } from '../../worker.js';
+import { findSecrets } from './secret-scan.js';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 export const fastPolicyFile = path.resolve(import.meta.dirname, '../fixtures/policy.fast.json');
@@ -46,19 +37,6 @@ export interface StackOptions {
 let sequence = 0;
 
 export async function startStack(opts: StackOptions = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-test-'));
-  let policyFile = opts.policyFile ?? fastPolicyFile;
-  if (opts.policyOverrides) {
-    const raw = JSON.parse(fs.readFileSync(policyFile, 'utf8'));
-    for (const env of Object.keys(raw.environments)) Object.assign(raw.environments[env], opts.policyOverrides);
-    policyFile = path.join(dir, 'policy.json');
-    fs.writeFileSync(policyFile, JSON.stringify(raw));
-  }
-  const pickupKeyHex = generateDataKey();
-  const pickupKey = parseDataKey(pickupKeyHex);
-  const dbFile = path.join(dir, 'app.db');
-  const db: Db = openDatabase({ kind: 'sqlite', file: dbFile }, { busyTimeoutMs: opts.busyTimeoutMs });
-  await migrateToLatest(db);
   const logLines: string[] = [];
   const logger = createLogger(
     'info',
@@ -70,53 +48,31 @@ export async function startStack(opts: StackOptions = {}) {
     }),
   );
   installTemporalRuntime(logger);
-  const address = opts.temporalAddress ?? inject('temporalAddress');
-  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
-  const taskQueue = `pa-${process.pid}-${Date.now()}-${++sequence}`;
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
-  const nativeConnection = await NativeConnection.connect({ address });
-  const policy = loadPolicyFile(policyFile);
-  const app = createApp({
-    db,
-    temporal: { client, taskQueue },
-    policy: () => policy,
-    pickupKey,
+  const local = await startLocalStack({
+    name: 'pa-test-',
+    policyFile: opts.policyFile ?? fastPolicyFile,
+    policyOverrides: opts.policyOverrides,
+    temporalAddress: opts.temporalAddress ?? inject('temporalAddress'),
+    taskQueue: `pa-${process.pid}-${Date.now()}-${++sequence}`,
     logger,
-    updateDeadlineMs: 5000,
-    gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
-    probeSecret: opts.gatewayProbe?.secret,
-    ...(opts.appOverrides ?? {}),
-    // Suites call from one source (in-process requests have no address) and the role matrix offers
-    // many wrong credentials: raised here; a test's own limits replace only the budgets it names.
-    limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000, authFailuresPerMinute: 10_000, ...opts.appOverrides?.limits },
+    busyTimeoutMs: opts.busyTimeoutMs,
   });
+  const { dir, db, dbFile, policyFile, policy, pickupKey, pickupKeyHex, address, taskQueue, client } = local;
+  const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+  const app = createApp(
+    local.appDeps({
+      updateDeadlineMs: 5000,
+      probeSecret: opts.gatewayProbe?.secret,
+      ...(opts.appOverrides ?? {}),
+      // Suites call from one source (in-process requests have no address) and the role matrix offers
+      // many wrong credentials: raised here; a test's own limits replace only the budgets it names.
+      limits: { onboardingPerMinute: 10_000, decisionsPerMinute: 10_000, authFailuresPerMinute: 10_000, ...opts.appOverrides?.limits },
+    }),
+  );
 
-  let worker: Worker | undefined;
-  let running: Promise<void> | undefined;
   let workerCount = 0;
-  async function startWorker() {
-    if (worker) return;
-    worker = await createWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle,
-      db,
-      pickupKey,
-      webhook: opts.webhook,
-      lifecyclePolicy: lifecyclePolicyFrom(policyFile),
-      gatewayProbe: opts.gatewayProbe,
-      identity: `test-worker-${++workerCount}`,
-    });
-    running = worker.run();
-  }
-  async function stopWorker() {
-    if (!worker) return;
-    if (worker.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    worker = undefined;
-  }
+  const startWorker = () => local.startWorker({ workflowBundle, webhook: opts.webhook, gatewayProbe: opts.gatewayProbe, identity: `test-worker-${++workerCount}` });
+  const stopWorker = local.stopWorker;
   if (!opts.noWorker) await startWorker();
 
   /**
@@ -126,17 +82,7 @@ export async function startStack(opts: StackOptions = {}) {
   function spawnWorkerProcess(): ChildProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts', 'worker-main.ts')], {
       cwd: projectRoot,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: address,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        DATABASE_URL: `sqlite:${dbFile}`,
-        POLICY_FILE: policyFile,
-        PICKUP_KEY: pickupKeyHex,
-        DATA_DIR: dir,
-        WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-        LOG_LEVEL: 'warn',
-      },
+      env: local.processEnv({ WORKFLOW_BUNDLE: inject('workflowBundlePath') }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => logLines.push(String(d)));
@@ -144,12 +90,7 @@ export async function startStack(opts: StackOptions = {}) {
     return child;
   }
 
-  const tokens = new Map<string, string>();
-  async function operator(name: string, roles: Role[]): Promise<string> {
-    const token = await createOperator(db, name, roles);
-    tokens.set(name, token);
-    return token;
-  }
+  const { operator, tokens } = local;
 
   /** JSON request against the real app; `token` goes in the Authorization header. */
   async function call(method: string, url: string, init: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
@@ -194,14 +135,12 @@ export async function startStack(opts: StackOptions = {}) {
     /** Stops everything; before the files go, their database and logs are scanned for secrets (NHI2). */
     async stop() {
       await stopWorker();
-      await nativeConnection.close();
-      await connection.close();
       const anonymous = await db
         .selectFrom('audit_events')
         .select(['seq', 'actor'])
         .where((eb) => eb.not(eb.or([eb('actor', 'like', 'operator:_%'), eb('actor', 'like', 'partner:_%'), eb('actor', 'like', 'system:_%')])))
         .execute();
-      await db.destroy();
+      await local.close();
       if (anonymous.length > 0) throw new Error(`audit events without a named actor: ${JSON.stringify(anonymous.slice(0, 3))}`);
       const leaks = [
         ...findSecrets(logLines.join('')).map((s) => `log: ${s.slice(0, 12)}…`),

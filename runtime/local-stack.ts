@@ -1,0 +1,208 @@
+/**
+ * One harness for every whole stack the project starts on this machine outside `npm start`: the
+ * integration tests (test/helpers/stack.ts), the benchmark (bench/embedded-stack.ts) and the API
+ * fuzzer (scripts/fuzz-api.ts). Each adds only what is its own (in-process requests and a secret
+ * scan; a worker process with memory stats; two listening APIs); the parts — a temp dir, a policy
+ * file, a data key, a migrated database, a Temporal connection (a shared server or one of its own),
+ * the worker, the app's dependencies, operators — are started and stopped here, one way.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { createApp } from '../api/app.js';
+import type { AppDeps } from '../api/deps.js';
+import { lifecyclePolicyFrom, loadPolicyFile } from '../config/policy.js';
+import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
+import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
+import type { Role } from '../workflows/messages.js';
+import { createWorker, projectRoot } from '../worker.js';
+import { freePort, startDevServer, type DevServer } from './dev-server.js';
+import { createOperator } from './operators.js';
+import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
+import { waitForTemporal } from './temporal.js';
+
+export interface LocalStackOptions {
+  /** prefix of the temp dir: `pa-test-`, `pa-bench-`, … */
+  name: string;
+  /** the policy to start from (default config/policy.json) */
+  policyFile?: string;
+  /** changes to every environment of that policy, written to a file of the stack's own */
+  policyOverrides?: Record<string, unknown>;
+  /** a running Temporal server (the tests' shared one); otherwise a dev server of the stack's own, persisted in its dir */
+  temporalAddress?: string;
+  taskQueue?: string;
+  logger: Logger;
+  /** SQLite: how long a write waits for another connection's lock */
+  busyTimeoutMs?: number;
+}
+
+export interface InProcessWorkerOptions {
+  /** a prebuilt workflow bundle (the tests bundle once per run) */
+  workflowBundle?: { code: string };
+  webhook?: { url: string; secret: string };
+  gatewayProbe?: { url: string; secret: string };
+  identity?: string;
+}
+
+export async function startLocalStack(opts: LocalStackOptions) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.name));
+  // Everything started is stopped in reverse order, also when a later start fails.
+  const closers: Array<() => Promise<unknown>> = [];
+  let stopWorker = async (): Promise<void> => undefined;
+  const close = async () => {
+    await stopWorker().catch(() => undefined); // first: it still writes to the database
+    for (const closer of closers.splice(0).reverse()) await closer().catch(() => undefined);
+  };
+  try {
+    let policyFile = opts.policyFile ?? path.join(projectRoot, 'config', 'policy.json');
+    if (opts.policyOverrides) {
+      const raw = JSON.parse(fs.readFileSync(policyFile, 'utf8'));
+      for (const env of Object.keys(raw.environments)) Object.assign(raw.environments[env], opts.policyOverrides);
+      policyFile = path.join(dir, 'policy.json');
+      fs.writeFileSync(policyFile, JSON.stringify(raw));
+    }
+    const policy = loadPolicyFile(policyFile);
+    const pickupKeyHex = generateDataKey();
+    const pickupKey = parseDataKey(pickupKeyHex);
+
+    let devServer: DevServer | undefined;
+    let temporalVersion: string | undefined;
+    let address = opts.temporalAddress;
+    if (address === undefined) {
+      const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
+      const server = startDevServer({ cli, dbFile: path.join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort(), namespace: 'default' });
+      devServer = server;
+      closers.push(() => server.stop());
+      temporalVersion = temporalCliVersion(cli);
+      address = server.address;
+      await waitForTemporal({ address, namespace: 'default', options: {} }, 60_000);
+    }
+
+    const dbFile = path.join(dir, 'app.db');
+    const db: Db = openDatabase({ kind: 'sqlite', file: dbFile }, { busyTimeoutMs: opts.busyTimeoutMs });
+    closers.push(() => db.destroy());
+    await migrateToLatest(db);
+
+    const taskQueue = opts.taskQueue ?? path.basename(dir);
+    const connection = await Connection.connect({ address });
+    closers.push(() => connection.close());
+    const client = new Client({ connection, namespace: 'default' });
+    let nativeConnection: NativeConnection | undefined;
+
+    let worker: Worker | undefined;
+    let running: Promise<void> | undefined;
+    /** The real worker in this process, on this stack's queue, database and key. */
+    async function startWorker(w: InProcessWorkerOptions = {}): Promise<void> {
+      if (worker) return;
+      if (!nativeConnection) {
+        const native = await NativeConnection.connect({ address });
+        nativeConnection = native;
+        closers.push(() => native.close());
+      }
+      worker = await createWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        db,
+        pickupKey,
+        lifecyclePolicy: lifecyclePolicyFrom(policyFile),
+        ...w,
+      });
+      running = worker.run();
+    }
+    stopWorker = async () => {
+      if (!worker) return;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      worker = undefined;
+    };
+
+    /** What `createApp` needs, pointed at this stack; the caller adds its limits and overrides. */
+    const appDeps = (overrides: Partial<AppDeps> = {}): AppDeps => ({
+      db,
+      temporal: { client, taskQueue },
+      policy: () => policy,
+      pickupKey,
+      logger: opts.logger,
+      gatewayRoutesFile: path.join(projectRoot, 'gateway', 'routes.json'),
+      ...overrides,
+    });
+
+    /** The variables `npm run worker` / `npm run api` read, for a process of this stack. */
+    const processEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+      ...process.env,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_URL: `sqlite:${dbFile}`,
+      POLICY_FILE: policyFile,
+      PICKUP_KEY: pickupKeyHex,
+      DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+      ...extra,
+    });
+
+    /** Serves an app on a free loopback port until the stack stops. */
+    async function listen(app: ReturnType<typeof createApp>): Promise<string> {
+      const port = await freePort();
+      const server: ServerType = await new Promise((resolve, reject) => {
+        const s = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));
+        s.once('error', reject);
+      });
+      closers.push(async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // keep-alive connections (a gateway's upstream pool) would hold close() open
+        (server as import('node:http').Server).closeAllConnections();
+        await closed;
+      });
+      return `http://127.0.0.1:${port}`;
+    }
+
+    const tokens = new Map<string, string>();
+    async function operator(name: string, roles: Role[]): Promise<string> {
+      const token = await createOperator(db, name, roles);
+      tokens.set(name, token);
+      return token;
+    }
+
+    return {
+      dir,
+      db,
+      dbFile,
+      policyFile,
+      policy,
+      pickupKey,
+      pickupKeyHex,
+      address,
+      taskQueue,
+      connection,
+      client,
+      devServer,
+      /** the dev server's version, when the stack runs its own */
+      temporalVersion,
+      appDeps,
+      processEnv,
+      listen,
+      startWorker,
+      stopWorker,
+      operator,
+      tokens,
+      /** Stops everything and keeps the dir (for a look at what is left in it). */
+      close,
+      /** Stops everything and removes the dir. */
+      async stop() {
+        await close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
