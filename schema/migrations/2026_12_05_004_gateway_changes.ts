@@ -10,8 +10,8 @@ import { autoIncrementPrimaryKey, dialectOf } from '../dialect.js';
  *
  * SQLite serialises writers, so `seq` order is commit order: a gateway that read up to `seq` N has
  * seen every change committed before N's. Postgres (issue #13) has its own version below
- * (POSTGRES_TRIGGER_SQL): plpgsql trigger functions, and a transaction-scoped advisory lock taken
- * by a statement trigger before the statement's rows are written, so that seq order equals commit
+ * (POSTGRES_TRIGGER_SQL): plpgsql trigger functions, and a lock held to commit, taken by a
+ * statement trigger before the statement's rows are written, so that seq order equals commit
  * order (a sequence alone hands out numbers in insertion order, and a later number can commit
  * first, which a cursor would then skip).
  */
@@ -86,19 +86,19 @@ const pgKindOf = (table: string, columns: string[]) =>
   `CASE ${columns.map((c) => `WHEN OLD.${c} IS DISTINCT FROM NEW.${c} THEN '${table}.${c}'`).join(' ')} END`;
 const pgFunction = (name: string, body: string) =>
   `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} RETURN NULL; END $$`;
-/** one constant for the feed's advisory lock (Kysely's migration lock uses another) */
-const FEED_LOCK = 7_013_004_001;
-
 /**
- * Every statement that can write a change takes the feed's transaction lock BEFORE it writes any
- * row, and holds it to commit: two such transactions write their changes one after the other, so a
- * lower seq is never committed after a higher one. Taken before the rows (a statement trigger, not
- * the row trigger) so a transaction never waits for the lock while holding rows the holder needs
- * within that statement. Writes to these columns are rare next to reads; the cost is that they
- * commit one at a time, as every SQLite write does.
+ * Every statement that can write a change first locks the audit chain's head row and holds it to
+ * commit: two such transactions write their changes one after the other, so a lower seq is never
+ * committed after a higher one. The audit head and not a lock of the feed's own: every transaction
+ * that changes a verdict (transition, revocation, issuance) appends an audit event too, some before
+ * their feed writes and some after, and two global locks taken in either order would deadlock
+ * (one holding the head and waiting for the feed's lock, the other the reverse); with one lock
+ * there is no order to get wrong. Taken by a statement trigger, before the statement's rows, so a
+ * statement never waits for it while holding rows the holder needs. The cost: these writes commit
+ * one at a time, as every SQLite write does; reads are not affected.
  */
 const POSTGRES_TRIGGER_SQL = [
-  pgFunction('gateway_changes_commit_order', `PERFORM pg_advisory_xact_lock(${FEED_LOCK});`),
+  pgFunction('gateway_changes_commit_order', `PERFORM 1 FROM audit_head WHERE id = 1 FOR UPDATE;`),
   `CREATE TRIGGER gateway_changes_order_credentials BEFORE INSERT OR DELETE OR UPDATE OF ${credentialColumns.join(', ')} ON credentials
    FOR EACH STATEMENT EXECUTE FUNCTION gateway_changes_commit_order()`,
   `CREATE TRIGGER gateway_changes_order_partners BEFORE DELETE OR UPDATE OF ${partnerColumns.join(', ')} ON partners

@@ -121,22 +121,8 @@ describe('the gateways\' change feed on Postgres', () => {
     db = openDatabase({ kind: 'postgres', url });
     await migrateToLatest(db);
     const at = new Date().toISOString();
-    await db
-      .insertInto('partners')
-      .values({
-        id: 'P1', name: 'Acme', contact_email: 'dev@acme.example', sponsor: 'alice', requested_by: 'anonymous', environment: 'sandbox',
-        scopes: '["orders:read"]', justification: 'test', state: 'active', stage: null, escalated: 0, access_until: at,
-        next_deadline_at: null, next_deadline_action: null, policy_version: 'v', rate_limit_tier: 'standard', request_token_hash: 'h',
-        recert_cycle: 0, last_certified_at: null, pending_extension: null, planned_offboarding: null, end_reason: null, ended_at: null,
-        transition_seq: 0, created_at: at, updated_at: at,
-      })
-      .execute();
-    for (const keyId of ['K1', 'K2']) {
-      await db
-        .insertInto('credentials')
-        .values({ key_id: keyId, partner_id: 'P1', version: Number(keyId.slice(1)), hash: `hash-${keyId}`, prefix: 'pak_test_', environment: 'sandbox', status: 'active', created_at: at, expires_at: at })
-        .execute();
-    }
+    await db.insertInto('partners').values(partnerRow('P1', at)).execute();
+    for (const keyId of ['K1', 'K2']) await db.insertInto('credentials').values({ ...credentialRow(keyId, 'P1', at), version: Number(keyId.slice(1)) }).execute();
   });
   afterAll(async () => {
     await db?.destroy();
@@ -165,7 +151,7 @@ describe('the gateways\' change feed on Postgres', () => {
     const firstHasWritten = new Promise<void>((resolve) => (firstWrote = resolve));
     const order: string[] = [];
     const first = db.transaction().execute(async (trx) => {
-      await trx.updateTable('credentials').set({ status: 'retired' }).where('key_id', '=', 'K2').execute();
+      await trx.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', 'K2').execute();
       firstWrote();
       await firstMayCommit;
       order.push('first commits');
@@ -191,6 +177,63 @@ describe('the gateways\' change feed on Postgres', () => {
     ]);
   });
 });
+
+describe('one write-order lock on Postgres', () => {
+  let url: string;
+  let db: Db;
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'));
+    db = openDatabase({ kind: 'postgres', url });
+    await migrateToLatest(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  it('an audit append and a feed write taken in opposite orders by two transactions do not deadlock', async () => {
+    const at = new Date().toISOString();
+    await db.insertInto('partners').values(partnerRow('PA', at)).execute();
+    await db.insertInto('partners').values(partnerRow('PB', at)).execute();
+    await db.insertInto('credentials').values(credentialRow('KB', 'PB', at)).execute();
+    let headLocked!: () => void;
+    const firstHoldsHead = new Promise<void>((resolve) => (headLocked = resolve));
+    // a transition: audit event first, then the partner's state (a feed write)
+    const transition = db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { eventKey: 'PA:t1', at, actor: 'system:test', action: 'partner.suspended', partnerId: 'PA' });
+      headLocked();
+      await new Promise((r) => setTimeout(r, 300));
+      await trx.updateTable('partners').set({ state: 'suspended' }).where('id', '=', 'PA').execute();
+    });
+    await firstHoldsHead;
+    // an emergency revocation: keys first (a feed write), then its audit event
+    const revocation = db.transaction().execute(async (trx) => {
+      await trx.updateTable('credentials').set({ status: 'revoked' }).where('partner_id', '=', 'PB').execute();
+      await appendAudit(trx, { eventKey: 'PB:revoked', at, actor: 'operator:sam', action: 'partner.revoked', partnerId: 'PB' });
+    });
+    await Promise.all([transition, revocation]);
+    expect(await verifyAuditChain(db)).toEqual({ ok: true, events: 2, headSeq: 2 });
+    const feed = await db.selectFrom('gateway_changes').select(['partner_id', 'kind']).where('kind', '!=', 'credential.created').orderBy('seq').execute();
+    expect(feed).toEqual([
+      { partner_id: 'PA', kind: 'partner.state' },
+      { partner_id: 'PB', kind: 'credential.status' },
+    ]);
+  });
+});
+
+function partnerRow(id: string, at: string) {
+  return {
+    id, name: 'Acme', contact_email: 'dev@acme.example', sponsor: 'alice', requested_by: 'anonymous', environment: 'sandbox',
+    scopes: '["orders:read"]', justification: 'test', state: 'active', stage: null, escalated: 0, access_until: at,
+    next_deadline_at: null, next_deadline_action: null, policy_version: 'v', rate_limit_tier: 'standard', request_token_hash: `h-${id}`,
+    recert_cycle: 0, last_certified_at: null, pending_extension: null, planned_offboarding: null, end_reason: null, ended_at: null,
+    transition_seq: 0, created_at: at, updated_at: at,
+  } as const;
+}
+
+function credentialRow(keyId: string, partnerId: string, at: string) {
+  return { key_id: keyId, partner_id: partnerId, version: 1, hash: `hash-${keyId}`, prefix: 'pak_test_', environment: 'sandbox', status: 'active', created_at: at, expires_at: at } as const;
+}
 
 describe('a Postgres that cannot be used at start-up', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-start-'));
