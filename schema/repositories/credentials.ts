@@ -2,6 +2,7 @@ import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
 import type { CredentialsTable } from '../database.js';
 import type { Db } from '../db.js';
+import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 
 /**
@@ -77,12 +78,14 @@ export interface NewCredential {
 
 /**
  * Stores a new key, its pickup copy and its audit event in one transaction, unless the partner has
- * ended: checked under the write lock (begin immediate), so a revocation commits before or after
- * this whole transaction and a key is either refused here or revoked by it.
+ * ended: checked with the partner's row locked (SQLite's `begin immediate`, Postgres's `for
+ * update`; schema/dialect.ts), so a revocation commits before or after this whole transaction and
+ * a key is either refused here or revoked by it. Locks are taken partner row first, audit head
+ * second, in every transaction, so two of them never wait on each other in a circle.
  */
 export function recordIssuedCredential(db: Db, key: NewCredential): Promise<{ issued: true } | { issued: false; partnerState: PartnerState }> {
   return db.transaction().execute(async (trx) => {
-    const partner = await trx.selectFrom('partners').select('state').where('id', '=', key.partnerId).executeTakeFirstOrThrow();
+    const partner = await lockForUpdate(trx, trx.selectFrom('partners').select('state').where('id', '=', key.partnerId)).executeTakeFirstOrThrow();
     if (isTerminal(partner.state)) return { issued: false as const, partnerState: partner.state };
     await appendAudit(trx, key.audit);
     await trx

@@ -2,6 +2,7 @@ import { isTerminal } from '../../domain/partner-states.js';
 import type { ReadModelPatch, TransitionRecord, TransitionResult } from '../../domain/lifecycle-records.js';
 import type { PartnerUpdate } from '../database.js';
 import type { Db } from '../db.js';
+import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 import { enqueueSignal, type OutboxSignal } from './outbox.js';
 
@@ -41,12 +42,9 @@ function toRow(patch: ReadModelPatch): PartnerUpdate {
  */
 export function recordTransition(db: Db, t: TransitionRecord): Promise<TransitionResult | undefined> {
   return db.transaction().execute(async (trx) => {
-    // Transactions begin immediate (schema/db.ts): the row read here cannot change before commit.
-    const current = await trx
-      .selectFrom('partners')
-      .select(['state', 'transition_seq'])
-      .where('id', '=', t.partnerId)
-      .executeTakeFirst();
+    // The row read here cannot change before commit: SQLite transactions begin immediate, Postgres
+    // locks the row (schema/dialect.ts). Partner row first, audit head second, everywhere.
+    const current = await lockForUpdate(trx, trx.selectFrom('partners').select(['state', 'transition_seq']).where('id', '=', t.partnerId)).executeTakeFirst();
     if (!current) return undefined;
     if (isTerminal(current.state) && current.state !== t.to) return { applied: false, state: current.state };
 
@@ -147,7 +145,7 @@ export function recordEmergencyRevocation(
   r: { partnerId: string; reason: string; at: string; audit: Omit<AuditEventInput, 'before' | 'details'>; signal: OutboxSignal },
 ): Promise<{ keysRevoked: number; outboxId: number } | undefined> {
   return db.transaction().execute(async (trx) => {
-    const partner = await trx.selectFrom('partners').select(['state']).where('id', '=', r.partnerId).executeTakeFirstOrThrow();
+    const partner = await lockForUpdate(trx, trx.selectFrom('partners').select(['state']).where('id', '=', r.partnerId)).executeTakeFirstOrThrow();
     if (isTerminal(partner.state)) return undefined;
     const keys = await trx
       .updateTable('credentials')
