@@ -17,6 +17,7 @@ import type { createApp } from '../api/app.js';
 import type { AppDeps } from '../api/deps.js';
 import { lifecyclePolicyFrom, loadPolicyFile } from '../config/policy.js';
 import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
+import type { DatabaseConfig } from '../config/env.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import type { Role } from '../workflows/messages.js';
 import { createWorker, projectRoot } from '../worker.js';
@@ -38,6 +39,8 @@ export interface LocalStackOptions {
   logger: Logger;
   /** SQLite: how long a write waits for another connection's lock */
   busyTimeoutMs?: number;
+  /** the database (default: a fresh SQLite file in the stack's dir, `dbFile`) */
+  database?: DatabaseConfig;
 }
 
 export interface InProcessWorkerOptions {
@@ -83,7 +86,8 @@ export async function startLocalStack(opts: LocalStackOptions) {
     }
 
     const dbFile = path.join(dir, 'app.db');
-    const db: Db = openDatabase({ kind: 'sqlite', file: dbFile }, { busyTimeoutMs: opts.busyTimeoutMs });
+    const database: DatabaseConfig = opts.database ?? { kind: 'sqlite', file: dbFile };
+    const db: Db = openDatabase(database, { busyTimeoutMs: opts.busyTimeoutMs });
     closers.push(() => db.destroy());
     await migrateToLatest(db);
 
@@ -137,7 +141,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
       ...process.env,
       TEMPORAL_ADDRESS: address,
       TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_URL: `sqlite:${dbFile}`,
+      DATABASE_URL: database.kind === 'postgres' ? database.url : `sqlite:${dbFile}`,
       POLICY_FILE: policyFile,
       PICKUP_KEY: pickupKeyHex,
       DATA_DIR: dir,

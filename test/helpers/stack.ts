@@ -1,11 +1,13 @@
 /**
  * A real partner-access stack for a test file: the shared dev server, a fresh SQLite file, a real
  * worker on a task queue of its own, and the real Hono app (called in-process with app.request).
+ * With TEST_DATABASE=postgres, a fresh database on the run's Postgres server instead of the file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/deps.js';
@@ -13,6 +15,7 @@ import { startLocalStack } from '../../runtime/local-stack.js';
 import { createLogger } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
 import { findSecrets } from './secret-scan.js';
+import { createTestDatabase, dropTestDatabase } from './postgres.js';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 export const fastPolicyFile = path.resolve(import.meta.dirname, '../fixtures/policy.fast.json');
@@ -48,7 +51,9 @@ export async function startStack(opts: StackOptions = {}) {
     }),
   );
   installTemporalRuntime(logger);
+  const postgresUrl = process.env.TEST_DATABASE === 'postgres' ? await createTestDatabase(inject('postgresUrl'), 'pa_stack') : undefined;
   const local = await startLocalStack({
+    database: postgresUrl ? { kind: 'postgres', url: postgresUrl } : undefined,
     name: 'pa-test-',
     policyFile: opts.policyFile ?? fastPolicyFile,
     policyOverrides: opts.policyOverrides,
@@ -140,10 +145,14 @@ export async function startStack(opts: StackOptions = {}) {
         .select(['seq', 'actor'])
         .where((eb) => eb.not(eb.or([eb('actor', 'like', 'operator:_%'), eb('actor', 'like', 'partner:_%'), eb('actor', 'like', 'system:_%')])))
         .execute();
+      // Postgres keeps no file here: every table's rows are scanned instead
+      const databaseText = postgresUrl ? await everyRowAsText(db) : '';
       await local.close();
+      if (postgresUrl) await dropTestDatabase(postgresUrl);
       if (anonymous.length > 0) throw new Error(`audit events without a named actor: ${JSON.stringify(anonymous.slice(0, 3))}`);
       const leaks = [
         ...findSecrets(logLines.join('')).map((s) => `log: ${s.slice(0, 12)}…`),
+        ...findSecrets(databaseText).map((s) => `postgres: ${s.slice(0, 12)}…`),
         ...['app.db', 'app.db-wal']
           .map((f) => path.join(dir, f))
           .filter((f) => fs.existsSync(f))
@@ -156,6 +165,17 @@ export async function startStack(opts: StackOptions = {}) {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** Every row of every table of the stack's Postgres database, as JSON text (what the file scan is for SQLite). */
+async function everyRowAsText(db: Stack['db']): Promise<string> {
+  const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db);
+  const parts: string[] = [];
+  for (const { name } of tables.rows) {
+    const rows = await sql`select * from ${sql.table(name)}`.execute(db);
+    parts.push(JSON.stringify(rows.rows));
+  }
+  return parts.join('\n');
+}
 
 /** Polls `fn` until it returns a truthy value (the read model is written by activities). */
 export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
