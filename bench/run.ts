@@ -6,8 +6,8 @@
  * bench/results/latest.md. See bench/README.md for what each number means.
  *
  * Longer than our ~300-line mark: one phase per measurement, each reading better next to the
- * others than split apart; the stack it measures is bench/embedded-stack.ts (one harness for the
- * bench, fuzz and test stacks is still to do, issue #12).
+ * others than split apart; the stack it measures is bench/embedded-stack.ts, on the harness all
+ * local stacks share (runtime/local-stack.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
