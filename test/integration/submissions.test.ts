@@ -15,6 +15,8 @@ import { startStack, type Stack } from '../helpers/stack.js';
  * Submissions across the trust boundary: Idempotency-Keys are the caller's own and expire, a
  * replay never revives a finished lifecycle, an accepted submission survives a failed workflow
  * start, and only sponsors and admins may file on a partner's behalf, within a budget.
+ *
+ * Longer than our ~300-line mark: one subject (the submission boundary) on one stack.
  */
 let stack: Stack;
 let server: Awaited<ReturnType<typeof serveApp>>;

@@ -1,3 +1,7 @@
+/**
+ * The pure agenda of workflows/state.ts, case by case. Longer than our ~300-line mark: one
+ * table of cases per function of one module, which reads best in one place.
+ */
 import { describe, it, expect } from 'vitest';
 import type { PartnerState, Submission } from '../../workflows/messages.js';
 import { checkDecision } from '../../workflows/rules.js';
