@@ -4,7 +4,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { unlimitedRateLimits } from '../config/limits.js';
-import { startLocalStack } from '../runtime/local-stack.js';
+import { httpCall, startLocalStack } from '../runtime/local-stack.js';
 import { createLogger } from '../runtime/services.js';
 import { workflowsPath } from '../worker.js';
 
@@ -58,15 +58,7 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
     gw: await local.operator('gw', ['gateway']),
   };
 
-  async function call(method: string, url: string, token?: string, body?: unknown) {
-    const res = await fetch(`${api}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined };
-  }
+  const call = (method: string, url: string, token?: string, body?: unknown) => httpCall(api, method, url, token, body);
 
   return {
     dir,

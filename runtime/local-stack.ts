@@ -51,6 +51,17 @@ export interface InProcessWorkerOptions {
   identity?: string;
 }
 
+/** One JSON request over HTTP, with a bearer token when given (the benchmark's and the fuzzer's seeding). */
+export async function httpCall(base: string, method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+}
+
 export async function startLocalStack(opts: LocalStackOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.name));
   // Everything started is stopped in reverse order, also when a later start fails.

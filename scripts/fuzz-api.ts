@@ -20,7 +20,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { createApp } from '../api/app.js';
 import { unlimitedRateLimits } from '../config/limits.js';
-import { startLocalStack, type LocalStack } from '../runtime/local-stack.js';
+import { httpCall, startLocalStack, type LocalStack } from '../runtime/local-stack.js';
 import { createLogger } from '../runtime/services.js';
 import { installTemporalRuntime } from '../runtime/temporal-runtime.js';
 
@@ -97,14 +97,9 @@ try {
     gateway: await stack.operator('gw', ['gateway']),
   };
   async function call(method: string, url: string, token?: string, body?: unknown) {
-    const res = await fetch(`${api}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`seeding: ${method} ${url} answered ${res.status}: ${text}`);
-    return JSON.parse(text) as Record<string, string>;
+    const res = await httpCall(api, method, url, token, body);
+    if (res.status >= 300) throw new Error(`seeding: ${method} ${url} answered ${res.status}: ${res.text}`);
+    return res.json as Record<string, string>;
   }
   async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
     for (let i = 0; i < 300; i++) {
