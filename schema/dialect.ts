@@ -4,7 +4,7 @@
  * dialect-neutral Kysely. Kept apart from db.ts so migrations and repositories can import it
  * without importing the migration list back (db.ts → migrations → db.ts).
  */
-import { PostgresAdapter, type ColumnDefinitionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -40,4 +40,17 @@ export function lockForUpdate<DB, TB extends keyof DB, O>(db: Kysely<any>, query
 export function autoIncrementPrimaryKey(db: Kysely<any>) {
   return (column: ColumnDefinitionBuilder): ColumnDefinitionBuilder =>
     dialectOf(db) === 'postgres' ? column.primaryKey().generatedByDefaultAsIdentity() : column.primaryKey().autoIncrement();
+}
+
+/**
+ * The last number an autoIncrementPrimaryKey column has handed out (0 before the first), even when
+ * the rows holding it were deleted since: a change feed's head survives pruning. SQLite keeps it in
+ * `sqlite_sequence`; Postgres in the column's identity sequence.
+ */
+export async function lastAutoIncrement(db: Kysely<any>, table: string, column: string): Promise<number> {
+  const result =
+    dialectOf(db) === 'postgres'
+      ? await sql<{ seq: number | string | null }>`select pg_sequence_last_value(pg_get_serial_sequence(${table}, ${column})) as seq`.execute(db)
+      : await sql<{ seq: number | null }>`select seq from sqlite_sequence where name = ${table}`.execute(db);
+  return Number(result.rows[0]?.seq ?? 0);
 }

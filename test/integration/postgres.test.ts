@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { dialectOf, lockForUpdate, migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
+import { lastAutoIncrement } from '../../schema/dialect.js';
 import { migrationProvider } from '../../schema/migrations/index.js';
 import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
 import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
@@ -71,6 +72,25 @@ describe('Postgres', () => {
       expect(query(sqlite)).not.toMatch(/for update/i);
     } finally {
       void sqlite.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lastAutoIncrement names the last number handed out, rows deleted or not, on both dialects', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-dialect-'));
+    const sqlite = openDatabase({ kind: 'sqlite', file: path.join(dir, 'app.db') });
+    try {
+      for (const each of [db, sqlite]) {
+        if (each === sqlite) await migrateToLatest(sqlite);
+        const before = await lastAutoIncrement(each, 'pending_signals', 'id');
+        for (let i = 0; i < 2; i++) {
+          await each.insertInto('pending_signals').values({ workflow_id: 'partner-P2', signal: 'revoke', args: '[]', created_at: new Date().toISOString(), attempts: 0 }).execute();
+        }
+        await each.deleteFrom('pending_signals').execute();
+        expect(await lastAutoIncrement(each, 'pending_signals', 'id')).toBe(before + 2);
+      }
+    } finally {
+      await sqlite.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
