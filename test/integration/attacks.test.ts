@@ -1,0 +1,269 @@
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateApiKey, generateOpaqueToken } from '../../domain/api-key.js';
+import { freePort } from '../../runtime/dev-server.js';
+import { startGateway } from '../../runtime/gateway.js';
+import { serveApp } from '../helpers/gateway.js';
+import { activePartner, baseSubmission } from '../helpers/partners.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+/**
+ * An attacker with the source, against the boundaries issue #11 hardened: the real API on a real
+ * socket, a real nginx in front of an upstream that records everything it receives (headers too),
+ * requests written byte for byte, concurrent ones arriving in one event-loop poll. Each test is an
+ * attack that failed, kept so it keeps failing (gateway-paths.test.ts covers the path spellings).
+ */
+const FAILURES = 10;
+const GATEWAY_FAILURES = 10;
+const ONBOARDING = 40;
+
+let stack: Stack;
+let api: Awaited<ReturnType<typeof serveApp>>;
+let recorder: http.Server;
+let gateway: Awaited<ReturnType<typeof startGateway>>;
+const t: Record<string, string> = {};
+let ordersKey: string;
+
+interface Received {
+  method: string;
+  target: string;
+  headers: http.IncomingHttpHeaders;
+}
+const received: Received[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({
+    policyOverrides: { recertifyEvery: '50 minutes', recertReminders: ['10 minutes'], approvalTimeout: '10 minutes', escalateAfter: '9 minutes', approvalReminders: [], rateLimitTiers: { standard: { requests: 10_000, window: '10s' } } },
+    appOverrides: { limits: { authFailuresPerMinute: FAILURES, introspectionFailuresPerMinute: GATEWAY_FAILURES, onboardingPerMinute: ONBOARDING } },
+  });
+  t.alice = await stack.operator('alice', ['approver']);
+  t.sec = await stack.operator('sec', ['security']);
+  t.gw = await stack.operator('edge', ['gateway']);
+  ordersKey = (await activePartner(stack, { sponsor: t.alice! })).apiKey;
+  api = await serveApp(stack);
+  // the upstream a core service would be: it keeps every request with all its headers
+  recorder = http.createServer((req, res) => {
+    req.resume();
+    received.push({ method: req.method ?? '', target: req.url ?? '', headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+  });
+  await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+  gateway = await startGateway({
+    port: await freePort(),
+    apiUpstream: `127.0.0.1:${api.port}`,
+    upstream: `127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+    gatewayToken: t.gw!,
+    runtimeDir: path.join(stack.dir, 'gateway-attacks'),
+  });
+}, 120_000);
+afterAll(async () => {
+  await gateway?.stop();
+  recorder?.closeAllConnections();
+  await new Promise<void>((r) => (recorder ? recorder.close(() => r()) : r()));
+  await api?.close();
+  await stack?.stop();
+});
+
+interface Raw {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes `head` (request line + headers, no final CRLF) as latin1 bytes; resolves the first response. */
+function rawRequest(port: number, requestLine: string, headers: [string, string][], localAddress = '127.0.0.1', body = ''): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    const chunks: Buffer[] = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
+      if (!status) return reject(new Error(`no HTTP response to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 200))}`));
+      const parsed: Record<string, string> = {};
+      for (const line of lines) parsed[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      resolve({ status, headers: parsed, body: text.slice(split + 4) });
+    });
+    const head = [['host', 'partner-api'] as [string, string], ...headers].map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.write(Buffer.from(`${requestLine}\r\n${head}\r\n${body}`, 'latin1'));
+  });
+}
+
+const gatewayPort = () => Number(new URL(gateway.url).port);
+const viaGateway = (method: string, target: string, headers: [string, string][] = [], key = ordersKey, localAddress?: string) =>
+  rawRequest(gatewayPort(), `${method} ${target} HTTP/1.0`, [['x-api-key', key], ...headers], localAddress);
+
+async function watch<T>(send: () => Promise<T>): Promise<{ result: T; reached: Received[] }> {
+  const before = received.length;
+  const result = await send();
+  return { result, reached: received.slice(before) };
+}
+
+async function clearOfMinuteBoundary(needMs = 15_000) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
+}
+
+describe('gateway: what the client sends beside the path', () => {
+  it('identity headers a client forges are replaced, and headers naming a target or verdict change nothing', async () => {
+    const { result, reached } = await watch(() =>
+      viaGateway('GET', '/orders/1', [
+        ['x-partner-id', 'someone-else'],
+        ['X-Partner-Scopes', 'payments:read payments:write'],
+        ['x-partner-scopes', 'admin'],
+        ['x-upstream-target', '/payments/1'],
+        ['x-original-uri', '/payments/1'],
+        ['x-original-method', 'POST'],
+        ['x-auth-status', '204'],
+      ]),
+    );
+    expect(result.status, result.body).toBe(200);
+    expect(reached).toHaveLength(1);
+    expect(reached[0]!.target).toBe('/orders/1');
+    expect(reached[0]!.headers['x-partner-scopes']).toBe('orders:read');
+    expect(reached[0]!.headers['x-partner-id']).not.toBe('someone-else');
+    expect(reached[0]!.headers['x-api-key']).toBeUndefined();
+    expect(reached[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('a forged X-Original-URI cannot move the decision: /payments with an orders key is refused whatever the client claims', async () => {
+    const { result, reached } = await watch(() => viaGateway('GET', '/payments/1', [['x-original-uri', '/orders/1'], ['x-original-method', 'GET']]));
+    expect(result.status).toBe(403);
+    expect(reached).toEqual([]);
+  });
+
+  it('a forged X-Original-Remote-Addr or X-Forwarded-For does not move a client out of its failed-key budget', async () => {
+    await clearOfMinuteBoundary();
+    const statuses: number[] = [];
+    for (let i = 0; i < GATEWAY_FAILURES + 3; i++) {
+      const res = await viaGateway('GET', '/orders/1', [['x-forwarded-for', `10.1.0.${i}`], ['x-real-ip', `10.2.0.${i}`], ['x-original-remote-addr', `10.3.0.${i}`]], generateApiKey('sandbox').apiKey, '127.0.0.21');
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, GATEWAY_FAILURES)).toEqual(new Array(GATEWAY_FAILURES).fill(401));
+    expect(statuses.slice(GATEWAY_FAILURES)).toEqual([429, 429, 429]);
+  });
+
+  it('the method decides the scope: a read key cannot POST, and methods no route names are refused', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'PROPFIND', 'FOO']) {
+      const { result, reached } = await watch(() => viaGateway(method, '/orders/1'));
+      // 403 from the scope check; nginx answers TRACE 405 itself
+      expect(result.status, method).toBe(method === 'TRACE' ? 405 : 403);
+      expect(reached, method).toEqual([]);
+    }
+    // HEAD needs what GET needs, and is forwarded as HEAD
+    const head = await watch(() => viaGateway('HEAD', '/orders/1'));
+    expect(head.result.status).toBe(200);
+    expect(head.reached.map((r) => [r.method, r.target])).toEqual([['HEAD', '/orders/1']]);
+  });
+
+  it('every request of a keep-alive connection is decided on its own', async () => {
+    const before = received.length;
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ port: gatewayPort(), host: '127.0.0.1' });
+      let out = '';
+      socket.on('data', (d) => {
+        out += d.toString('latin1');
+        if ((out.match(/HTTP\/1\.1 \d{3}/g) ?? []).length >= 2 && out.endsWith('\n')) socket.end();
+      });
+      socket.on('end', () => resolve(out));
+      socket.on('error', reject);
+      const h = `host: partner-api\r\nx-api-key: ${ordersKey}\r\n`;
+      // pipelined: an allowed request, then one for another scope, the second with Connection: close
+      socket.write(`GET /orders/1 HTTP/1.1\r\n${h}\r\nGET /payments/1 HTTP/1.1\r\n${h}connection: close\r\n\r\n`);
+      setTimeout(() => socket.end(), 5000);
+    });
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([200, 403]);
+    expect(received.slice(before).map((r) => r.target)).toEqual(['/orders/1']);
+  });
+
+  it('a request target with userinfo, a fragment or an encoded ? or # decides on the path it forwards', async () => {
+    const cases: [string, number, string[]][] = [
+      ['http://x@partner-api/payments/1', 400, []],
+      ['http://partner-api:80/orders/%2e%2e/payments/1', 403, []],
+      ['/orders/1#/../../payments/1', 400, []],
+      ['/orders/%3f/../../payments/1', 403, []],
+      ['/orders/%23/../../payments/1', 403, []],
+      ['/orders/1?/../../payments/1', 200, ['/orders/1?/../../payments/1']],
+    ];
+    for (const [target, status, forwarded] of cases) {
+      const { result, reached } = await watch(() => viaGateway('GET', target).catch(() => ({ status: 400 }) as Raw));
+      expect(result.status, target).toBe(status);
+      expect(reached.map((r) => r.target), target).toEqual(forwarded);
+    }
+  });
+});
+
+/**
+ * N requests that arrive together: every connection is opened and accepted first, then every
+ * request is written in one tick, so the server reads them all in one poll of its event loop (a
+ * budget checked before an await and spent after it would let all of them through).
+ */
+async function volley(n: number, from: string, port: number, request: (i: number) => string): Promise<Raw[]> {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect({ port, host: '127.0.0.1', localAddress: from }, () => resolve(socket));
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  const answers = sockets.map(
+    (socket) =>
+      new Promise<Raw>((resolve) => {
+        let text = '';
+        socket.on('data', (d) => (text += d.toString('latin1')));
+        socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), headers: {}, body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
+        socket.on('error', () => resolve({ status: 0, headers: {}, body: '' }));
+      }),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  sockets.forEach((socket, i) => socket.write(request(i)));
+  return Promise.all(answers);
+}
+
+describe('failure budgets under concurrency', () => {
+  it('200 wrong operator tokens arriving together from one address: no more than the budget are checked', async () => {
+    await clearOfMinuteBoundary();
+    const statuses = await volley(200, '127.0.0.31', api.port, () => `GET /v1/partners HTTP/1.0\r\nhost: api\r\nauthorization: Bearer ${generateOpaqueToken('pat')}\r\n\r\n`);
+    // exactly the budget is checked (401), every other attempt is refused unchecked (429)
+    expect(statuses.filter((a) => a.status === 401)).toHaveLength(FAILURES);
+    expect(statuses.filter((a) => a.status === 429)).toHaveLength(200 - FAILURES);
+  });
+
+  it('200 wrong keys arriving together at nginx from one client: no more than the budget are checked', async () => {
+    await clearOfMinuteBoundary();
+    const statuses = await volley(200, '127.0.0.32', gatewayPort(), () => `GET /orders/1 HTTP/1.0\r\nhost: partner-api\r\nx-api-key: ${generateApiKey('sandbox').apiKey}\r\n\r\n`);
+    expect(statuses.filter((a) => a.status === 401)).toHaveLength(GATEWAY_FAILURES);
+    expect(statuses.filter((a) => a.status === 429)).toHaveLength(200 - GATEWAY_FAILURES);
+  });
+});
+
+describe('Idempotency-Key under concurrency', () => {
+  it('twelve submissions at once with one key and one body: one partner, every answer the same 202', async () => {
+    const key = `attack-${Date.now()}`;
+    const body = JSON.stringify({ ...baseSubmission, name: `Race ${key}` });
+    const answers = await volley(
+      12,
+      '127.0.0.41',
+      api.port,
+      () => `POST /v1/partners HTTP/1.0\r\nhost: api\r\ncontent-type: application/json\r\nidempotency-key: ${key}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    const accepted = answers.filter((a) => a.status === 202).map((a) => JSON.parse(a.body) as { partnerId: string; requestToken: string });
+    // a loser may be asked to retry (503) while the winner commits; never a 5xx of another kind, never a second partner
+    for (const a of answers) expect([202, 503], a.body).toContain(a.status);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(new Set(accepted.map((a) => a.partnerId)).size).toBe(1);
+    expect(new Set(accepted.map((a) => a.requestToken)).size).toBe(1);
+    const rows = await stack.db.selectFrom('partners').select('id').where('name', '=', `Race ${key}`).execute();
+    expect(rows).toHaveLength(1);
+  });
+});
