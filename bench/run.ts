@@ -127,8 +127,9 @@ async function introspection(stack: EmbeddedStack) {
 
 /**
  * The gateway path: a partner's GET through nginx auth_request (nginx → /v1/gateway/auth → the
- * upstream) against the same nginx configuration with its auth_request directive taken out (nginx
- * straight to the upstream). The upstream runs in its own process.
+ * upstream) and through the edge mode (verdicts cached in nginx, issue #14), against the same
+ * nginx configuration with its auth_request directive taken out (nginx straight to the upstream).
+ * The upstream runs in its own process. Then, at the edge: revocation → refused at the gateway.
  */
 async function gatewayPath(stack: EmbeddedStack) {
   nginxBinary(); // fails with the install hint before anything starts
@@ -152,15 +153,82 @@ async function gatewayPath(stack: EmbeddedStack) {
       render: renderDirectNginxConfig,
     });
     started.push(open);
-    const load = (url: string) => runLoad({ url, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });
-    const direct = await load(`${open.url}/orders/42`);
-    const viaAuth = await load(`${guarded.url}/orders/42`);
-    const show = (r: LoadResult) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors });
-    return { nginxDirect: show(direct), nginxAuthRequest: show(viaAuth), ratioAuthToDirect: round(viaAuth.requestsPerSecond / direct.requestsPerSecond, 2) };
+    const edge = await startGateway({ ...common, mode: 'edge', port: await freePort(), runtimeDir: path.join(stack.dir, 'nginx-edge') });
+    started.push(edge);
+    // nginx's own CPU per request (its workers' user + system time over the requests served): a
+    // measure of the gateway's work that other load on a shared machine does not move much
+    const load = async (gateway: { url: string; process: { pid?: number } }) => {
+      const before = nginxWorkersCpuSeconds(gateway.process.pid!);
+      const result = await runLoad({ url: `${gateway.url}/orders/42`, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });
+      return { ...result, nginxCpuMicrosPerRequest: ((nginxWorkersCpuSeconds(gateway.process.pid!) - before) * 1e6) / Math.max(result.total, 1) };
+    };
+    const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, nginxCpuMicrosPerRequest: round(r.nginxCpuMicrosPerRequest, 1) });
+    // direct and edge twice, interleaved, so a burst of other load on the machine hits both alike
+    const direct = [await load(open)];
+    const viaAuth = await load(guarded);
+    const viaEdge = [await load(edge)];
+    direct.push(await load(open));
+    viaEdge.push(await load(edge));
+    const mean = (rs: LoadResult[]) => rs.reduce((sum, r) => sum + r.requestsPerSecond, 0) / rs.length;
+    return {
+      nginxDirect: direct.map(show),
+      nginxAuthRequest: show(viaAuth),
+      nginxEdge: viaEdge.map(show),
+      ratioAuthToDirect: round(viaAuth.requestsPerSecond / mean(direct), 2),
+      ratioEdgeToDirect: round(mean(viaEdge) / mean(direct), 2),
+      edgeRevocation: await edgeRevocation(stack, edge.url),
+    };
   } finally {
     await Promise.all(started.map((g) => g.stop()));
     upstreamProcess.kill('SIGTERM');
   }
+}
+
+/** User + system CPU seconds of an nginx master's worker processes (Linux /proc). */
+function nginxWorkersCpuSeconds(masterPid: number): number {
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // fields after the command's closing parenthesis: state ppid … utime(14) stime(15)
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === masterPid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
+}
+
+/**
+ * Revocation → refused at the edge gateway: each key is warm in the edge's cache, then revoked
+ * through the API; the time until the gateway answers 401 (polled every millisecond or so) covers
+ * the revocation's commit, the trigger's feed row, the long poll noticing it, and nginx applying it.
+ */
+async function edgeRevocation(stack: EmbeddedStack, gatewayUrl: string) {
+  const partners = await activePartners(stack, smoke ? 5 : 50);
+  const status = async (key: string) => {
+    const res = await fetch(`${gatewayUrl}/orders/1`, { headers: { 'x-api-key': key } });
+    await res.body?.cancel();
+    return res.status;
+  };
+  const fromRequest: number[] = [];
+  const fromAnswer: number[] = [];
+  for (const p of partners) {
+    if ((await status(p.apiKey)) !== 200 || (await status(p.apiKey)) !== 200) throw new Error('edge: the warm-up did not pass');
+    const t0 = performance.now();
+    const res = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, stack.tokens.sec, { reason: 'bench' });
+    if (res.status !== 202) throw new Error(`revocation ${res.status}`);
+    const t1 = performance.now();
+    await until(async () => (await status(p.apiKey)) === 401, 10_000, 1);
+    fromRequest.push(performance.now() - t0);
+    fromAnswer.push(performance.now() - t1);
+  }
+  const summary = (ms: number[]) => ({ p50ms: round(percentile(ms, 50), 2), p99ms: round(percentile(ms, 99), 2), maxms: round(Math.max(...ms), 2) });
+  // from the revocation request sent, and from its 202 (the change is committed by then)
+  return { revocations: partners.length, fromRequest: summary(fromRequest), from202: summary(fromAnswer) };
 }
 
 async function onboarding(stack: EmbeddedStack) {

@@ -94,6 +94,12 @@ local function presented_key()
   return nil
 end
 
+-- Per worker: key string → { key id, digest }. A pure function of the string (shape, checksum,
+-- SHA-256), so it is never stale; it saves the hashing on every request of a busy key.
+local presented = require('resty.lrucache').new(10000)
+-- Per worker: "METHOD raw-target" → the normalised target and the scope it needs (or the refusal).
+local routing = require('resty.lrucache').new(10000)
+
 -------------------------------------------------------------------------------- answers
 local function answer(status, reason, body, headers)
   ngx.var.auth_reason = reason
@@ -303,10 +309,18 @@ function M.access()
   -- Over the budget, no key is looked at: otherwise guessing would go on, a right guess passing.
   local closed = budget_closed(client)
   if closed then return too_many('too many failed keys', closed) end
-  local key_id, why = parse_key(key)
-  if not key_id then return failed(client, why) end
-
-  local digest = sha256_base64(key)
+  -- the key's id and digest, worked out once per worker for each key string seen
+  local known = presented:get(key)
+  local key_id, digest
+  if known then
+    key_id, digest = known[1], known[2]
+  else
+    local why
+    key_id, why = parse_key(key)
+    if not key_id then return failed(client, why) end
+    digest = sha256_base64(key)
+    presented:set(key, { key_id, digest })
+  end
   local t = now()
   local entry = cached(key_id)
   local state = 'hit'
@@ -335,11 +349,20 @@ function M.access()
   end
   if settings.environment and entry.environment ~= settings.environment then return failed(client, 'wrong_environment') end
 
-  local target, refusal = request_path.normalize(ngx.var.request_uri)
-  if not target then
-    return answer(400, refusal, '{"error":"bad request","reason":"' .. refusal .. '"}\n')
+  -- the normalised target and the scope it needs: pure functions of the method and the raw
+  -- target, so each worker works them out once per distinct request line
+  local method, uri = ngx.req.get_method(), ngx.var.request_uri
+  local line = method .. ' ' .. uri
+  local decided = routing:get(line)
+  if not decided then
+    local target, refusal = request_path.normalize(uri)
+    decided = target and { target = target.target, scope = request_path.required_scope(settings.routes, method, target.path) } or { refusal = refusal }
+    routing:set(line, decided)
   end
-  local scope = request_path.required_scope(settings.routes, ngx.req.get_method(), target.path)
+  if decided.refusal then
+    return answer(400, decided.refusal, '{"error":"bad request","reason":"' .. decided.refusal .. '"}\n')
+  end
+  local target, scope = decided, decided.scope
   if not scope then return forbidden('no such route') end
   if not entry.scopes[scope] then return forbidden('missing scope ' .. scope) end
 
