@@ -67,7 +67,7 @@ function causeOf(err: unknown): string {
  */
 function openPostgres(url: string, opts: OpenOptions): Db {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: verifyingSslMode(url),
     max: opts.poolSize ?? 10,
     // pg waits forever for a connection by default: a blackholed server would hang start-up and requests
     connectionTimeoutMillis: 10_000,
@@ -78,6 +78,19 @@ function openPostgres(url: string, opts: OpenOptions): Db {
   // end the process. The pool replaces it; the next query that fails reports the cause itself.
   pool.on('error', () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * pg treats `sslmode` prefer, require and verify-ca as verify-full (the server's certificate is
+ * checked), and says so in a multi-line warning on every start. Spelled out here as what pg does,
+ * without the warning; `uselibpqcompat=true` in the URL keeps libpq's weaker meanings.
+ */
+function verifyingSslMode(url: string): string {
+  const parsed = new URL(url);
+  const mode = parsed.searchParams.get('sslmode');
+  if (!mode || !['prefer', 'require', 'verify-ca'].includes(mode) || parsed.searchParams.get('uselibpqcompat') === 'true') return url;
+  parsed.searchParams.set('sslmode', 'verify-full');
+  return parsed.toString();
 }
 
 /**

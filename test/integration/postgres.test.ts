@@ -260,10 +260,10 @@ describe('a Postgres that cannot be used at start-up', () => {
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   /** `npm run migrate` (the start path every process shares) with this DATABASE_URL */
-  function migrate(databaseUrl: string) {
+  function migrate(databaseUrl: string, env: Record<string, string> = {}) {
     const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts', 'migrate.ts')], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+      env: { ...process.env, DATABASE_URL: databaseUrl, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -287,6 +287,17 @@ describe('a Postgres that cannot be used at start-up', () => {
     expect(result.stderr.split('\n')).toHaveLength(1);
     expect(result.stderr).toContain('DATABASE_URL=');
     expect(result.stderr).toContain('database "no_such_database" does not exist');
+  });
+
+  it('is one line naming DATABASE_URL and the cause: TLS required (sslmode, or PGSSLMODE) from a server without it', () => {
+    const server = new URL(inject('postgresUrl'));
+    server.searchParams.set('sslmode', 'require');
+    for (const result of [migrate(server.toString()), migrate(inject('postgresUrl'), { PGSSLMODE: 'require' })]) {
+      expect(result.status).toBe(1);
+      // one line: no warning of pg's about what `require` means either
+      expect(result.stderr.split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/^partner-access: DATABASE_URL=postgres:.*: cannot use the database: The server does not support SSL connections$/);
+    }
   });
 
   it('migrates a reachable one and says so', async () => {
