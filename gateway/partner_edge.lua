@@ -126,9 +126,11 @@ end
 -- api/rate-limit.ts's rule: the previous window's count weighted by its overlap, plus the current
 -- window's. `take` counts one event if it fits; `peek` counts nothing.
 local function window_estimate(name, limit, window, t)
-  local start = floor(t / window) * window
-  local current = counters:get(name .. ':' .. start) or 0
-  local previous = counters:get(name .. ':' .. (start - window)) or 0
+  -- windows are numbered (not timed) so the counter names format integers only
+  local index = floor(t / window)
+  local start = index * window
+  local current = counters:get(name .. ':' .. index) or 0
+  local previous = counters:get(name .. ':' .. (index - 1)) or 0
   local estimated = previous * (1 - (t - start) / window) + current
   return start, current, previous, estimated
 end
@@ -143,10 +145,11 @@ local function window_take(name, limit, window)
     return false, retry_after(start, current, previous, estimated, limit, window, t), 0
   end
   -- another worker may have counted meanwhile: the count after our increment decides
-  local counted = counters:incr(name .. ':' .. start, 1, 0, 2 * window + 1) or (current + 1)
+  local index = floor(t / window)
+  local counted = counters:incr(name .. ':' .. index, 1, 0, 2 * window + 1) or (current + 1)
   local after = previous * (1 - (t - start) / window) + counted
   if after > limit then
-    counters:incr(name .. ':' .. start, -1)
+    counters:incr(name .. ':' .. index, -1)
     return false, retry_after(start, counted - 1, previous, after - 1, limit, window, t), 0
   end
   return true, 0, max(0, floor(limit - after)), start + window - t
@@ -158,18 +161,27 @@ local function window_peek(name, limit, window)
   return nil
 end
 local function window_spend(name, limit, window)
-  local t = now()
-  local start = floor(t / window) * window
-  counters:incr(name .. ':' .. start, 1, 0, 2 * window + 1)
+  counters:incr(name .. ':' .. floor(now() / window), 1, 0, 2 * window + 1)
 end
 
 -- The failed-key budget of a client (api/rate-limit.ts failureBudget): closed before any key is
--- looked at, spent on each failure.
+-- looked at, spent on each failure. A spend that fills the window writes when it reopens, so the
+-- check on every request is one lookup (nothing, for a client that has not failed).
 local function budget_closed(client)
-  return window_peek('failed:' .. client, settings.failedKeysPerMinute, 60)
+  local reopens = counters:get('closed:' .. client)
+  if not reopens then return nil end
+  local wait = window_peek('failed:' .. client, settings.failedKeysPerMinute, 60)
+  if not wait then counters:delete('closed:' .. client) end
+  return wait
+end
+local function spend_failure(client)
+  local limit = settings.failedKeysPerMinute
+  window_spend('failed:' .. client, limit, 60)
+  local wait = window_peek('failed:' .. client, limit, 60)
+  if wait then counters:set('closed:' .. client, now() + wait, 120) end
 end
 local function failed(client, reason)
-  window_spend('failed:' .. client, settings.failedKeysPerMinute, 60)
+  spend_failure(client)
   return unauthorized(reason)
 end
 
@@ -190,18 +202,24 @@ local function epoch_of(iso)
 end
 
 -------------------------------------------------------------------------------- the cache
--- Decoded verdicts per worker: the shared dict's value decoded once (the same string is the same verdict).
-local decoded_by_key = {}
+-- Per worker: verdicts already decoded. Safe to use without asking the shared dict again because
+-- everything that retires a verdict is checked by usable() on every request (its expiry, the
+-- feed's marks for its key and partner, a feed reset, staleness); the shared dict is how workers
+-- share what one of them fetched.
+local decoded = require('resty.lrucache').new(20000)
 
-local function cached(key_id)
+local function from_shared(key_id)
   local raw = verdicts:get(key_id)
   if not raw then return nil end
-  local memo = decoded_by_key[key_id]
-  if memo and memo.raw == raw then return memo.entry end
   local entry = cjson.decode(raw)
   if not entry then verdicts:delete(key_id) return nil end
-  decoded_by_key[key_id] = { raw = raw, entry = entry }
+  decoded:set(key_id, entry, max(0.001, entry.expires - now()))
   return entry
+end
+
+--- The verdict cached for a key id: this worker's copy, else the one another worker fetched.
+local function cached(key_id)
+  return decoded:get(key_id) or from_shared(key_id)
 end
 
 --- Whether a cached verdict may still be used now (digest aside). Every condition, every time.
@@ -233,6 +251,9 @@ local function store(key_id, digest, verdict, seq, fetched)
     tier = verdict.rateLimit.tier,
     requests = verdict.rateLimit.requests,
     window = verdict.rateLimit.windowSeconds,
+    -- worked out once: the RateLimit-Policy value and the tier's counter (per partner, as the API counts)
+    policy = '"' .. verdict.rateLimit.tier .. '";q=' .. verdict.rateLimit.requests .. ';w=' .. verdict.rateLimit.windowSeconds,
+    tierCounter = 'tier:' .. verdict.partnerId,
     expires = expires,
     fetched = fetched,
     seq = seq,
@@ -245,6 +266,7 @@ local function store(key_id, digest, verdict, seq, fetched)
     return entry
   end
   verdicts:set(key_id, cjson.encode(entry), ttl)
+  decoded:set(key_id, entry, ttl)
   return entry
 end
 
@@ -324,6 +346,10 @@ function M.access()
   local t = now()
   local entry = cached(key_id)
   local state = 'hit'
+  if entry and not (entry.digest == digest and usable(entry, t)) then
+    -- this worker's copy is spent: another worker may have fetched a fresh one
+    entry = from_shared(key_id)
+  end
   if not (entry and entry.digest == digest and usable(entry, t)) then
     state = 'miss'
     -- the cursor before the question: a change after it makes the answer unusable for the cache
@@ -339,7 +365,7 @@ function M.access()
       -- a verdict the API gave already past its expiry (clock skew) is not served either
       if t >= entry.expires then return unauthorized('expired') end
     elseif result.status == 401 then
-      window_spend('failed:' .. client, settings.failedKeysPerMinute, 60)
+      spend_failure(client)
       return unauthorized(result.reason or 'unknown')
     elseif result.status == 429 then
       return too_many('too many failed keys', result.retryAfter or 60)
@@ -367,8 +393,8 @@ function M.access()
   if not entry.scopes[scope] then return forbidden('missing scope ' .. scope) end
 
   -- draft-ietf-httpapi-ratelimit-headers: the policy and what is left of it
-  local policy = '"' .. entry.tier .. '";q=' .. entry.requests .. ';w=' .. entry.window
-  local ok, wait, remaining, reset = window_take('tier:' .. entry.partnerId, entry.requests, entry.window)
+  local policy = entry.policy
+  local ok, wait, remaining, reset = window_take(entry.tierCounter, entry.requests, entry.window)
   if not ok then
     return too_many('rate limited', wait, {
       ['RateLimit-Policy'] = policy,
