@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, generateOpaqueToken } from '../../domain/api-key.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGateway } from '../../runtime/gateway.js';
+import { InMemoryRateLimiter } from '../../api/rate-limit.js';
 import { serveApp } from '../helpers/gateway.js';
 import { activePartner, baseSubmission } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -19,6 +20,20 @@ import { startStack, type Stack } from '../helpers/stack.js';
 const FAILURES = 10;
 const GATEWAY_FAILURES = 10;
 const ONBOARDING = 40;
+
+/**
+ * The product's limiter, counting every event it is asked to count: a failure spent is a
+ * credential that was checked, so the count tells how many guesses were looked at even where the
+ * answers cannot (past the budget every answer is a 429, checked or not).
+ */
+class CountingLimiter extends InMemoryRateLimiter {
+  readonly taken = new Map<string, number>();
+  override take(key: string, limit: number, windowMs: number, now?: number) {
+    this.taken.set(key, (this.taken.get(key) ?? 0) + 1);
+    return super.take(key, limit, windowMs, now);
+  }
+}
+const limiter = new CountingLimiter();
 
 let stack: Stack;
 let api: Awaited<ReturnType<typeof serveApp>>;
@@ -37,7 +52,7 @@ const received: Received[] = [];
 beforeAll(async () => {
   stack = await startStack({
     policyOverrides: { recertifyEvery: '50 minutes', recertReminders: ['10 minutes'], approvalTimeout: '10 minutes', escalateAfter: '9 minutes', approvalReminders: [], rateLimitTiers: { standard: { requests: 10_000, window: '10s' } } },
-    appOverrides: { limits: { authFailuresPerMinute: FAILURES, introspectionFailuresPerMinute: GATEWAY_FAILURES, onboardingPerMinute: ONBOARDING } },
+    appOverrides: { rateLimiter: limiter, limits: { authFailuresPerMinute: FAILURES, introspectionFailuresPerMinute: GATEWAY_FAILURES, onboardingPerMinute: ONBOARDING } },
   });
   t.alice = await stack.operator('alice', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
@@ -237,6 +252,7 @@ describe('failure budgets under concurrency', () => {
     // exactly the budget is checked (401), every other attempt is refused unchecked (429)
     expect(statuses.filter((a) => a.status === 401)).toHaveLength(FAILURES);
     expect(statuses.filter((a) => a.status === 429)).toHaveLength(200 - FAILURES);
+    expect(limiter.taken.get('auth-failures:127.0.0.31')).toBe(FAILURES);
   });
 
   it('200 wrong keys arriving together at nginx from one client: no more than the budget are checked', async () => {
@@ -244,6 +260,8 @@ describe('failure budgets under concurrency', () => {
     const statuses = await volley(200, '127.0.0.32', gatewayPort(), () => `GET /orders/1 HTTP/1.0\r\nhost: partner-api\r\nx-api-key: ${generateApiKey('sandbox').apiKey}\r\n\r\n`);
     expect(statuses.filter((a) => a.status === 401)).toHaveLength(GATEWAY_FAILURES);
     expect(statuses.filter((a) => a.status === 429)).toHaveLength(200 - GATEWAY_FAILURES);
+    // the answers alone cannot show it (past the budget a checked failure is a 429 too): the keys looked at
+    expect(limiter.taken.get('gateway-failed-keys:127.0.0.32')).toBe(GATEWAY_FAILURES);
   });
 });
 
