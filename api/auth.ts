@@ -49,11 +49,11 @@ export function authenticate(db: Db, budget: CredentialFailureBudget): Middlewar
       return next();
     }
     const source = sourceOf(c);
-    const closed = failures.closed(source);
+    const closed = await failures.closed(source);
     if (closed) throw tooManyFailures(closed.retryAfterSeconds);
     const principal = token === undefined ? undefined : await principalFor(db, token);
     if (!principal) {
-      failures.spend(source);
+      await failures.spend(source);
       throw problems.unauthorized(token === undefined ? 'malformed Authorization header' : undefined);
     }
     c.set('principal', principal);

@@ -2,57 +2,63 @@ import { BlockList } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { budgetSourceOf, clientAddressOf } from '../domain/client-address.js';
+import { slidingWindowDecision, windowStart, type RateDecision } from '../domain/sliding-window.js';
+import type { Db } from '../schema/db.js';
+import { peekWindow, takeWindow } from '../schema/repositories/rate-limits.js';
 
-export interface RateDecision {
-  ok: boolean;
-  /** seconds until a request would be allowed again */
-  retryAfterSeconds: number;
-  remaining: number;
-}
-
-/** The interface a shared store (Redis, Postgres) can implement for several API nodes. */
-export interface RateLimiter {
-  /** counts one event if the budget allows it */
-  take(key: string, limit: number, windowMs: number, now?: number): RateDecision;
-  /** would one more event fit? Counts nothing (a failure budget is checked before, spent after) */
-  peek(key: string, limit: number, windowMs: number, now?: number): RateDecision;
-}
+export type { RateDecision };
 
 /**
- * Sliding-window counter in process memory: the previous window's count weighted by how much of
- * it still overlaps, plus the current window's. Smooth like a log, O(1) memory per key.
+ * Where the budgets are counted. In process memory by default (one API process, or budgets per
+ * process); in the database when several API processes must share one budget (RATE_LIMIT_STORE,
+ * the default on Postgres). Both use the same sliding-window arithmetic (domain/sliding-window.ts).
  */
+export interface RateLimiter {
+  /** counts one event if the budget allows it */
+  take(key: string, limit: number, windowMs: number, now?: number): Promise<RateDecision>;
+  /** would one more event fit? Counts nothing (a failure budget is checked before, spent after) */
+  peek(key: string, limit: number, windowMs: number, now?: number): Promise<RateDecision>;
+}
+
+/** Counts in this process's memory: O(1) per key, pruned past 100 000 keys. */
 export class InMemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, { start: number; current: number; previous: number }>();
 
-  take(key: string, limit: number, windowMs: number, now = Date.now()): RateDecision {
-    const { window: w, decision } = this.estimate(key, limit, windowMs, now);
+  async take(key: string, limit: number, windowMs: number, now = Date.now()): Promise<RateDecision> {
+    const w = this.window(key, windowMs, now);
+    const decision = slidingWindowDecision(w.previous, w.current, limit, windowMs, now);
     if (decision.ok) w.current += 1;
     this.windows.set(key, w);
     if (this.windows.size > 100_000) this.prune(now, windowMs);
     return decision;
   }
 
-  peek(key: string, limit: number, windowMs: number, now = Date.now()): RateDecision {
-    return this.estimate(key, limit, windowMs, now).decision;
+  async peek(key: string, limit: number, windowMs: number, now = Date.now()): Promise<RateDecision> {
+    const w = this.window(key, windowMs, now);
+    return slidingWindowDecision(w.previous, w.current, limit, windowMs, now);
   }
 
-  private estimate(key: string, limit: number, windowMs: number, now: number) {
-    const start = Math.floor(now / windowMs) * windowMs;
-    let w = this.windows.get(key);
-    if (!w || start - w.start >= 2 * windowMs) w = { start, current: 0, previous: 0 };
-    else if (start !== w.start) w = { start, current: 0, previous: w.current };
-    const overlap = 1 - (now - start) / windowMs;
-    const estimated = w.previous * overlap + w.current;
-    if (estimated + 1 > limit) {
-      const retryAfterMs = w.current + 1 > limit ? start + windowMs - now : ((estimated + 1 - limit) / Math.max(w.previous, 1)) * windowMs;
-      return { window: w, decision: { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)), remaining: 0 } };
-    }
-    return { window: w, decision: { ok: true, retryAfterSeconds: 0, remaining: Math.max(0, Math.floor(limit - estimated - 1)) } };
+  private window(key: string, windowMs: number, now: number) {
+    const start = windowStart(now, windowMs);
+    const w = this.windows.get(key);
+    if (!w || start - w.start >= 2 * windowMs) return { start, current: 0, previous: 0 };
+    if (start !== w.start) return { start, current: 0, previous: w.current };
+    return w;
   }
 
   private prune(now: number, windowMs: number) {
     for (const [key, w] of this.windows) if (now - w.start >= 2 * windowMs) this.windows.delete(key);
+  }
+}
+
+/** Counts in the database every API process uses (schema/repositories/rate-limits.ts): one budget across processes. */
+export class DatabaseRateLimiter implements RateLimiter {
+  constructor(private readonly db: Db) {}
+  take(key: string, limit: number, windowMs: number, now = Date.now()): Promise<RateDecision> {
+    return takeWindow(this.db, key, limit, windowMs, now);
+  }
+  peek(key: string, limit: number, windowMs: number, now = Date.now()): Promise<RateDecision> {
+    return peekWindow(this.db, key, limit, windowMs, now);
   }
 }
 
@@ -95,11 +101,11 @@ export function failureBudget(limiter: RateLimiter, name: string, perMinute: num
   const key = (source: string) => `${name}:${source}`;
   return {
     /** the refusal for a source already over its budget, else undefined */
-    closed(source: string): RateDecision | undefined {
-      const decision = limiter.peek(key(source), perMinute, 60_000);
+    async closed(source: string): Promise<RateDecision | undefined> {
+      const decision = await limiter.peek(key(source), perMinute, 60_000);
       return decision.ok ? undefined : decision;
     },
     /** one failure spent; `ok: false` when it was over the budget */
-    spend: (source: string): RateDecision => limiter.take(key(source), perMinute, 60_000),
+    spend: (source: string): Promise<RateDecision> => limiter.take(key(source), perMinute, 60_000),
   };
 }

@@ -89,6 +89,8 @@ const envSchema = z.object({
   RATE_LIMIT_DECISIONS_PER_MINUTE: perMinute.default(defaultRateLimits.decisionsPerMinute),
   RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.introspectionFailuresPerMinute),
   RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.authFailuresPerMinute),
+  /** where budgets are counted: `memory` (per API process) or `database` (one budget across processes; the default on Postgres) */
+  RATE_LIMIT_STORE: z.enum(['memory', 'database']).optional(),
   TRUSTED_PROXIES: z
     .string()
     .default('')
@@ -149,6 +151,8 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       introspectionFailuresPerMinute: env.RATE_LIMIT_INTROSPECTION_FAILURES_PER_MINUTE,
       authFailuresPerMinute: env.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     },
+    /** several API processes share a Postgres database, so their budgets are counted there by default */
+    rateLimitStore: env.RATE_LIMIT_STORE ?? (database.kind === 'postgres' ? ('database' as const) : ('memory' as const)),
     /** proxies whose X-Forwarded-For is believed (parsed once) */
     trustedProxies: env.TRUSTED_PROXIES,
   };

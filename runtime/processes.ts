@@ -11,6 +11,8 @@ import { redeliverPendingSignals } from '../api/commands.js';
 import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
 import { pruneExpiredIdempotencyKeys } from '../schema/repositories/idempotency.js';
+import { pruneRateLimitWindows } from '../schema/repositories/rate-limits.js';
+import { DatabaseRateLimiter } from '../api/rate-limit.js';
 import type { AppConfig } from '../config/env.js';
 import { loadPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
@@ -68,6 +70,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     probeSecret: config.probeSecret,
     updateDeadlineMs: config.updateDeadlineMs,
     limits: config.limits,
+    rateLimiter: config.rateLimitStore === 'database' ? new DatabaseRateLimiter(db) : undefined,
     trustedProxies: config.trustedProxies,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
@@ -78,7 +81,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   logger.info({ url }, 'API listening');
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
   // Submissions whose workflow start failed or was cut short by a crash are started.
-  // Idempotency keys past their 24 h are deleted.
+  // Idempotency keys past their 24 h, and shared rate-limit windows that weigh nothing, are deleted.
   const redelivery = setInterval(() => {
     redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'signal redelivery failed'),
@@ -87,6 +90,9 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       logger.warn({ err: (err as Error).message }, 'resuming submissions failed'),
     );
     pruneExpiredIdempotencyKeys(db).catch((err) => logger.warn({ err: (err as Error).message }, 'pruning idempotency keys failed'));
+    if (config.rateLimitStore === 'database') {
+      pruneRateLimitWindows(db, Date.now()).catch((err) => logger.warn({ err: (err as Error).message }, 'pruning rate-limit windows failed'));
+    }
   }, 5000);
   return {
     url,

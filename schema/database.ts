@@ -19,6 +19,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   usage_counters: UsageCountersTable;
   pending_signals: PendingSignalsTable;
+  rate_limit_windows: RateLimitWindowsTable;
   gateway_changes: GatewayChangesTable;
 }
 
@@ -197,6 +198,16 @@ export interface PendingSignalsTable {
   created_at: string;
   attempts: number;
   last_error: string | null;
+}
+
+/** One budget key's count in one window, shared by every API process (schema/repositories/rate-limits.ts). */
+export interface RateLimitWindowsTable {
+  key: string;
+  /** epoch ms; pg returns bigint columns as text, so read it through Number() */
+  window_start: number;
+  count: number;
+  /** epoch ms after which the row weighs nothing: window_start + 2 windows */
+  expires_at: number;
 }
 
 export type PartnerRow = Selectable<PartnersTable>;

@@ -124,8 +124,8 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
     const tooMany = (reason: string, retryAfterSeconds: number) => deny(403, reason, { 'X-Auth-Status': '429', 'Retry-After': String(retryAfterSeconds) });
     const client = gatewayClient(c);
     /** A key that proved nothing: spends the client's budget; the one over it is already a 429. */
-    const failed = (reason: string) => {
-      const spent = failedKeys.spend(client);
+    const failed = async (reason: string) => {
+      const spent = await failedKeys.spend(client);
       return spent.ok ? deny(401, reason) : tooMany(`too many failed keys (${reason})`, spent.retryAfterSeconds);
     };
 
@@ -134,22 +134,22 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
     if (key.startsWith('pap_')) {
       // A revocation probe: the verdict for a key id, and never a pass. A signed probe is no guess.
       const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
-      if (!keyId) return failed('malformed');
+      if (!keyId) return await failed('malformed');
       const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
       return probed.active ? deny(403, 'probe: key active') : deny(401, probed.reason);
     }
     // Over the budget, no key is looked at: otherwise guessing would go on, a right guess passing.
-    const closed = failedKeys.closed(client);
+    const closed = await failedKeys.closed(client);
     if (closed) return tooMany('too many failed keys', closed.retryAfterSeconds);
     const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
-    if (!verdict.active) return failed(verdict.reason);
+    if (!verdict.active) return await failed(verdict.reason);
 
     const target = normalizeRequestPath(c.req.header('x-original-uri') ?? '');
     if (!target.ok) return deny(403, target.reason, { 'X-Auth-Status': '400' }, pathRefusals[target.reason]);
     const method = c.req.header('x-original-method') ?? 'GET';
     const scope = requiredScope(config, method, target.path);
     if (!scope || !verdict.scopes.includes(scope)) return deny(403, scope ? `missing scope ${scope}` : 'no such route');
-    const rate = limiter.take(`tier:${verdict.partnerId}`, verdict.rateLimit.requests, verdict.rateLimit.windowSeconds * 1000);
+    const rate = await limiter.take(`tier:${verdict.partnerId}`, verdict.rateLimit.requests, verdict.rateLimit.windowSeconds * 1000);
     if (!rate.ok) return tooMany('rate limited', rate.retryAfterSeconds);
     const parsed = parseApiKey(key);
     if (parsed.ok) usage.record(parsed.keyId, scope);
@@ -174,24 +174,24 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
         ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="partner-api"' } : {}),
         ...extra,
       });
-    const failed = (reason: string) => {
-      const spent = failedKeys.spend(client);
+    const failed = async (reason: string) => {
+      const spent = await failedKeys.spend(client);
       return spent.ok ? refuse(401, reason) : problems.tooMany(spent.retryAfterSeconds);
     };
     const key = keyFrom({ get: (n) => c.req.header(n) });
     if (!key) throw refuse(401, 'missing');
     if (key.startsWith('pap_')) {
       const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
-      if (!keyId) throw failed('malformed');
+      if (!keyId) throw await failed('malformed');
       // The feed's head as of this answer: the edge applies the changes up to it, then asks its cache.
       const cursor = { 'X-Gateway-Cursor': String(await latestGatewayChange(deps.db)) };
       const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
       throw probed.active ? refuse(403, 'probe: key active', cursor) : refuse(401, probed.reason, cursor);
     }
-    const closed = failedKeys.closed(client);
+    const closed = await failedKeys.closed(client);
     if (closed) throw problems.tooMany(closed.retryAfterSeconds);
     const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
-    if (!verdict.active) throw failed(verdict.reason);
+    if (!verdict.active) throw await failed(verdict.reason);
     const parsed = parseApiKey(key);
     // introspect() has parsed it already; a live verdict implies a well-formed key
     if (!parsed.ok) throw refuse(401, parsed.reason);

@@ -35,7 +35,7 @@ export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: Usa
     const source = sourceOf(c);
     const result = await introspect(deps.db, deps.policy(), token, environment);
     if (!result.active) {
-      const decision = failures.spend(source);
+      const decision = await failures.spend(source);
       if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
       return c.json(result, 200);
     }

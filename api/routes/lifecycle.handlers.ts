@@ -28,15 +28,15 @@ const allow = (permission: Permission) => {
 export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
   const limits = rateLimits(deps.limits);
   // Decisions are sensitive flows: a per-operator budget bounds scripted or replayed decisions.
-  const decisionBudget = (c: { get: (k: 'principal') => Principal }) => {
+  const decisionBudget = async (c: { get: (k: 'principal') => Principal }) => {
     const principal = c.get('principal');
     const who = principal.kind === 'operator' ? principal.name : 'unknown';
-    const decision = limiter.take(`decisions:${who}`, limits.decisionsPerMinute, 60_000);
+    const decision = await limiter.take(`decisions:${who}`, limits.decisionsPerMinute, 60_000);
     if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
   };
 
   const decide: AppRouteHandler<typeof routes.decide> = async (c) => {
-    decisionBudget(c);
+    await decisionBudget(c);
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
@@ -54,7 +54,7 @@ export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
   };
 
   const recertify: AppRouteHandler<typeof routes.recertify> = async (c) => {
-    decisionBudget(c);
+    await decisionBudget(c);
     const principal = c.get('principal');
     const { id } = c.req.valid('param');
     const partner = await loadVisiblePartner(deps.db, principal, id);

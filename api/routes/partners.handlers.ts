@@ -14,7 +14,7 @@ export function createPartnerHandlers(deps: AppDeps, limiter: RateLimiter) {
     const submitter = submitterOf(c.get('principal'), sourceOf(c));
     // Open to the public, and to operators on a partner's behalf: a budget per client address
     // or per operator keeps one caller from flooding approvers.
-    const budget = limiter.take(`onboarding:${submitter.caller}`, limits.onboardingPerMinute, 60_000);
+    const budget = await limiter.take(`onboarding:${submitter.caller}`, limits.onboardingPerMinute, 60_000);
     if (!budget.ok) throw problems.tooMany(budget.retryAfterSeconds);
     const idempotencyKey = c.req.header('idempotency-key');
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {

@@ -1,0 +1,62 @@
+import { currentWindowAllowance, slidingWindowDecision, windowStart, type RateDecision } from '../../domain/sliding-window.js';
+import type { Db } from '../db.js';
+
+/**
+ * Rate-limit counts in the database, for budgets that must hold across API processes (issue #13).
+ * Each `take` is one conditional upsert that counts only while `count + 1` stays within what the
+ * previous window leaves (`currentWindowAllowance`), so concurrent processes can never count past
+ * the limit together; a refusal then reads the counts for its Retry-After. Cost: one read of the
+ * previous window and one write per counted event.
+ */
+
+const counts = async (db: Db, key: string, start: number, windowMs: number) => {
+  const rows = await db
+    .selectFrom('rate_limit_windows')
+    .select(['window_start', 'count'])
+    .where('key', '=', key)
+    .where('window_start', 'in', [start - windowMs, start])
+    .execute();
+  const of = (s: number) => rows.find((r) => Number(r.window_start) === s)?.count ?? 0;
+  return { previous: of(start - windowMs), current: of(start) };
+};
+
+export async function peekWindow(db: Db, key: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
+  const start = windowStart(now, windowMs);
+  const { previous, current } = await counts(db, key, start, windowMs);
+  return slidingWindowDecision(previous, current, limit, windowMs, now);
+}
+
+export async function takeWindow(db: Db, key: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
+  const start = windowStart(now, windowMs);
+  const previousRow = await db
+    .selectFrom('rate_limit_windows')
+    .select('count')
+    .where('key', '=', key)
+    .where('window_start', '=', start - windowMs)
+    .executeTakeFirst();
+  const allowance = currentWindowAllowance(previousRow?.count ?? 0, limit, windowMs, now);
+  if (allowance >= 1) {
+    const counted = await db
+      .insertInto('rate_limit_windows')
+      .values({ key, window_start: start, count: 1, expires_at: start + 2 * windowMs })
+      .onConflict((oc) =>
+        oc
+          .columns(['key', 'window_start'])
+          .doUpdateSet((eb) => ({ count: eb('rate_limit_windows.count', '+', 1) }))
+          // count + 1 <= allowance, in integers (Postgres binds the bound as the column's type)
+          .where('rate_limit_windows.count', '<=', Math.floor(allowance) - 1),
+      )
+      .returning('count')
+      .executeTakeFirst();
+    if (counted) return slidingWindowDecision(previousRow?.count ?? 0, counted.count - 1, limit, windowMs, now);
+  }
+  // Refused: its Retry-After from the counts now (another process may have counted meanwhile).
+  const seen = await peekWindow(db, key, limit, windowMs, now);
+  return seen.ok ? { ok: false, retryAfterSeconds: 1, remaining: 0 } : seen;
+}
+
+/** Deletes windows that no longer weigh anything; returns how many went. */
+export async function pruneRateLimitWindows(db: Db, now: number): Promise<number> {
+  const result = await db.deleteFrom('rate_limit_windows').where('expires_at', '<', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
