@@ -217,6 +217,24 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
   });
 });
 
+describe('edge mode: failed keys are budgeted per client at the edge', () => {
+  it('after the budget a client gets 429 + Retry-After before its key is looked at; another client is unaffected', async () => {
+    const budgeted = await startGatewayFor(stack, t.gw!, { mode: 'edge', failedKeysPerMinute: 5, runtimeDir: path.join(stack.dir, 'gateway-budget') });
+    try {
+      const p = await activePartner(stack, { sponsor: t.alice! });
+      const port = Number(new URL(budgeted.gateway.url).port);
+      const badChecksum = p.apiKey.slice(0, -1) + (p.apiKey.endsWith('A') ? 'B' : 'A');
+      for (let i = 0; i < 5; i++) expect((await rawGet(port, '/orders/1', { 'x-api-key': badChecksum })).status).toBe(401);
+      const refused = await rawGet(port, '/orders/1', { 'x-api-key': p.apiKey });
+      expect(refused.status).toBe(429);
+      expect(Number(/retry-after: (\d+)/.exec(refused.headers)?.[1])).toBeGreaterThan(0);
+      expect((await rawGet(port, '/orders/1', { 'x-api-key': p.apiKey }, '127.0.0.2')).status).toBe(200);
+    } finally {
+      await budgeted.stop();
+    }
+  });
+});
+
 /**
  * The path rule's vectors through the Lua port, in a real nginx with the module: the vector goes
  * in the body (so nginx's own request-line parser, which refuses some of them first, is not in the
@@ -286,16 +304,16 @@ http {
 }
 
 /** One HTTP/1.0 request with the target written byte for byte (no client-side normalisation). */
-function rawGet(port: number, target: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function rawGet(port: number, target: string, headers: Record<string, string>, localAddress = '127.0.0.1'): Promise<{ status: number; body: string; headers: string }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
     const chunks: Buffer[] = [];
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);
     socket.on('end', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const split = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), body: text.slice(split + 4) });
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), body: text.slice(split + 4), headers: text.slice(0, split).toLowerCase() });
     });
     const head = Object.entries({ host: 'partner-api', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
     socket.write(Buffer.from(`GET ${target} HTTP/1.0\r\n${head.join('')}\r\n`, 'latin1'));
