@@ -134,3 +134,32 @@ export function toLifecyclePolicy(policy: Policy, environment: Environment): Lif
 
 /** Re-reads the policy file on every call: each recertification cycle picks up the current policy. */
 export const lifecyclePolicyFrom = (file: string) => (environment: Environment) => toLifecyclePolicy(loadPolicyFile(file), environment);
+
+/**
+ * The policy file as a long-running process acts on it: read at start (an invalid file refuses
+ * the start), then re-read whenever it changes, so every API process acts on the file the workers
+ * re-read at each cycle instead of the one it started with. A changed file that is invalid is
+ * refused: the last valid policy stays in force and `onError` says why, until the file is fixed.
+ */
+export function followPolicyFile(
+  file: string,
+  handlers: { onChange?: (policy: Policy, previous: Policy) => void; onError?: (err: PolicyError) => void } = {},
+  everyMs = 1000,
+): { current: () => Policy; stop: () => void } {
+  let policy = loadPolicyFile(file);
+  const reread = () => {
+    try {
+      const next = loadPolicyFile(file);
+      if (next.version === policy.version) return;
+      const previous = policy;
+      policy = next;
+      handlers.onChange?.(next, previous);
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      handlers.onError?.(err);
+    }
+  };
+  // stat polling: works on every file system (inotify misses edits through some mounts and editors that replace the file)
+  fs.watchFile(file, { interval: everyMs, persistent: false }, reread);
+  return { current: () => policy, stop: () => fs.unwatchFile(file, reread) };
+}

@@ -14,7 +14,7 @@ import { pruneExpiredIdempotencyKeys } from '../schema/repositories/idempotency.
 import { pruneRateLimitWindows } from '../schema/repositories/rate-limits.js';
 import { DatabaseRateLimiter } from '../api/rate-limit.js';
 import type { AppConfig } from '../config/env.js';
-import { loadPolicyFile } from '../config/policy.js';
+import { followPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import { createWorker } from '../worker.js';
 import { lifecyclePolicyFrom } from '../config/policy.js';
@@ -55,14 +55,17 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
 
 /** The API process: the Hono app on HOST:PORT. */
 export async function runApiProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
-  const policy = loadPolicyFile(config.policyFile);
+  const policy = followPolicyFile(config.policyFile, {
+    onChange: (next, previous) => logger.warn({ version: next.version, previous: previous.version }, 'policy file changed: this process now acts on the new version'),
+    onError: (err) => logger.error({ err: err.message }, 'policy file changed but is invalid: the last valid version stays in force'),
+  });
   const { connection, client } = await connectClient(target);
   const usage = new UsageRecorder(db);
   const app = createApp({
     usage,
     db,
     temporal: { client, taskQueue: config.temporal.taskQueue },
-    policy: () => policy,
+    policy: policy.current,
     pickupKey: loadPickupKey(config),
     logger,
     corsOrigins: config.corsOrigins,
@@ -98,6 +101,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     url,
     async stop() {
       clearInterval(redelivery);
+      policy.stop();
       await usage.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();

@@ -108,7 +108,12 @@ export const problemSchema = z
 
 export const healthSchema = z.object({ status: z.string() }).openapi('Health');
 export const readinessSchema = z
-  .object({ status: z.enum(['ready', 'not_ready']), checks: z.object({ database: z.boolean(), temporal: z.boolean() }) })
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.object({ database: z.boolean(), temporal: z.boolean() }),
+    /** the policy this process acts on (a changed file is picked up within a second; every process of a deployment should show the same) */
+    policyVersion: z.string(),
+  })
   .openapi('Readiness');
 
 const reason = text(1000);

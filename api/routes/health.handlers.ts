@@ -14,7 +14,7 @@ export function createHealthHandlers(deps: AppDeps) {
       .then(() => true)
       .catch(() => false);
     const ready = database && temporal;
-    return c.json({ status: ready ? ('ready' as const) : ('not_ready' as const), checks: { database, temporal } }, ready ? 200 : 503);
+    return c.json({ status: ready ? ('ready' as const) : ('not_ready' as const), checks: { database, temporal }, policyVersion: deps.policy().version }, ready ? 200 : 503);
   };
 
   return { health, ready };

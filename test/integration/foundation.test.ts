@@ -80,7 +80,7 @@ describe('the first slice through every layer', () => {
     expect((await stack.call('GET', '/healthz')).json).toEqual({ status: 'ok' });
     const ready = await stack.call('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json).toEqual({ status: 'ready', checks: { database: true, temporal: true } });
+    expect(ready.json).toEqual({ status: 'ready', checks: { database: true, temporal: true }, policyVersion: stack.policy.version });
   });
 
   it('an unknown partner is a 404 problem', async () => {

@@ -24,8 +24,11 @@ function runToExit(env: Record<string, string>) {
 async function freshEnv() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-start-'));
   dirs.push(dataDir);
+  const policyFile = path.join(dataDir, 'policy.json');
+  fs.copyFileSync(path.join(root, 'config', 'policy.json'), policyFile);
   return {
     DATA_DIR: dataDir,
+    POLICY_FILE: policyFile,
     PORT: String(await freePort()),
     TEMPORAL_DEV_PORT: String(await freePort()),
     TEMPORAL_UI_PORT: String(await freePort()),
@@ -139,6 +142,28 @@ describe('npm start', () => {
       expect(decided.status).toBe(200);
       expect(((await decided.json()) as { state: string }).state).toBe('active');
       expect(second.output()).not.toContain('First admin'); // created once, not again
+
+      // An edited policy file reaches the running API (as it reaches the worker at each cycle): /readyz
+      // names the version it acts on, and a submission from then on records it.
+      const readiness = async () => ((await (await fetch(`${api}/readyz`)).json()) as { policyVersion: string }).policyVersion;
+      const before = await readiness();
+      const edited = JSON.parse(fs.readFileSync(env.POLICY_FILE, 'utf8'));
+      edited.environments.sandbox.maxAccess = '170 days';
+      fs.writeFileSync(env.POLICY_FILE, JSON.stringify(edited));
+      let after = before;
+      for (let i = 0; i < 50 && after === before; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = await readiness();
+      }
+      expect(after).not.toBe(before);
+      const next = await fetch(`${api}/v1/partners`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Beta', contactEmail: 'b@beta.example', sponsor: 'alice', environment: 'sandbox', scopes: ['orders:read'], justification: 'j' }),
+      });
+      const { partnerId: nextId } = (await next.json()) as { partnerId: string };
+      const nextView = await fetch(`${api}/v1/partners/${nextId}`, { headers: { authorization: `Bearer ${alice}` } });
+      expect(((await nextView.json()) as { policyVersion: string }).policyVersion).toBe(after);
     } finally {
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
+import { followPolicyFile, loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
 import { requiredStages } from '../../workflows/state.js';
 import { toLifecyclePolicy } from '../../config/policy.js';
 
@@ -67,5 +67,43 @@ describe('policy file', () => {
     expect(requiredStages(sandbox, ['orders:read'])).toEqual(['sponsor']);
     expect(requiredStages(sandbox, ['orders:read', 'payments:read'])).toEqual(['sponsor', 'security']);
     expect(requiredStages(production, ['orders:read'])).toEqual(['sponsor', 'security']);
+  });
+});
+
+describe('a running process follows the policy file', () => {
+  it('picks up a changed file, refuses an invalid one (the last valid stays), and follows the fix', async () => {
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-policy-'));
+    const file = path.join(dir, 'policy.json');
+    const write = (value: unknown) => fs.writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+    write(raw());
+    const changes: string[] = [];
+    const errors: string[] = [];
+    const followed = followPolicyFile(file, { onChange: (p) => changes.push(p.version), onError: (e) => errors.push(e.message) }, 20);
+    const waitFor = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 300 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(done(), `${what}; changes ${changes.length}, errors ${errors.join(' | ')}`).toBe(true);
+    };
+    try {
+      expect(followed.current().version).toBe(shipped.version);
+      const shorter = raw();
+      shorter.environments.sandbox.maxAccess = '170 days';
+      write(shorter);
+      await waitFor('the shorter maxAccess', () => changes.length === 1);
+      expect(followed.current().environments.sandbox.maxAccess).toBe(170 * 86_400_000);
+      expect(followed.current().version).not.toBe(shipped.version);
+
+      write('{ "scopes": ');
+      await waitFor('the broken file', () => errors.length >= 1);
+      expect(errors[0]).toMatch(/not valid JSON/);
+      expect(followed.current().environments.sandbox.maxAccess).toBe(170 * 86_400_000);
+
+      write(raw());
+      await waitFor('the fix', () => changes.length === 2);
+      expect(followed.current().version).toBe(shipped.version);
+    } finally {
+      followed.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
