@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, generateOpaqueToken } from '../../domain/api-key.js';
 import { freePort } from '../../runtime/dev-server.js';
-import { startGateway } from '../../runtime/gateway.js';
+import { startGateway, type GatewayMode } from '../../runtime/gateway.js';
 import { InMemoryRateLimiter } from '../../api/rate-limit.js';
 import { serveApp } from '../helpers/gateway.js';
 import { activePartner, baseSubmission } from '../helpers/partners.js';
@@ -13,9 +13,10 @@ import { startStack, type Stack } from '../helpers/stack.js';
 
 /**
  * An attacker with the source, against the boundaries issue #11 hardened: the real API on a real
- * socket, a real nginx in front of an upstream that records everything it receives (headers too),
- * requests written byte for byte, concurrent ones arriving in one event-loop poll. Each test is an
- * attack that failed, kept so it keeps failing (gateway-paths.test.ts covers the path spellings).
+ * socket, a real nginx in both modes (auth_request, and the Lua edge on cached verdicts) in front
+ * of an upstream that records everything it receives (headers too), requests written byte for
+ * byte, concurrent ones arriving in one event-loop poll. Each test is an attack that failed, kept
+ * so it keeps failing (gateway-paths.test.ts covers the path spellings).
  */
 const FAILURES = 10;
 const GATEWAY_FAILURES = 10;
@@ -38,7 +39,9 @@ const limiter = new CountingLimiter();
 let stack: Stack;
 let api: Awaited<ReturnType<typeof serveApp>>;
 let recorder: http.Server;
-let gateway: Awaited<ReturnType<typeof startGateway>>;
+/** both ways nginx can decide: asking the API every time, and on verdicts cached at the edge (Lua) */
+const modes: GatewayMode[] = ['auth_request', 'edge'];
+const gateways = new Map<GatewayMode, Awaited<ReturnType<typeof startGateway>>>();
 const t: Record<string, string> = {};
 let ordersKey: string;
 
@@ -66,16 +69,23 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
   await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
-  gateway = await startGateway({
-    port: await freePort(),
-    apiUpstream: `127.0.0.1:${api.port}`,
-    upstream: `127.0.0.1:${(recorder.address() as AddressInfo).port}`,
-    gatewayToken: t.gw!,
-    runtimeDir: path.join(stack.dir, 'gateway-attacks'),
-  });
+  for (const mode of modes) {
+    gateways.set(
+      mode,
+      await startGateway({
+        port: await freePort(),
+        apiUpstream: `127.0.0.1:${api.port}`,
+        upstream: `127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+        gatewayToken: t.gw!,
+        runtimeDir: path.join(stack.dir, `gateway-attacks-${mode}`),
+        mode,
+        failedKeysPerMinute: GATEWAY_FAILURES,
+      }),
+    );
+  }
 }, 120_000);
 afterAll(async () => {
-  await gateway?.stop();
+  for (const gateway of gateways.values()) await gateway.stop();
   recorder?.closeAllConnections();
   await new Promise<void>((r) => (recorder ? recorder.close(() => r()) : r()));
   await api?.close();
@@ -110,9 +120,9 @@ function rawRequest(port: number, requestLine: string, headers: [string, string]
   });
 }
 
-const gatewayPort = () => Number(new URL(gateway.url).port);
-const viaGateway = (method: string, target: string, headers: [string, string][] = [], key = ordersKey, localAddress?: string) =>
-  rawRequest(gatewayPort(), `${method} ${target} HTTP/1.0`, [['x-api-key', key], ...headers], localAddress);
+const gatewayPort = (mode: GatewayMode) => Number(new URL(gateways.get(mode)!.url).port);
+/** A client address of its own per mode: the API's failed-key budget is per client, whichever gateway asks. */
+const clientOf = (mode: GatewayMode, host: number) => `127.0.${modes.indexOf(mode) + 1}.${host}`;
 
 async function watch<T>(send: () => Promise<T>): Promise<{ result: T; reached: Received[] }> {
   const before = received.length;
@@ -125,7 +135,10 @@ async function clearOfMinuteBoundary(needMs = 15_000) {
   if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
 }
 
-describe('gateway: what the client sends beside the path', () => {
+describe.each(modes)('gateway (%s): what the client sends beside the path', (mode) => {
+  const viaGateway = (method: string, target: string, headers: [string, string][] = [], key = ordersKey, localAddress?: string) =>
+    rawRequest(gatewayPort(mode), `${method} ${target} HTTP/1.0`, [['x-api-key', key], ...headers], localAddress);
+
   it('identity headers a client forges are replaced, and headers naming a target or verdict change nothing', async () => {
     const { result, reached } = await watch(() =>
       viaGateway('GET', '/orders/1', [
@@ -157,7 +170,7 @@ describe('gateway: what the client sends beside the path', () => {
     await clearOfMinuteBoundary();
     const statuses: number[] = [];
     for (let i = 0; i < GATEWAY_FAILURES + 3; i++) {
-      const res = await viaGateway('GET', '/orders/1', [['x-forwarded-for', `10.1.0.${i}`], ['x-real-ip', `10.2.0.${i}`], ['x-original-remote-addr', `10.3.0.${i}`]], generateApiKey('sandbox').apiKey, '127.0.0.21');
+      const res = await viaGateway('GET', '/orders/1', [['x-forwarded-for', `10.1.0.${i}`], ['x-real-ip', `10.2.0.${i}`], ['x-original-remote-addr', `10.3.0.${i}`]], generateApiKey('sandbox').apiKey, clientOf(mode, 21));
       statuses.push(res.status);
     }
     expect(statuses.slice(0, GATEWAY_FAILURES)).toEqual(new Array(GATEWAY_FAILURES).fill(401));
@@ -180,7 +193,7 @@ describe('gateway: what the client sends beside the path', () => {
   it('every request of a keep-alive connection is decided on its own', async () => {
     const before = received.length;
     const text = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect({ port: gatewayPort(), host: '127.0.0.1' });
+      const socket = net.connect({ port: gatewayPort(mode), host: '127.0.0.1' });
       let out = '';
       socket.on('data', (d) => {
         out += d.toString('latin1');
@@ -255,13 +268,13 @@ describe('failure budgets under concurrency', () => {
     expect(limiter.taken.get('auth-failures:127.0.0.31')).toBe(FAILURES);
   });
 
-  it('200 wrong keys arriving together at nginx from one client: no more than the budget are checked', async () => {
+  it.each(modes)('200 wrong keys arriving together at nginx (%s) from one client: no more than the budget are checked', async (mode) => {
     await clearOfMinuteBoundary();
-    const statuses = await volley(200, '127.0.0.32', gatewayPort(), () => `GET /orders/1 HTTP/1.0\r\nhost: partner-api\r\nx-api-key: ${generateApiKey('sandbox').apiKey}\r\n\r\n`);
+    const statuses = await volley(200, clientOf(mode, 32), gatewayPort(mode), () => `GET /orders/1 HTTP/1.0\r\nhost: partner-api\r\nx-api-key: ${generateApiKey('sandbox').apiKey}\r\n\r\n`);
     expect(statuses.filter((a) => a.status === 401)).toHaveLength(GATEWAY_FAILURES);
     expect(statuses.filter((a) => a.status === 429)).toHaveLength(200 - GATEWAY_FAILURES);
     // the answers alone cannot show it (past the budget a checked failure is a 429 too): the keys looked at
-    expect(limiter.taken.get('gateway-failed-keys:127.0.0.32')).toBe(GATEWAY_FAILURES);
+    expect(limiter.taken.get(`gateway-failed-keys:${clientOf(mode, 32)}`)).toBe(GATEWAY_FAILURES);
   });
 });
 
