@@ -26,6 +26,7 @@ local shared = ngx.shared
 local verdicts = shared.partner_verdicts
 local marks = shared.partner_marks
 local counters = shared.partner_counters
+local usage = shared.partner_usage
 local now = ngx.now
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 local byte, sub, find, match = string.byte, string.sub, string.find, string.match
@@ -403,6 +404,8 @@ function M.access()
   end
   ngx.var.rate_limit_policy = policy
   ngx.var.rate_limit = '"' .. entry.tier .. '";r=' .. remaining .. ';t=' .. max(1, ceil(reset))
+  -- usage evidence for recertification, reported to the API by worker 0 (report_usage below)
+  usage:incr(key_id .. ' ' .. scope .. ' ' .. floor(t / 60), 1, 0, 600)
   ngx.var.partner_id = entry.partnerId
   ngx.var.partner_scopes = entry.scopeList
   ngx.var.upstream_target = target.target
@@ -514,6 +517,59 @@ local function follow(premature)
   end
 end
 
+-------------------------------------------------------------------------------- usage
+-- What passed on cached verdicts, per key and scope, as POST /v1/gateway/usage (the API records it
+-- as /auth records what it lets through). Counted per minute bucket: a bucket older than the last
+-- minute is no longer written, so it is read and deleted whole; the current ones are read and
+-- decremented by what was read. A report the API did not take is added back.
+local USAGE_EVERY = 2
+local MAX_USAGE_REPORT, MAX_USAGE_COUNT = 500, 100000
+
+local function post_json(path, body)
+  local host, port = match(settings.apiUpstream, '^(.+):(%d+)$')
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(2000, 5000, 10000)
+  local ok, err = sock:connect(host, tonumber(port))
+  if not ok then return nil, err end
+  ok, err = sock:send('POST ' .. path .. ' HTTP/1.1\r\nHost: partner-access\r\nAuthorization: Bearer ' .. settings.gatewayToken ..
+    '\r\nContent-Type: application/json\r\nContent-Length: ' .. #body .. '\r\nConnection: close\r\n\r\n' .. body)
+  if not ok then sock:close() return nil, err end
+  local response, rerr = read_response(sock)
+  sock:close()
+  if not response then return nil, rerr end
+  return response.status
+end
+
+local function report_usage()
+  local bucket_now = floor(now() / 60)
+  local uses, taken, total = {}, {}, 0
+  for _, name in ipairs(usage:get_keys(0)) do
+    if #uses >= MAX_USAGE_REPORT or total >= MAX_USAGE_COUNT then break end
+    local key_id, scope, bucket = match(name, '^(%S+) (%S+) (%d+)$')
+    local count = usage:get(name) or 0
+    local take = min(count, MAX_USAGE_COUNT - total)
+    if key_id and take > 0 then
+      usage:incr(name, -take)
+      uses[#uses + 1] = { keyId = key_id, scope = scope, count = take }
+      taken[#taken + 1] = { name, take }
+      total = total + take
+    end
+    if key_id and tonumber(bucket) < bucket_now - 1 and take == count then usage:delete(name) end
+  end
+  if #uses == 0 then return end
+  local status, err = post_json('/v1/gateway/usage', cjson.encode({ uses = uses }))
+  if status ~= 204 then
+    ngx.log(ngx.WARN, 'gateway usage: report not taken (', err or status, '); kept for the next one')
+    for _, t in ipairs(taken) do usage:incr(t[1], t[2], 0, 600) end
+  end
+end
+
+local function report_usage_forever()
+  -- also when nginx stops (premature): what was counted is reported on the way out
+  local ok, err = pcall(report_usage)
+  if not ok then ngx.log(ngx.ERR, 'gateway usage: ', err) end
+end
+
 -------------------------------------------------------------------------------- start-up
 function M.init(settings_file)
   local file = assert(io.open(settings_file, 'rb'))
@@ -529,6 +585,8 @@ function M.init_worker()
   if ngx.worker.id() == 0 then
     local ok, err = ngx.timer.at(0, follow)
     if not ok then ngx.log(ngx.ERR, 'gateway feed: cannot start: ', err) end
+    ok, err = ngx.timer.every(USAGE_EVERY, report_usage_forever)
+    if not ok then ngx.log(ngx.ERR, 'gateway usage: cannot start: ', err) end
   end
 end
 

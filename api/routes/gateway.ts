@@ -14,7 +14,7 @@ import { bearerSecurity, problemResponses } from '../openapi.js';
 import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import { Problem, problemResponse, problems } from '../problem.js';
 import { createRouter } from '../router.js';
-import { introspectionResponseSchema } from '../../schema/api.js';
+import { introspectionResponseSchema, scopeNameSchema } from '../../schema/api.js';
 import { gatewayChangesAfter, latestGatewayChange } from '../../schema/repositories/gateway-changes.js';
 
 const route = createRoute({
@@ -78,6 +78,37 @@ const changesRoute = createRoute({
     },
     ...problemResponses(400, 401, 403),
   },
+});
+
+/** At most this many key-and-scope counts per report (the API's 64 KiB body limit holds them). */
+export const MAX_USAGE_REPORT = 500;
+/** At most this many uses per report (an edge reports every few seconds; it splits bigger counts). */
+export const MAX_USAGE_COUNT = 100_000;
+
+const usageRoute = createRoute({
+  method: 'post',
+  path: '/usage',
+  summary:
+    'The edge gateway reports the requests it let through on cached verdicts (issue #14): counts per key id and scope since its last report, recorded as usage evidence for recertification like the requests /auth lets through',
+  security: bearerSecurity,
+  middleware: [requireRole('gateway')] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z.strictObject({
+            uses: z
+              .array(z.strictObject({ keyId: z.string().regex(/^[0-9A-Za-z]{16}$/), scope: scopeNameSchema, count: z.number().int().min(1).max(MAX_USAGE_COUNT) }))
+              .max(MAX_USAGE_REPORT)
+              // each count is recorded one by one (below): a report's work stays bounded
+              .refine((uses) => uses.reduce((sum, u) => sum + u.count, 0) <= MAX_USAGE_COUNT, { message: `at most ${MAX_USAGE_COUNT} uses per report` }),
+          }),
+        },
+      },
+    },
+  },
+  responses: { 204: { description: 'Recorded' }, ...problemResponses(400, 401, 403, 413, 415) },
 });
 
 function keyFrom(headers: { get(name: string): string | undefined }): string | undefined {
@@ -196,6 +227,14 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
     // introspect() has parsed it already; a live verdict implies a well-formed key
     if (!parsed.ok) throw refuse(401, parsed.reason);
     return c.json({ keyId: parsed.keyId, ...verdict }, 200);
+  });
+
+  app.openapi(usageRoute, async (c) => {
+    const { uses } = c.req.valid('json');
+    // UsageRecorder keeps the last use and the day's count per key and scope (both are what a
+    // recertification reads); one record() per request let through, as /auth does.
+    for (const use of uses) for (let i = 0; i < use.count; i++) usage.record(use.keyId, use.scope);
+    return c.body(null, 204);
   });
 
   app.openapi(changesRoute, async (c) => {

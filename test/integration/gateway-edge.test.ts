@@ -47,18 +47,26 @@ afterAll(async () => {
 const get = (route: string, key: string, headers: Record<string, string> = {}) =>
   fetch(`${edge.gateway.url}${route}`, { headers: { 'x-api-key': key, ...headers } });
 
-/** The last access-log line for `partnerId`'s requests (the edge logs hit / miss / the refusal reason). */
-const lastReason = () => {
-  const lines = fs.readFileSync(path.join(stack.dir, 'gateway', 'access.log'), 'utf8').trim().split('\n');
-  return /reason=(\S*)/.exec(lines[lines.length - 1] ?? '')?.[1];
-};
+const accessLog = () => fs.readFileSync(path.join(stack.dir, 'gateway', 'access.log'), 'utf8').trim().split('\n');
+
+/**
+ * A request and the reason the edge logged for it (hit, miss, or why it refused). nginx writes the
+ * line after the response is sent, so it is awaited.
+ */
+async function withReason(send: () => Promise<Response>): Promise<{ res: Response; reason: string | undefined }> {
+  const before = accessLog().length;
+  const res = await send();
+  await res.body?.cancel().catch(() => undefined);
+  const line = await eventually(async () => accessLog()[before], 5000, 5);
+  return { res, reason: /reason=(\S*)/.exec(line)?.[1] };
+}
 
 /** Warm: the key passes and the next request is served from the cache. */
 async function warm(key: string, route = '/orders/1') {
   await eventually(async () => {
-    const res = await get(route, key);
+    const { res, reason } = await withReason(() => get(route, key));
     expect(res.status).toBe(200);
-    return lastReason() === 'hit';
+    return reason === 'hit';
   }, 10_000, 50);
 }
 
@@ -92,6 +100,13 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     expect(res.headers.get('ratelimit-policy')).toBe('"standard";q=1000;w=10');
     expect(res.headers.get('ratelimit')).toMatch(/^"standard";r=\d+;t=\d+$/);
     await warm(p.apiKey);
+    // what passed on cached verdicts reaches the usage evidence (the edge reports it every 2 s)
+    for (let i = 0; i < 5; i++) expect((await get('/orders/1', p.apiKey)).status).toBe(200);
+    const used = await eventually(async () => {
+      const row = await stack.db.selectFrom('usage_counters').select('count').where('key_id', '=', p.keyId).where('scope', '=', 'orders:read').executeTakeFirst();
+      return row && row.count >= 7 ? row.count : undefined;
+    }, 10_000, 200);
+    expect(used).toBeGreaterThanOrEqual(7);
   });
 
   it('revoked, suspended, narrowed: refused at the gateway within the bound, cache warm', async () => {
@@ -156,11 +171,12 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     await warm(p.apiKey);
     const forged = forgedFrom(p.apiKey);
     expect(forged).not.toBe(p.apiKey);
-    const res = await get('/orders/1', forged);
-    expect(res.status).toBe(401);
-    expect(lastReason()).toBe('unknown');
-    expect((await get('/orders/1', p.apiKey)).status).toBe(200);
-    expect(lastReason()).toBe('hit');
+    const refused = await withReason(() => get('/orders/1', forged));
+    expect(refused.res.status).toBe(401);
+    expect(refused.reason).toBe('unknown');
+    const real = await withReason(() => get('/orders/1', p.apiKey));
+    expect(real.res.status).toBe(200);
+    expect(real.reason).toBe('hit');
   });
 
   it('a tier change reaches the edge: 429 with RateLimit-Policy, RateLimit and Retry-After', async () => {
