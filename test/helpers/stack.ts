@@ -134,7 +134,10 @@ export async function startStack(opts: StackOptions = {}) {
     startWorker,
     stopWorker,
     spawnWorkerProcess,
+    /** the SQLite file; with TEST_DATABASE=postgres nothing is there: use `databaseUrl` or `db` */
     dbFile,
+    /** DATABASE_URL for a process of this stack (`npm run api` / `npm run worker`), on either dialect */
+    databaseUrl: postgresUrl ?? `sqlite:${dbFile}`,
     pickupKeyHex,
     address,
     /** Stops everything; before the files go, their database and logs are scanned for secrets (NHI2). */
