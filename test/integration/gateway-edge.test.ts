@@ -233,6 +233,42 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
   });
 });
 
+describe('edge mode: cut off from the API, cached verdicts are honoured for a bounded time', () => {
+  it(`a cached key passes while the feed is lost, and is refused once what the gateway knows is older than GATEWAY_STALE_TTL`, async () => {
+    const staleTtl = 30;
+    const cutOff = await startGatewayFor(stack, t.gw!, { mode: 'edge', staleTtlSeconds: staleTtl, runtimeDir: path.join(stack.dir, 'gateway-stale') });
+    try {
+      const p = await activePartner(stack, { sponsor: t.alice! });
+      const status = async () => {
+        const res = await fetch(`${cutOff.gateway.url}/orders/1`, { headers: { 'x-api-key': p.apiKey } });
+        await res.body?.cancel();
+        return res.status;
+      };
+      await eventually(async () => (await status()) === 200 && (await status()) === 200, 10_000, 50);
+      let cut = 0;
+      const seen: { at: number; status: number }[] = [];
+      await cutOff.restartApi(async () => {
+        cut = Date.now();
+        while (Date.now() - cut < (staleTtl + 5) * 1000) {
+          const s = await status();
+          seen.push({ at: Date.now() - cut, status: s });
+          if (s !== 200) break;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      });
+      // honoured at first; refused (the API cannot be asked) within the TTL of the last poll's start
+      expect(seen[0]!.status).toBe(200);
+      const refused = seen.find((s) => s.status !== 200);
+      expect(refused, JSON.stringify(seen.slice(-3))).toMatchObject({ status: 503 });
+      expect(refused!.at).toBeLessThanOrEqual(staleTtl * 1000 + 1000);
+      // back: the key passes again
+      await eventually(async () => (await status()) === 200, 10_000, 50);
+    } finally {
+      await cutOff.stop();
+    }
+  }, 90_000);
+});
+
 describe('edge mode: failed keys are budgeted per client at the edge', () => {
   it('after the budget a client gets 429 + Retry-After before its key is looked at; another client is unaffected', async () => {
     const budgeted = await startGatewayFor(stack, t.gw!, { mode: 'edge', failedKeysPerMinute: 5, runtimeDir: path.join(stack.dir, 'gateway-budget') });
