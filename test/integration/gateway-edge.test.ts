@@ -233,6 +233,37 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
   });
 });
 
+describe('edge mode: what a client can send', () => {
+  it('never a 500: odd methods, keys, headers and targets get 4xx answers', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    const port = Number(new URL(edge.gateway.url).port);
+    const keys = ['', ' ', 'pap_', 'pap_AAAAAAAAAAAAAAAA_1_x', `pap_${p.keyId}_9999999999_${'0'.repeat(64)}`, 'pak_', 'x'.repeat(300), 'pak_test_\u00ff\u00fe', p.apiKey + ' ', `${p.apiKey}, ${p.apiKey}`];
+    const statuses = new Set<number>();
+    for (const key of keys) {
+      for (const header of ['x-api-key', 'authorization']) {
+        const value = header === 'authorization' ? `Bearer ${key}` : key;
+        const res = await rawGet(port, '/orders/1', { [header]: value });
+        statuses.add(res.status);
+        expect(res.status, `${header}: ${JSON.stringify(value)}`).toBeLessThan(500);
+      }
+    }
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer', 'bearer  ', `BEARER ${p.apiKey}`]) {
+      expect((await rawGet(port, '/orders/1', { authorization })).status, authorization).toBeLessThan(500);
+    }
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'FOO']) {
+      const res = await fetch(`${edge.gateway.url}/orders/1`, { method, headers: { 'x-api-key': p.apiKey }, ...(method === 'POST' || method === 'PUT' ? { body: '{}' } : {}) });
+      await res.body?.cancel();
+      expect(res.status, method).toBeLessThan(500);
+    }
+    for (const target of ['/orders/%zz', '/orders/%C0%AF', `/orders/${'a'.repeat(5000)}`, '/orders/?' + 'q'.repeat(4100), '/%EF%BC%8F', '/orders/\u00e9']) {
+      const res = await rawGet(port, target, { 'x-api-key': p.apiKey });
+      expect(res.status, target.slice(0, 40)).toBeLessThan(500);
+    }
+    expect(statuses.has(401)).toBe(true);
+  });
+});
+
 describe('edge mode: cut off from the API, cached verdicts are honoured for a bounded time', () => {
   it(`a cached key passes while the feed is lost, and is refused once what the gateway knows is older than GATEWAY_STALE_TTL`, async () => {
     const staleTtl = 30;
