@@ -1,8 +1,8 @@
 /**
  * What the dialect chosen in schema/db.ts means for the few statements that cannot be written
- * the same way on both: migrations (types, triggers) and row locks. Everything else is
- * dialect-neutral Kysely. Kept apart from db.ts so migrations and repositories can import it
- * without importing the migration list back (db.ts → migrations → db.ts).
+ * the same way on both: migrations (types, triggers), row locks and a sequence's last number.
+ * Everything else is dialect-neutral Kysely. Kept apart from db.ts so migrations and
+ * repositories can import it without importing the migration list back (db.ts → migrations → db.ts).
  */
 import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
 
