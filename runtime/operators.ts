@@ -35,5 +35,9 @@ export async function revokeOperator(db: Db, name: string): Promise<void> {
  */
 export async function ensureFirstAdmin(db: Db, adminToken: string | undefined): Promise<string | undefined> {
   if (await hasOperators(db)) return undefined;
-  return createOperator(db, 'admin', ['admin'], adminToken);
+  const token = adminToken ?? generateOpaqueToken('pat');
+  if (!token.startsWith('pat_')) throw new OperatorError('operator tokens start with pat_');
+  // Several API processes may start at once on one database: one of them creates the admin, the
+  // others find the name taken and go on (none of them fails its start over it).
+  return (await insertOperator(db, { name: 'admin', roles: ['admin'], tokenHash: hashToken(token), at: new Date().toISOString() })) ? token : undefined;
 }
