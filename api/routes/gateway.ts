@@ -15,7 +15,7 @@ import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import { Problem, problemResponse, problems } from '../problem.js';
 import { createRouter } from '../router.js';
 import { introspectionResponseSchema, scopeNameSchema } from '../../schema/api.js';
-import { gatewayChangesAfter, latestGatewayChange } from '../../schema/repositories/gateway-changes.js';
+import { gatewayChangesAfter, latestGatewayChange, pruneGatewayChanges } from '../../schema/repositories/gateway-changes.js';
 
 const route = createRoute({
   method: 'get',
@@ -45,6 +45,9 @@ const verdictRoute = createRoute({
 
 /** The long poll's longest wait: below nginx's and proxies' usual 60 s idle timeouts. */
 export const MAX_CHANGES_WAIT_SECONDS = 25;
+/** How long changes are kept: a gateway cut off longer than this starts over (reset). */
+const FEED_RETENTION_MS = 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
 /** How often a waiting long poll looks at the table: the feed's share of revocation → refusal. */
 const CHANGES_POLL_MS = 20;
 
@@ -139,6 +142,7 @@ function gatewayClient(c: Context<AppEnv>): string {
 export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageRecorder, routes: () => GatewayRoutes) {
   const app = createRouter();
   const failedKeys = failureBudget(limiter, 'gateway-failed-keys', rateLimits(deps.limits).introspectionFailuresPerMinute);
+  let lastPruned = 0;
   app.openapi(route, async (c) => {
     const config = routes();
     // nginx understands only 2xx/401/403 from auth_request: any other status the client should
@@ -239,6 +243,12 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
 
   app.openapi(changesRoute, async (c) => {
     const { after, wait } = c.req.valid('query');
+    // The feed's readers keep it short: changes older than FEED_RETENTION_MS go, at most hourly per
+    // process (a gateway further behind gets reset: true and starts over with an empty cache).
+    if (Date.now() - lastPruned > PRUNE_EVERY_MS) {
+      lastPruned = Date.now();
+      void pruneGatewayChanges(deps.db, new Date(lastPruned - FEED_RETENTION_MS).toISOString()).catch(() => undefined);
+    }
     const deadline = Date.now() + wait * 1000;
     const aborted = c.req.raw.signal;
     // The feed lives in the database (every API process answers alike); a waiting poll looks at

@@ -233,6 +233,52 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
   });
 });
 
+describe('the change feed (GET /v1/gateway/changes)', () => {
+  it('gateway role only; every change in order from the cursor; answers at once when there are rows', async () => {
+    expect((await stack.call('GET', '/v1/gateway/changes', { token: t.alice })).status).toBe(403);
+    expect((await stack.call('GET', '/v1/gateway/changes?after=-1', { token: t.gw })).status).toBe(400);
+    expect((await stack.call('GET', '/v1/gateway/changes?wait=26', { token: t.gw })).status).toBe(400);
+    const head = await stack.call('GET', '/v1/gateway/changes', { token: t.gw });
+    expect(head.json).toMatchObject({ changes: [], reset: false });
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await stack.db.updateTable('partners').set({ rate_limit_tier: 'tiny' }).where('id', '=', p.partnerId).execute();
+    await stack.db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', p.keyId).execute();
+    const started = Date.now();
+    const page = await stack.call('GET', `/v1/gateway/changes?after=${head.json.cursor}`, { token: t.gw });
+    expect(Date.now() - started).toBeLessThan(1000);
+    const mine = (page.json.changes as { seq: number; partnerId: string; keyId: string | null; kind: string }[]).filter((c) => c.partnerId === p.partnerId);
+    expect(mine.map((c) => [c.kind, c.keyId])).toEqual(
+      expect.arrayContaining([
+        ['credential.created', p.keyId],
+        ['partner.rate_limit_tier', null],
+        ['credential.status', p.keyId],
+      ]),
+    );
+    const seqs = (page.json.changes as { seq: number }[]).map((c) => c.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(page.json.cursor).toBe(seqs.at(-1));
+    // a change no gateway needs to hear about (the name) is not on the feed
+    await stack.db.updateTable('partners').set({ name: 'Renamed' }).where('id', '=', p.partnerId).execute();
+    const quiet = await stack.call('GET', `/v1/gateway/changes?after=${page.json.cursor}&wait=0`, { token: t.gw });
+    expect(quiet.json).toEqual({ changes: [], cursor: page.json.cursor, reset: false });
+  });
+
+  it('a cursor older than what is kept (pruned) gets reset: true and the head', async () => {
+    const { pruneGatewayChanges } = await import('../../schema/repositories/gateway-changes.js');
+    const head = await stack.call('GET', '/v1/gateway/changes', { token: t.gw });
+    expect(head.json.cursor).toBeGreaterThan(2);
+    // keep only the newest change
+    const newest = await stack.db.selectFrom('gateway_changes').select('at').orderBy('seq', 'desc').limit(1).executeTakeFirstOrThrow();
+    await pruneGatewayChanges(stack.db, newest.at);
+    const stale = await stack.call('GET', '/v1/gateway/changes?after=1&wait=0', { token: t.gw });
+    expect(stale.json).toEqual({ changes: [], cursor: head.json.cursor, reset: true });
+    const current = await stack.call('GET', `/v1/gateway/changes?after=${head.json.cursor}&wait=0`, { token: t.gw });
+    expect(current.json.reset).toBe(false);
+    // a cursor from another database (ahead of the head) is reset too
+    expect((await stack.call('GET', `/v1/gateway/changes?after=${head.json.cursor + 1000}&wait=0`, { token: t.gw })).json.reset).toBe(true);
+  });
+});
+
 describe('edge mode: what a client can send', () => {
   it('never a 500: odd methods, keys, headers and targets get 4xx answers', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
