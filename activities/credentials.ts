@@ -27,6 +27,7 @@ export async function issueCredential(db: Db, pickupKey: Buffer, input: IssueCre
     environment: input.environment,
     expiresAt: input.expiresAt,
     sealed: seal(pickupKey, apiKey, keyId),
+    purpose: input.purpose,
     at: now,
     audit: {
       eventKey: `${input.partnerId}:credential${input.version}`,

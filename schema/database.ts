@@ -85,6 +85,8 @@ export interface CredentialPickupsTable {
   partner_id: string;
   /** AES-256-GCM sealed plaintext, bound to the key id; wiped at pickup */
   sealed: string | null;
+  /** why the key was issued: the request token picks up only `approval`'s; the rotate request hands out `rotation`'s */
+  purpose: PickupPurpose;
   created_at: string;
   picked_up_at: string | null;
 }
@@ -209,6 +211,8 @@ export interface RateLimitWindowsTable {
   /** epoch ms after which the row weighs nothing: window_start + 2 windows */
   expires_at: number;
 }
+
+export type PickupPurpose = 'approval' | 'rotation';
 
 export type PartnerRow = Selectable<PartnersTable>;
 export type NewPartner = Insertable<PartnersTable>;

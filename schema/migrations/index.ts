@@ -4,6 +4,7 @@ import * as idempotencyScopes from './2026_11_23_002_idempotency_scopes.js';
 import * as requestTokenIndex from './2026_11_23_003_request_token_index.js';
 import * as gatewayChanges from './2026_12_05_004_gateway_changes.js';
 import * as rateLimitWindows from './2026_12_05_005_rate_limit_windows.js';
+import * as pickupPurpose from './2026_12_05_006_pickup_purpose.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '2026_11_23_003_request_token_index': requestTokenIndex,
   '2026_12_05_004_gateway_changes': gatewayChanges,
   '2026_12_05_005_rate_limit_windows': rateLimitWindows,
+  '2026_12_05_006_pickup_purpose': pickupPurpose,
 };
 
 export const migrationProvider: MigrationProvider = {

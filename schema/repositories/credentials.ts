@@ -1,6 +1,6 @@
 import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
-import type { CredentialsTable } from '../database.js';
+import type { CredentialsTable, PickupPurpose } from '../database.js';
 import type { Db } from '../db.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
@@ -72,6 +72,7 @@ export interface NewCredential {
   expiresAt: string;
   /** the plaintext sealed to the key id, for one pickup */
   sealed: string;
+  purpose: PickupPurpose;
   at: string;
   audit: AuditEventInput;
 }
@@ -106,32 +107,38 @@ export function recordIssuedCredential(db: Db, key: NewCredential): Promise<{ is
         revoke_reason: null,
       })
       .execute();
-    await trx.insertInto('credential_pickups').values({ key_id: key.keyId, partner_id: key.partnerId, sealed: key.sealed, created_at: key.at, picked_up_at: null }).execute();
+    await trx
+      .insertInto('credential_pickups')
+      .values({ key_id: key.keyId, partner_id: key.partnerId, sealed: key.sealed, purpose: key.purpose, created_at: key.at, picked_up_at: null })
+      .execute();
     return { issued: true as const };
   });
 }
 
-/** The partner's pickup copies, newest key first; `sealed` is null once picked up or wiped. */
-export function pickupsOf(db: Db, partnerId: string): Promise<{ key_id: string; sealed: string | null }[]> {
+/** The partner's pickup copies of one purpose, newest key first; `sealed` is null once picked up or wiped. */
+export function pickupsOf(db: Db, partnerId: string, purpose: PickupPurpose): Promise<{ key_id: string; sealed: string | null }[]> {
   return db
     .selectFrom('credential_pickups')
     .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
     .select(['credential_pickups.key_id', 'credential_pickups.sealed'])
     .where('credential_pickups.partner_id', '=', partnerId)
+    .where('credential_pickups.purpose', '=', purpose)
     .orderBy('credentials.version', 'desc')
     .execute();
 }
 
 /**
- * Takes the one-time copy of a key: the first caller gets the sealed plaintext, the copy is wiped
- * in the same transaction, every later caller gets nothing.
+ * Takes the one-time copy of a key issued for `purpose`: the first caller gets the sealed
+ * plaintext, the copy is wiped in the same transaction, every later caller (and any caller asking
+ * for another purpose) gets nothing.
  */
-export function claimPickup(db: Db, keyId: string, at: string): Promise<{ sealed: string; expiresAt: string } | undefined> {
+export function claimPickup(db: Db, keyId: string, purpose: PickupPurpose, at: string): Promise<{ sealed: string; expiresAt: string } | undefined> {
   return db.transaction().execute(async (trx) => {
     const claimed = await trx
       .updateTable('credential_pickups')
       .set({ picked_up_at: at })
       .where('key_id', '=', keyId)
+      .where('purpose', '=', purpose)
       .where('picked_up_at', 'is', null)
       .where('sealed', 'is not', null)
       .executeTakeFirst();

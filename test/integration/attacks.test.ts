@@ -7,6 +7,7 @@ import { generateApiKey, generateOpaqueToken } from '../../domain/api-key.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGateway, type GatewayMode } from '../../runtime/gateway.js';
 import { InMemoryRateLimiter } from '../../api/rate-limit.js';
+import { rotateCredentialUpdate, workflowIdFor } from '../../workflows/messages.js';
 import { serveApp } from '../helpers/gateway.js';
 import { activePartner, baseSubmission } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -276,6 +277,43 @@ describe('failure budgets under concurrency', () => {
     // the answers alone cannot show it (past the budget a checked failure is a 429 too): the keys looked at
     expect(limiter.taken.get(`gateway-failed-keys:${clientOf(mode, 32)}`)).toBe(GATEWAY_FAILURES);
   });
+});
+
+describe('a rotation’s new key', () => {
+  it('is never handed to the request token, not even while the rotation runs; a retried rotate gets the key of its cut-off first attempt', async () => {
+    const { partnerId, requestToken, apiKey, keyId } = await activePartner(stack, { sponsor: t.alice! }, { name: 'Rotating' });
+    // the request token hammers pickup while the partner rotates
+    let stop = false;
+    const sniped: number[] = [];
+    const sniper = (async () => {
+      while (!stop) {
+        const res = await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, { token: requestToken });
+        sniped.push(res.status);
+        await new Promise((r) => setImmediate(r)); // the app runs in this process: let the Temporal client's I/O in
+      }
+    })();
+    const rotated = await stack.call('POST', `/v1/partners/${partnerId}/credentials/rotate`, { token: apiKey });
+    stop = true;
+    await sniper;
+    expect(rotated.status, rotated.text).toBe(200);
+    expect(sniped.length).toBeGreaterThan(0);
+    expect(sniped.every((status) => status === 410), JSON.stringify(sniped)).toBe(true);
+
+    // a rotation whose answer was lost (the workflow issued the key, the API never handed it out):
+    // the request token still gets nothing, the partner's retry with its current key gets that key
+    const next = await activePartner(stack, { sponsor: t.alice! }, { name: 'Rotating, cut off' });
+    const issued = await stack.client.workflow
+      .getHandle(workflowIdFor(next.partnerId))
+      .executeUpdate(rotateCredentialUpdate, { args: [{ currentKeyId: next.keyId, actor: { kind: 'partner', partnerId: next.partnerId } }] });
+    expect(issued.issued?.keyId).toBeTruthy();
+    expect((await stack.call('POST', `/v1/partners/${next.partnerId}/credentials/pickup`, { token: next.requestToken })).status).toBe(410);
+    const retried = await stack.call('POST', `/v1/partners/${next.partnerId}/credentials/rotate`, { token: next.apiKey });
+    expect(retried.status, retried.text).toBe(200);
+    expect(retried.json.keyId).toBe(issued.issued!.keyId);
+    expect(retried.json.keyId).not.toBe(next.keyId);
+    expect((await stack.call('POST', '/v1/introspect', { token: t.gw!, body: { token: retried.json.apiKey } })).json.active).toBe(true);
+    expect(keyId).not.toBe(rotated.json.keyId);
+  }, 60_000);
 });
 
 describe('Idempotency-Key under concurrency', () => {
