@@ -26,6 +26,7 @@ import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
 import { refuseDuplicateKeys } from './validation.js';
 import { createRouter } from './router.js';
+import { isTransientDatabaseError } from '../schema/db.js';
 
 export type App = ReturnType<typeof createApp>;
 
@@ -103,10 +104,9 @@ export function createApp(deps: AppDeps) {
       return problemResponse(c, new Problem(err.status as Problem['status'], err.message || 'Error', err.message || undefined));
     }
     if (err instanceof SyntaxError) return problemResponse(c, problems.badRequest('the body is not valid JSON'));
-    // still locked after the busy timeout: the transaction rolled back, so a retry is safe
-    const sqliteCode = (err as { code?: unknown }).code;
-    if (typeof sqliteCode === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(sqliteCode)) {
-      deps.logger.warn({ requestId: c.get('requestId'), code: sqliteCode }, 'database busy');
+    // busy, unreachable or a rolled-back conflict (schema/db.ts): nothing was changed, a retry is safe
+    if (isTransientDatabaseError(err)) {
+      deps.logger.warn({ requestId: c.get('requestId'), code: (err as { code?: unknown }).code, err: (err as Error).message }, 'database busy');
       return problemResponse(c, problems.unavailable('the database is busy; nothing was changed, retry shortly', 1));
     }
     deps.logger.error({ err, requestId: c.get('requestId') }, 'unhandled error');

@@ -53,6 +53,32 @@ export async function connectDatabase(database: DatabaseConfig, opts: OpenOption
   }
 }
 
+/**
+ * An error after which nothing was written and the same request may simply be retried: the
+ * database was busy or unreachable, or rolled the transaction back to break a conflict. The API
+ * answers these with 503 and Retry-After instead of a 500; anything else is a bug.
+ *
+ * - SQLite: still locked after the busy timeout (SQLITE_BUSY, SQLITE_LOCKED).
+ * - Postgres, by SQLSTATE: 08… connection exceptions, 40001 serialization failure, 40P01 deadlock
+ *   (Postgres rolled back one side), 53… out of resources (too many connections), 55P03 lock not
+ *   available, 57P01-57P03 the server shutting down or starting; and the network itself failing
+ *   (refused, reset, timed out, a pool that cannot connect, a connection ended under a query).
+ *   A commit cut off this way may or may not have happened: the retry meets the idempotency keys
+ *   every write carries.
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown[] } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+  if (/^(08|53)/.test(code) || ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  // pg reports these without a code
+  if (/^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message)) return true;
+  return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every(isTransientDatabaseError);
+}
+
 /** The first line of what went wrong; Node reports a refused connection to a name with several addresses as an AggregateError without a message. */
 function causeOf(err: unknown): string {
   const e = err as { message?: string; code?: string; errors?: { message?: string }[] };
@@ -74,9 +100,12 @@ function openPostgres(url: string, opts: OpenOptions): Db {
     application_name: 'partner-access',
     types: { getTypeParser: typeParser },
   });
-  // A pooled connection the server drops while idle is reported here; unhandled, the event would
-  // end the process. The pool replaces it; the next query that fails reports the cause itself.
+  // A connection the server drops is reported as an 'error' event, which unhandled ends the
+  // process: the pool listens on idle connections ('error' here), but not on one in use, which
+  // pg reports on as well as failing its query. The query's own error is what the caller sees (a
+  // 503, isTransientDatabaseError); the pool discards the dead connection on release.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -22,6 +22,10 @@ export interface PostgresServer {
   url: string;
   port: number;
   dir: string;
+  /** stops the server, keeping its data (a database that goes away under a running app) */
+  pause(): void;
+  /** starts it again on the same port */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -83,9 +87,8 @@ export async function startPostgres(opts: { autoInstall?: boolean } = {}): Promi
   // A throwaway cluster: trust auth (it listens on loopback and a private socket dir only), no fsync
   // at initdb, UTF-8 whatever the machine's locale.
   runAsServerUser(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync']);
-  let port = 0;
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
+  const pgCtl = path.join(bin, 'pg_ctl');
+  const start = (port: number) => {
     const settings = [
       `-p ${port}`,
       `-k ${dir}`,
@@ -97,8 +100,13 @@ export async function startPostgres(opts: { autoInstall?: boolean } = {}): Promi
       '-c synchronous_commit=off',
       '-c full_page_writes=off',
     ].join(' ');
+    runAsServerUser(pgCtl, ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start']);
+  };
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
     try {
-      runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start']);
+      start(port);
       break;
     } catch (err) {
       // the port was taken between the probe and the bind: try another
@@ -106,16 +114,27 @@ export async function startPostgres(opts: { autoInstall?: boolean } = {}): Promi
     }
   }
   let stopped = false;
+  let running = true;
+  // fast: every connection is ended at once, and what was committed is kept (immediate would drop
+  // the last commits here: synchronous_commit is off); at the end nothing needs keeping
+  const halt = (mode: 'fast' | 'immediate') => runAsServerUser(pgCtl, ['-D', data, '-m', mode, '-w', 'stop']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    pause() {
+      if (running) halt('fast');
+      running = false;
+    },
+    resume() {
+      if (!running) start(port);
+      running = true;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
-        // immediate: nothing here needs a clean checkpoint, the directory goes next
-        runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        if (running) halt('immediate');
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -10,11 +10,16 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { dialectOf, lockForUpdate, migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
+import { dialectOf, isTransientDatabaseError, lockForUpdate, migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
 import { lastAutoIncrement } from '../../schema/dialect.js';
 import { migrationProvider } from '../../schema/migrations/index.js';
 import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
-import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, dropTestDatabase, startPostgres } from '../helpers/postgres.js';
+import { eventually } from '../helpers/stack.js';
+import { createApp } from '../../api/app.js';
+import { startLocalStack } from '../../runtime/local-stack.js';
+import { createLogger } from '../../runtime/services.js';
+import { Writable } from 'node:stream';
 
 const projectRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -254,6 +259,45 @@ function partnerRow(id: string, at: string) {
 function credentialRow(keyId: string, partnerId: string, at: string) {
   return { key_id: keyId, partner_id: partnerId, version: 1, hash: `hash-${keyId}`, prefix: 'pak_test_', environment: 'sandbox', status: 'active', created_at: at, expires_at: at } as const;
 }
+
+describe('a Postgres that goes away at run time', () => {
+  it('is a 503 with Retry-After on the API, never a 500; back when the server is', async () => {
+    // a server of this test's own: it is stopped under a running app
+    const server = await startPostgres();
+    const url = await createTestDatabase(server.url);
+    const logLines: string[] = [];
+    const logger = createLogger('info', new Writable({ write: (chunk, _enc, done) => (logLines.push(String(chunk)), done()) }));
+    const local = await startLocalStack({ name: 'pa-pg-gone-', temporalAddress: inject('temporalAddress'), logger, database: { kind: 'postgres', url } });
+    try {
+      const app = createApp(local.appDeps());
+      const token = await local.operator('auditor', ['auditor']);
+      const list = () => app.request('/v1/partners', { headers: { authorization: `Bearer ${token}` } });
+      expect((await list()).status).toBe(200);
+
+      // a query in flight on a connection in use when the server goes: its own error, no crash of the process
+      const inFlight = sql`select pg_sleep(30)`.execute(local.db).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      server.pause();
+      expect(isTransientDatabaseError(await inFlight)).toBe(true);
+      for (let i = 0; i < 3; i++) {
+        const gone = await list();
+        expect(gone.status, await gone.clone().text()).toBe(503);
+        expect(gone.headers.get('retry-after')).toBe('1');
+        expect(((await gone.json()) as { detail: string }).detail).toMatch(/retry shortly/);
+      }
+      expect(logLines.join('')).not.toMatch(/unhandled error/);
+
+      server.resume();
+      await eventually(async () => (await list()).status === 200, 20_000);
+    } finally {
+      await local.stop();
+      await server.stop();
+    }
+  });
+});
 
 describe('a Postgres that cannot be used at start-up', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-start-'));
