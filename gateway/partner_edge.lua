@@ -10,7 +10,10 @@
 --   gateway_changes) and records, per key and per partner, the seq of the last change in
 --   partner_marks. A cached verdict remembers the feed cursor read before it was asked for, and is
 --   used only while no change newer than that names its key or partner: a change is applied before
---   the next request for that key, and an answer racing a change is never believed over it.
+--   the next request for that key, and an answer racing a change is never believed over it. The
+--   cursor, the feed's last confirmation and a generation live in partner_feed; a feed that cannot
+--   account for the changes since our cursor (reset) bumps the generation, which retires every
+--   verdict at once.
 -- * Cut off from the feed, cached verdicts are honoured while what the gateway knows is at most
 --   stale_ttl old (the later of the verdict's fetch and the feed's last confirmation); keys it has
 --   never seen are refused (503) as long as the API cannot be asked.
@@ -25,6 +28,9 @@ local ngx = ngx
 local shared = ngx.shared
 local verdicts = shared.partner_verdicts
 local marks = shared.partner_marks
+-- the feed's cursor, the time it last confirmed it was current, and the generation (bumped when
+-- every cached verdict has to go): a dict of their own, so writing them never evicts a mark
+local feed = shared.partner_feed
 local counters = shared.partner_counters
 local usage = shared.partner_usage
 local now = ngx.now
@@ -227,17 +233,17 @@ end
 local function usable(entry, t)
   if t >= entry.expires then return false, 'expired' end
   local seq = entry.seq
-  if (marks:get('reset') or 0) > seq then return false, 'feed reset' end
+  if (feed:get('generation') or 0) ~= entry.generation then return false, 'feed reset' end
   if (marks:get('k:' .. entry.keyId) or 0) > seq then return false, 'key changed' end
   if (marks:get('p:' .. entry.partnerId) or 0) > seq then return false, 'partner changed' end
-  local confirmed = marks:get('confirmed_at') or 0
+  local confirmed = feed:get('confirmed_at') or 0
   if t - max(entry.fetched, confirmed) > settings.staleTtl then return false, 'stale' end
   return true
 end
 
 --- The entry for a verdict the API gave; cached when `seq` (the feed cursor read before asking) is
 --- known and no change since names the key or its partner.
-local function store(key_id, digest, verdict, seq, fetched)
+local function store(key_id, digest, verdict, generation, seq, fetched)
   local expires = epoch_of(verdict.expiresAt)
   if not expires then return end
   local scopes = {}
@@ -257,13 +263,14 @@ local function store(key_id, digest, verdict, seq, fetched)
     tierCounter = 'tier:' .. verdict.partnerId,
     expires = expires,
     fetched = fetched,
+    generation = generation,
     seq = seq,
   }
   local ttl = min(VERDICT_MAX_AGE, expires - fetched)
   -- Before the feed has a cursor nothing is cached: a change could not be told apart.
   if ttl <= 0 or not seq then return entry end
   -- An answer that raced a change of this key or partner is used for this request only.
-  if (marks:get('k:' .. key_id) or 0) > seq or (marks:get('p:' .. entry.partnerId) or 0) > seq or (marks:get('reset') or 0) > seq then
+  if (marks:get('k:' .. key_id) or 0) > seq or (marks:get('p:' .. entry.partnerId) or 0) > seq or (feed:get('generation') or 0) ~= generation then
     return entry
   end
   verdicts:set(key_id, cjson.encode(entry), ttl)
@@ -316,7 +323,7 @@ local function probe(key, client)
   local cursor = tonumber(result.cursor or '')
   if cursor then
     local deadline = now() + settings.probeWaitSeconds
-    while (marks:get('cursor') or -1) < cursor and now() < deadline do ngx.sleep(0.01) end
+    while (feed:get('cursor') or -1) < cursor and now() < deadline do ngx.sleep(0.01) end
   end
   local entry = key_id and cached(key_id)
   if entry and usable(entry, now()) then return forbidden('probe: cached verdict active') end
@@ -353,15 +360,17 @@ function M.access()
   end
   if not (entry and entry.digest == digest and usable(entry, t)) then
     state = 'miss'
-    -- the cursor before the question: a change after it makes the answer unusable for the cache
-    local seq = marks:get('cursor')
+    -- the generation, then the cursor, before the question: a change after the cursor (or a reset)
+    -- makes the answer unusable for the cache. In this order: a reset moves the cursor first.
+    local generation = feed:get('generation') or 0
+    local seq = feed:get('cursor')
     local result = ask_once(key_id .. digest)
     if result.status == 200 then
       local verdict = cjson.decode(result.body or '')
       if not verdict or verdict.active ~= true or verdict.keyId ~= key_id or type(verdict.rateLimit) ~= 'table' then
         return unavailable('bad verdict')
       end
-      entry = store(key_id, digest, verdict, seq, t)
+      entry = store(key_id, digest, verdict, generation, seq, t)
       if not entry then return unavailable('bad verdict') end
       -- a verdict the API gave already past its expiry (clock skew) is not served either
       if t >= entry.expires then return unauthorized('expired') end
@@ -458,7 +467,7 @@ local function read_response(sock)
 end
 
 local function poll_changes(sock)
-  local cursor = marks:get('cursor')
+  local cursor = feed:get('cursor')
   -- with a cursor, the API's longest wait (it answers at once when there are changes)
   local query = cursor and ('?after=' .. string.format('%d', cursor)) or ''
   local sent_at = now()
@@ -475,19 +484,25 @@ local function poll_changes(sock)
     local name = change.keyId ~= cjson.null and change.keyId and ('k:' .. change.keyId) or ('p:' .. tostring(change.partnerId))
     local stored = marks:safe_set(name, change.seq, MARK_TTL)
     if not stored then
-      -- no room to remember the change: forget every verdict instead (never serve a changed one)
-      marks:set('reset', change.seq)
+      -- no room to remember the change: forget every verdict instead (never serve a changed one),
+      -- and the marks with them (a new generation's verdicts are asked for after these changes)
+      feed:incr('generation', 1, 0)
       verdicts:flush_all()
+      marks:flush_all()
     end
     if change.keyId ~= cjson.null and change.keyId then verdicts:delete(change.keyId) end
   end
-  if page.reset then
-    marks:set('reset', page.cursor + 1)
-    verdicts:flush_all()
-  end
   -- the feed knew everything committed before the question was sent
-  marks:set('cursor', page.cursor)
-  marks:set('confirmed_at', sent_at)
+  feed:set('cursor', page.cursor)
+  if page.reset then
+    -- the changes since our cursor are unknown (pruned, or another database): every verdict goes.
+    -- After the cursor moved, so a verdict of the new generation was asked for after it.
+    feed:incr('generation', 1, 0)
+    verdicts:flush_all()
+    -- marks numbered by the old cursor mean nothing now (and would hold new verdicts back)
+    marks:flush_all()
+  end
+  feed:set('confirmed_at', sent_at)
   if #page.changes > 0 then ngx.log(ngx.INFO, 'gateway feed: applied ', #page.changes, ' change(s) up to ', page.cursor) end
   return true, nil, response.close
 end

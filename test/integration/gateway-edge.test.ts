@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, toBase62 } from '../../domain/api-key.js';
 import { createProbeToken } from '../../domain/probe-token.js';
@@ -230,6 +231,25 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     const event = await waitForAction(stack, p.partnerId, 'revocation.verified');
     expect(JSON.parse(event.details!).keys).toMatchObject([{ keyId: p.keyId, status: 401 }]);
     expect((await get('/orders/1', p.apiKey)).status).toBe(401);
+  });
+
+  it('a feed that cannot account for the changes since the cursor (reset) drops every cached verdict', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    // the feed's history is gone and its numbering starts over (a restored or replaced database)
+    await edge.restartApi(async () => {
+      await stack.db.deleteFrom('gateway_changes').execute();
+      await sql`update sqlite_sequence set seq = 0 where name = 'gateway_changes'`.execute(stack.db);
+    });
+    const reasons: (string | undefined)[] = [];
+    await eventually(async () => {
+      const { res, reason } = await withReason(() => get('/orders/1', p.apiKey));
+      expect(res.status).toBe(200);
+      reasons.push(reason);
+      return reason === 'miss';
+    }, 5000, 20);
+    await warm(p.apiKey);
+    expect(reasons.at(-1)).toBe('miss');
   });
 });
 
