@@ -48,15 +48,10 @@ export function authenticate(db: Db, budget: CredentialFailureBudget): Middlewar
       c.set('principal', { kind: 'anonymous' });
       return next();
     }
-    const source = sourceOf(c);
-    const closed = await failures.closed(source);
-    if (closed) throw tooManyFailures(closed.retryAfterSeconds);
-    const principal = token === undefined ? undefined : await principalFor(db, token);
-    if (!principal) {
-      await failures.spend(source);
-      throw problems.unauthorized(token === undefined ? 'malformed Authorization header' : undefined);
-    }
-    c.set('principal', principal);
+    const checked = await failures.check(sourceOf(c), async () => (token === undefined ? undefined : principalFor(db, token)), (p) => p === undefined);
+    if ('refused' in checked) throw tooManyFailures(checked.refused.retryAfterSeconds);
+    if (!checked.result) throw problems.unauthorized(token === undefined ? 'malformed Authorization header' : undefined);
+    c.set('principal', checked.result);
     return next();
   };
 }

@@ -93,19 +93,55 @@ export function sourceOf(c: Context<any>): string {
 }
 
 /**
- * Failed attempts (wrong credentials, guessed keys) per source and minute. `closed` is asked BEFORE
- * an attempt is checked: a source over its budget is refused unchecked, or guessing would go on
- * and a right guess would still pass. `spend` counts one failure.
+ * Failed attempts (wrong credentials, guessed keys) per source and minute. A source over its
+ * budget is refused before its credential is looked at: otherwise guessing would go on and a right
+ * guess would still pass.
+ *
+ * Checks of one source that run at the same time are bounded too: a budget with `remaining` failures
+ * left lets at most `remaining + 1` checks of that source run at once in this process, and the
+ * others wait for one of them to finish and then ask again. Without that, a volley of guesses
+ * arriving together all passed the budget check before the first failure was counted (seen on
+ * Postgres, whose driver awaits each query). Honest bursts only wait a few milliseconds; across
+ * several API processes on a shared store a volley at the edge of the budget can get one batch per
+ * process through (docs/SECURITY.md).
  */
 export function failureBudget(limiter: RateLimiter, name: string, perMinute: number) {
   const key = (source: string) => `${name}:${source}`;
+  const running = new Map<string, number>();
+  const waiting = new Map<string, Array<() => void>>();
+  const finished = (source: string) => {
+    const left = (running.get(source) ?? 1) - 1;
+    if (left > 0) running.set(source, left);
+    else running.delete(source);
+    // every waiter asks again (the budget may now refuse them all, or admit several)
+    const queue = waiting.get(source) ?? [];
+    waiting.delete(source);
+    for (const wake of queue) wake();
+  };
   return {
-    /** the refusal for a source already over its budget, else undefined */
-    async closed(source: string): Promise<RateDecision | undefined> {
-      const decision = await limiter.peek(key(source), perMinute, 60_000);
-      return decision.ok ? undefined : decision;
+    /**
+     * Runs one check of a credential from `source` within its budget: `refused` (no check ran) when
+     * the source is over it; otherwise the check's result, a failure (`isFailure`) spent, with
+     * `overBudget` when that failure was the one too many.
+     */
+    async check<T>(source: string, attempt: () => Promise<T>, isFailure: (result: T) => boolean): Promise<{ refused: RateDecision } | { result: T; overBudget?: RateDecision }> {
+      for (;;) {
+        const decision = await limiter.peek(key(source), perMinute, 60_000);
+        if (!decision.ok) return { refused: decision };
+        if ((running.get(source) ?? 0) <= decision.remaining) break;
+        await new Promise<void>((resolve) => waiting.set(source, [...(waiting.get(source) ?? []), resolve]));
+      }
+      running.set(source, (running.get(source) ?? 0) + 1);
+      try {
+        const result = await attempt();
+        if (!isFailure(result)) return { result };
+        const spent = await limiter.take(key(source), perMinute, 60_000);
+        return spent.ok ? { result } : { result, overBudget: spent };
+      } finally {
+        finished(source);
+      }
     },
-    /** one failure spent; `ok: false` when it was over the budget */
+    /** one failure spent where nothing is worth bounding (a malformed probe); `ok: false` when it was over the budget */
     spend: (source: string): Promise<RateDecision> => limiter.take(key(source), perMinute, 60_000),
   };
 }

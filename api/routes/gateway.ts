@@ -158,26 +158,24 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
       );
     const tooMany = (reason: string, retryAfterSeconds: number) => deny(403, reason, { 'X-Auth-Status': '429', 'Retry-After': String(retryAfterSeconds) });
     const client = gatewayClient(c);
-    /** A key that proved nothing: spends the client's budget; the one over it is already a 429. */
-    const failed = async (reason: string) => {
-      const spent = await failedKeys.spend(client);
-      return spent.ok ? deny(401, reason) : tooMany(`too many failed keys (${reason})`, spent.retryAfterSeconds);
-    };
 
     const key = keyFrom({ get: (n) => c.req.header(n) });
     if (!key) return deny(401, 'missing');
     if (key.startsWith('pap_')) {
       // A revocation probe: the verdict for a key id, and never a pass. A signed probe is no guess.
       const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
-      if (!keyId) return await failed('malformed');
+      if (!keyId) {
+        const spent = await failedKeys.spend(client);
+        return spent.ok ? deny(401, 'malformed') : tooMany('too many failed keys (malformed)', spent.retryAfterSeconds);
+      }
       const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
       return probed.active ? deny(403, 'probe: key active') : deny(401, probed.reason);
     }
     // Over the budget, no key is looked at: otherwise guessing would go on, a right guess passing.
-    const closed = await failedKeys.closed(client);
-    if (closed) return tooMany('too many failed keys', closed.retryAfterSeconds);
-    const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
-    if (!verdict.active) return await failed(verdict.reason);
+    const checked = await failedKeys.check(client, () => introspect(deps.db, deps.policy(), key, config.environment), (v) => !v.active);
+    if ('refused' in checked) return tooMany('too many failed keys', checked.refused.retryAfterSeconds);
+    const verdict = checked.result;
+    if (!verdict.active) return checked.overBudget ? tooMany(`too many failed keys (${verdict.reason})`, checked.overBudget.retryAfterSeconds) : deny(401, verdict.reason);
 
     const target = normalizeRequestPath(c.req.header('x-original-uri') ?? '');
     if (!target.ok) return deny(403, target.reason, { 'X-Auth-Status': '400' }, pathRefusals[target.reason]);
@@ -209,24 +207,23 @@ export function gatewayRoutes(deps: AppDeps, limiter: RateLimiter, usage: UsageR
         ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="partner-api"' } : {}),
         ...extra,
       });
-    const failed = async (reason: string) => {
-      const spent = await failedKeys.spend(client);
-      return spent.ok ? refuse(401, reason) : problems.tooMany(spent.retryAfterSeconds);
-    };
     const key = keyFrom({ get: (n) => c.req.header(n) });
     if (!key) throw refuse(401, 'missing');
     if (key.startsWith('pap_')) {
       const keyId = deps.probeSecret ? verifyProbeToken(deps.probeSecret, key) : undefined;
-      if (!keyId) throw await failed('malformed');
+      if (!keyId) {
+        const spent = await failedKeys.spend(client);
+        throw spent.ok ? refuse(401, 'malformed') : problems.tooMany(spent.retryAfterSeconds);
+      }
       // The feed's head as of this answer: the edge applies the changes up to it, then asks its cache.
       const cursor = { 'X-Gateway-Cursor': String(await latestGatewayChange(deps.db)) };
       const probed = await introspectKeyId(deps.db, deps.policy(), keyId, config.environment);
       throw probed.active ? refuse(403, 'probe: key active', cursor) : refuse(401, probed.reason, cursor);
     }
-    const closed = await failedKeys.closed(client);
-    if (closed) throw problems.tooMany(closed.retryAfterSeconds);
-    const verdict = await introspect(deps.db, deps.policy(), key, config.environment);
-    if (!verdict.active) throw await failed(verdict.reason);
+    const checked = await failedKeys.check(client, () => introspect(deps.db, deps.policy(), key, config.environment), (v) => !v.active);
+    if ('refused' in checked) throw problems.tooMany(checked.refused.retryAfterSeconds);
+    const verdict = checked.result;
+    if (!verdict.active) throw checked.overBudget ? problems.tooMany(checked.overBudget.retryAfterSeconds) : refuse(401, verdict.reason);
     const parsed = parseApiKey(key);
     // introspect() has parsed it already; a live verdict implies a well-formed key
     if (!parsed.ok) throw refuse(401, parsed.reason);

@@ -76,6 +76,26 @@ describe.each(dialects)('rate limits shared through the database (%s)', (dialect
     expect((await shared.peek('slide', 5, windowMs, start + windowMs + 15_000)).remaining).toBe(4);
   });
 
+  it.each(['memory', 'database'] as const)('200 wrong credentials arriving together at one API (%s store): exactly the budget is checked, the rest refused unchecked', async (store) => {
+    const db = open();
+    const limiter = store === 'memory' ? new InMemoryRateLimiter() : new DatabaseRateLimiter(db);
+    const app = createApp({
+      db,
+      temporal: { client: new Client({ connection, namespace: 'default' }), taskQueue: 'unused' },
+      policy: () => loadPolicyFile(fastPolicyFile),
+      pickupKey: parseDataKey(generateDataKey()),
+      logger: createLogger('silent'),
+      limits: { authFailuresPerMinute: 10 },
+      rateLimiter: limiter,
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => (await app.request('/v1/inbox', { headers: { authorization: `Bearer pat_${String(i).padStart(40, 'z')}` } })).status),
+    );
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(190);
+    await db.deleteFrom('rate_limit_windows').execute(); // the next test starts this source's budget afresh
+  });
+
   it('two API processes on one database allow one budget of failed credentials, not one each', async () => {
     const policy = loadPolicyFile(fastPolicyFile);
     const appFor = (db: Db, rateLimiter?: RateLimiter) =>
