@@ -60,6 +60,10 @@ const routes: RouteCase[] = [
   { method: 'POST', path: '/v1/introspect', body: (t) => ({ token: t.apiKey }), allowed: { gateway: [200] } },
   // without an X-Partner-Key the gateway's question is answered 401; the nginx tests cover the rest
   { method: 'GET', path: '/v1/gateway/auth', allowed: { gateway: [401] } },
+  // the edge mode's (issue #14): a miss without a key is 401; the feed without a cursor answers at once
+  { method: 'GET', path: '/v1/gateway/verdict', allowed: { gateway: [401] } },
+  { method: 'GET', path: '/v1/gateway/changes', allowed: { gateway: [200] } },
+  { method: 'POST', path: '/v1/gateway/usage', body: () => ({ uses: [] }), allowed: { gateway: [204] } },
   { method: 'GET', path: '/v1/inbox', allowed: { sponsor: [200], approver: [200], security: [200] } },
   { method: 'GET', path: '/v1/audit', allowed: { security: [200], auditor: [200], admin: [200] } },
   { method: 'GET', path: '/v1/audit/verify', allowed: { security: [200], auditor: [200], admin: [200] } },
