@@ -20,16 +20,28 @@ export interface RateLimiter {
   peek(key: string, limit: number, windowMs: number, now?: number): Promise<RateDecision>;
 }
 
-/** Counts in this process's memory: O(1) per key, pruned past 100 000 keys. */
+/**
+ * Counts in this process's memory: O(1) per key. Windows that weigh nothing any more (two of
+ * their own length old) are pruned at most once a second once there are many keys; past a hard
+ * cap the least recently counted keys go first, so memory stays bounded whatever a client sends
+ * (a free IPv6 /48 is 65 536 budget sources).
+ */
 export class InMemoryRateLimiter implements RateLimiter {
-  private readonly windows = new Map<string, { start: number; current: number; previous: number }>();
+  private readonly windows = new Map<string, { start: number; windowMs: number; current: number; previous: number }>();
+  private lastPruned = 0;
+
+  constructor(
+    private readonly pruneAbove = 100_000,
+    private readonly maxKeys = 250_000,
+  ) {}
 
   async take(key: string, limit: number, windowMs: number, now = Date.now()): Promise<RateDecision> {
     const w = this.window(key, windowMs, now);
     const decision = slidingWindowDecision(w.previous, w.current, limit, windowMs, now);
     if (decision.ok) w.current += 1;
+    this.windows.delete(key); // re-inserted last: the map's order is least recently counted first
     this.windows.set(key, w);
-    if (this.windows.size > 100_000) this.prune(now, windowMs);
+    if (this.windows.size > this.pruneAbove) this.prune(now);
     return decision;
   }
 
@@ -38,16 +50,28 @@ export class InMemoryRateLimiter implements RateLimiter {
     return slidingWindowDecision(w.previous, w.current, limit, windowMs, now);
   }
 
+  get size(): number {
+    return this.windows.size;
+  }
+
   private window(key: string, windowMs: number, now: number) {
     const start = windowStart(now, windowMs);
     const w = this.windows.get(key);
-    if (!w || start - w.start >= 2 * windowMs) return { start, current: 0, previous: 0 };
-    if (start !== w.start) return { start, current: 0, previous: w.current };
+    if (!w || w.windowMs !== windowMs || start - w.start >= 2 * windowMs) return { start, windowMs, current: 0, previous: 0 };
+    if (start !== w.start) return { start, windowMs, current: 0, previous: w.current };
     return w;
   }
 
-  private prune(now: number, windowMs: number) {
-    for (const [key, w] of this.windows) if (now - w.start >= 2 * windowMs) this.windows.delete(key);
+  private prune(now: number) {
+    if (now - this.lastPruned >= 1000) {
+      this.lastPruned = now;
+      // each window by its own length: a short tier window never clears a minute's failure budget
+      for (const [key, w] of this.windows) if (now - w.start >= 2 * w.windowMs) this.windows.delete(key);
+    }
+    for (const key of this.windows.keys()) {
+      if (this.windows.size <= this.maxKeys) break;
+      this.windows.delete(key);
+    }
   }
 }
 
@@ -88,8 +112,13 @@ function peerOf(c: Context): string | undefined {
  * (an IPv6 client by its /64). Without the resolving middleware, the socket peer.
  */
 export function sourceOf(c: Context<any>): string {
+  return budgetSourceOf(requestClientAddress(c));
+}
+
+/** The client's own address, as resolved for this request (without the resolving middleware, the socket peer). */
+export function requestClientAddress(c: Context<any>): string {
   const resolved = (c as Context<ClientAddressEnv>).get('clientAddress') as string | undefined;
-  return budgetSourceOf(resolved ?? clientAddressOf(peerOf(c), undefined, new BlockList()));
+  return resolved ?? clientAddressOf(peerOf(c), undefined, new BlockList());
 }
 
 /**

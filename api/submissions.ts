@@ -11,6 +11,7 @@ import { activeOperatorRoles } from '../schema/repositories/operators.js';
 import { findPartner, isUnstarted, recordSubmission, unstartedSubmissions } from '../schema/repositories/partners.js';
 import { partnerEnvironmentKey, partnerSponsorKey } from '../runtime/search-attributes.js';
 import { maySubmitOnBehalf, submitOnBehalfRoles } from '../domain/access-rules.js';
+import { budgetSourceOf } from '../domain/client-address.js';
 import { workflowIdFor, type Submission } from '../workflows/messages.js';
 import type { partnerLifecycle } from '../workflows/partner-lifecycle.js';
 import type { Principal } from './auth.js';
@@ -24,23 +25,28 @@ type SubmissionAccepted = z.infer<typeof submissionAcceptedSchema>;
 export interface Submitter {
   /** recorded on the partner and its `partner.submitted` event */
   requestedBy: string;
-  /** whose budget the submission spends and whose Idempotency-Keys it may replay */
+  /** whose Idempotency-Keys it may replay: the operator, or the client's own address */
   caller: string;
+  /** whose budget the submission spends: the operator, or the client's budget source (an IPv6 address's /64) */
+  budget: string;
 }
 
 /**
  * Who may submit, and as whom: anyone anonymously (budgeted per client address), an operator
- * with a role of `submitOnBehalfRoles` (budgeted per operator); nobody else.
+ * with a role of `submitOnBehalfRoles` (budgeted per operator); nobody else. An anonymous
+ * client's Idempotency-Keys are its own address's: budgets go by an IPv6 /64 (one host usually
+ * owns one), but hosts of one /64 can be strangers (a provider's shared segment), and a replay
+ * answers the request token.
  */
 export function submitterOf(principal: Principal, clientAddress: string): Submitter {
-  if (principal.kind === 'anonymous') return { requestedBy: 'partner', caller: `source:${clientAddress}` };
+  if (principal.kind === 'anonymous') return { requestedBy: 'partner', caller: `source:${clientAddress}`, budget: `source:${budgetSourceOf(clientAddress)}` };
   if (principal.kind !== 'operator') throw problems.forbidden('partners cannot submit requests for others');
   if (!maySubmitOnBehalf(principal.roles)) {
     throw problems.forbidden(
       `submitting on a partner's behalf needs one of the roles: ${submitOnBehalfRoles.join(', ')} (security decides independently of requests, auditors only read, gateways are machines)`,
     );
   }
-  return { requestedBy: `operator:${principal.name}`, caller: `operator:${principal.name}` };
+  return { requestedBy: `operator:${principal.name}`, caller: `operator:${principal.name}`, budget: `operator:${principal.name}` };
 }
 
 /** A start that hangs (Temporal unreachable) is cut short; the resume loop tries again. */
