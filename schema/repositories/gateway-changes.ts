@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { lastAutoIncrement } from '../dialect.js';
 import type { Db } from '../db.js';
 
 /** One change a gateway applies: drop the cached verdict of the key, or of every key of the partner. */
@@ -48,13 +48,12 @@ export async function gatewayChangesAfter(db: Db, after: number | undefined, lim
 }
 
 /**
- * The last seq ever handed out (kept by SQLite's AUTOINCREMENT bookkeeping, so pruning every row
+ * The last seq ever handed out (kept by the dialect's sequence bookkeeping, so pruning every row
  * does not lower it) and the oldest seq still kept.
  */
 async function feedBounds(db: Db): Promise<{ head: number; oldest: number | undefined }> {
   const kept = await db.selectFrom('gateway_changes').select((eb) => [eb.fn.min('seq').as('oldest'), eb.fn.max('seq').as('newest')]).executeTakeFirst();
-  const sequence = await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'gateway_changes'`.execute(db);
-  const head = Math.max(Number(kept?.newest ?? 0), Number(sequence.rows[0]?.seq ?? 0));
+  const head = Math.max(Number(kept?.newest ?? 0), await lastAutoIncrement(db, 'gateway_changes', 'seq'));
   return { head, oldest: kept?.oldest === null || kept?.oldest === undefined ? undefined : Number(kept.oldest) };
 }
 
