@@ -49,6 +49,8 @@ export interface TransitionRecord {
   /** mark this key as retiring at the given time (rotation) */
   retireKey?: { keyId: string; retireAt: string };
   details?: Record<string, unknown>;
+  /** the policy version the workflow acted on (recorded with every decision and recertification) */
+  policyVersion?: string;
 }
 
 export interface TransitionResult {

@@ -57,7 +57,8 @@ export function recordTransition(db: Db, t: TransitionRecord): Promise<Transitio
       before: t.from,
       after: t.to,
       reason: t.reason ?? null,
-      details: t.details ?? null,
+      // a decision names the policy it was taken under, in the record nobody can rewrite
+      details: (t.decision || t.recertification) && t.policyVersion ? { ...t.details, policyVersion: t.policyVersion } : (t.details ?? null),
     });
     if (!fresh || current.transition_seq >= t.seq) return { applied: false, state: current.state };
 

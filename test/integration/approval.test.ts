@@ -45,6 +45,9 @@ describe('approval', () => {
     expect(await actions(stack, partnerId)).toEqual(['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated']);
     const decisions = await stack.db.selectFrom('decisions').selectAll().where('partner_id', '=', partnerId).execute();
     expect(decisions).toMatchObject([{ kind: 'approval', stage: 'sponsor', decision: 'approve', actor: 'operator:alice' }]);
+    // the decision names the policy it was taken under, in the audit trail
+    const granted = await stack.db.selectFrom('audit_events').select('details').where('partner_id', '=', partnerId).where('action', '=', 'approval.granted').executeTakeFirstOrThrow();
+    expect(JSON.parse(granted.details!)).toMatchObject({ policyVersion: stack.policy.version });
   });
 
   it('two stages when a scope is high-risk: sponsor, then security; no key before both', async () => {

@@ -169,6 +169,7 @@ export class Lifecycle {
       from,
       to,
       ...rest,
+      ...(s.policy ? { policyVersion: s.policy.version } : {}),
       patch: { state: to, stage: to === 'pending_approval' ? s.stage : null, ...patch, nextDeadline: nextDeadline(s) },
     });
     if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
