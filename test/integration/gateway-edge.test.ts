@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, toBase62 } from '../../domain/api-key.js';
 import { createProbeToken } from '../../domain/probe-token.js';
 import { freePort } from '../../runtime/dev-server.js';
+import { dialectOf } from '../../schema/dialect.js';
 import { edgeSettings, luaModuleAvailable, nginxModulesDir, startGateway } from '../../runtime/gateway.js';
 import { startGatewayFor } from '../helpers/gateway.js';
 import { activePartner, waitForAction } from '../helpers/partners.js';
@@ -239,7 +240,8 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     // the feed's history is gone and its numbering starts over (a restored or replaced database)
     await edge.restartApi(async () => {
       await stack.db.deleteFrom('gateway_changes').execute();
-      await sql`update sqlite_sequence set seq = 0 where name = 'gateway_changes'`.execute(stack.db);
+      if (dialectOf(stack.db) === 'postgres') await sql`select setval(pg_get_serial_sequence('gateway_changes', 'seq'), 1, false)`.execute(stack.db);
+      else await sql`update sqlite_sequence set seq = 0 where name = 'gateway_changes'`.execute(stack.db);
     });
     const reasons: (string | undefined)[] = [];
     await eventually(async () => {
