@@ -146,8 +146,23 @@ export function followPolicyFile(
   handlers: { onChange?: (policy: Policy, previous: Policy) => void; onError?: (err: PolicyError) => void } = {},
   everyMs = 1000,
 ): { current: () => Policy; stop: () => void } {
+  // what the file looked like before it was read: any write after that shows as a change
+  const stamp = () => {
+    try {
+      const st = fs.statSync(file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  let seen = stamp();
   let policy = loadPolicyFile(file);
-  const reread = () => {
+  // stat polling: works on every file system (inotify misses edits through some mounts, and
+  // editors that replace the file), and costs one stat a second
+  const timer = setInterval(() => {
+    const now = stamp();
+    if (now === seen) return;
+    seen = now;
     try {
       const next = loadPolicyFile(file);
       if (next.version === policy.version) return;
@@ -158,8 +173,7 @@ export function followPolicyFile(
       if (!(err instanceof PolicyError)) throw err;
       handlers.onError?.(err);
     }
-  };
-  // stat polling: works on every file system (inotify misses edits through some mounts and editors that replace the file)
-  fs.watchFile(file, { interval: everyMs, persistent: false }, reread);
-  return { current: () => policy, stop: () => fs.unwatchFile(file, reread) };
+  }, everyMs);
+  timer.unref();
+  return { current: () => policy, stop: () => clearInterval(timer) };
 }
