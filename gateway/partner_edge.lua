@@ -90,9 +90,14 @@ local function parse_key(key)
   return key_id
 end
 
+local function is_space(b) return b == 32 or (b >= 9 and b <= 13) end
 local function presented_key()
   local direct = ngx.var.http_x_api_key
-  if direct and direct ~= '' then return (match(direct, '^%s*(.-)%s*$')) end
+  if direct and direct ~= '' then
+    -- trimmed as the API trims it; the pattern only when there is something to trim
+    if is_space(byte(direct, 1)) or is_space(byte(direct, -1)) then return (match(direct, '^%s*(.-)%s*$')) end
+    return direct
+  end
   local authorization = ngx.var.http_authorization
   if authorization then
     local scheme, token = match(authorization, '^%s*(%a+)%s+(%S+)%s*$')
@@ -132,12 +137,24 @@ end
 -------------------------------------------------------------------------------- sliding windows
 -- api/rate-limit.ts's rule: the previous window's count weighted by its overlap, plus the current
 -- window's. `take` counts one event if it fits; `peek` counts nothing.
+-- Windows are numbered (index = floor(t / window)); the names of the current and the previous
+-- window, formatted once per window length and index rather than on every request.
+local window_names = {}
+local function window_suffixes(window, index)
+  local memo = window_names[window]
+  if not memo or memo.index ~= index then
+    memo = { index = index, current = ':' .. string.format('%d', index), previous = ':' .. string.format('%d', index - 1) }
+    window_names[window] = memo
+  end
+  return memo.current, memo.previous
+end
+
 local function window_estimate(name, limit, window, t)
-  -- windows are numbered (not timed) so the counter names format integers only
   local index = floor(t / window)
   local start = index * window
-  local current = counters:get(name .. ':' .. index) or 0
-  local previous = counters:get(name .. ':' .. (index - 1)) or 0
+  local current_suffix, previous_suffix = window_suffixes(window, index)
+  local current = counters:get(name .. current_suffix) or 0
+  local previous = counters:get(name .. previous_suffix) or 0
   local estimated = previous * (1 - (t - start) / window) + current
   return start, current, previous, estimated
 end
@@ -152,11 +169,11 @@ local function window_take(name, limit, window)
     return false, retry_after(start, current, previous, estimated, limit, window, t), 0
   end
   -- another worker may have counted meanwhile: the count after our increment decides
-  local index = floor(t / window)
-  local counted = counters:incr(name .. ':' .. index, 1, 0, 2 * window + 1) or (current + 1)
+  local current_name = name .. (window_suffixes(window, floor(t / window)))
+  local counted = counters:incr(current_name, 1, 0, 2 * window + 1) or (current + 1)
   local after = previous * (1 - (t - start) / window) + counted
   if after > limit then
-    counters:incr(name .. ':' .. index, -1)
+    counters:incr(current_name, -1)
     return false, retry_after(start, counted - 1, previous, after - 1, limit, window, t), 0
   end
   return true, 0, max(0, floor(limit - after)), start + window - t
@@ -168,7 +185,7 @@ local function window_peek(name, limit, window)
   return nil
 end
 local function window_spend(name, limit, window)
-  counters:incr(name .. ':' .. floor(now() / window), 1, 0, 2 * window + 1)
+  counters:incr(name .. (window_suffixes(window, floor(now() / window))), 1, 0, 2 * window + 1)
 end
 
 -- The failed-key budget of a client (api/rate-limit.ts failureBudget): closed before any key is
@@ -208,6 +225,9 @@ local function epoch_of(iso)
   return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
 end
 
+-- this worker's usage counts since it last moved them to shared memory (key id .. ' ' .. scope → count)
+local local_usage = {}
+
 -------------------------------------------------------------------------------- the cache
 -- Per worker: verdicts already decoded. Safe to use without asking the shared dict again because
 -- everything that retires a verdict is checked by usable() on every request (its expiry, the
@@ -234,8 +254,8 @@ local function usable(entry, t)
   if t >= entry.expires then return false, 'expired' end
   local seq = entry.seq
   if (feed:get('generation') or 0) ~= entry.generation then return false, 'feed reset' end
-  if (marks:get('k:' .. entry.keyId) or 0) > seq then return false, 'key changed' end
-  if (marks:get('p:' .. entry.partnerId) or 0) > seq then return false, 'partner changed' end
+  if (marks:get(entry.keyMark) or 0) > seq then return false, 'key changed' end
+  if (marks:get(entry.partnerMark) or 0) > seq then return false, 'partner changed' end
   local confirmed = feed:get('confirmed_at') or 0
   if t - max(entry.fetched, confirmed) > settings.staleTtl then return false, 'stale' end
   return true
@@ -261,6 +281,9 @@ local function store(key_id, digest, verdict, generation, seq, fetched)
     -- worked out once: the RateLimit-Policy value and the tier's counter (per partner, as the API counts)
     policy = '"' .. verdict.rateLimit.tier .. '";q=' .. verdict.rateLimit.requests .. ';w=' .. verdict.rateLimit.windowSeconds,
     tierCounter = 'tier:' .. verdict.partnerId,
+    -- the names of the feed's marks for this key and its partner
+    keyMark = 'k:' .. key_id,
+    partnerMark = 'p:' .. verdict.partnerId,
     expires = expires,
     fetched = fetched,
     generation = generation,
@@ -413,8 +436,13 @@ function M.access()
   end
   ngx.var.rate_limit_policy = policy
   ngx.var.rate_limit = '"' .. entry.tier .. '";r=' .. remaining .. ';t=' .. max(1, ceil(reset))
-  -- usage evidence for recertification, reported to the API by worker 0 (report_usage below)
-  usage:incr(key_id .. ' ' .. scope .. ' ' .. floor(t / 60), 1, 0, 600)
+  -- usage evidence for recertification: counted in this worker, moved to shared memory every
+  -- second, reported to the API by worker 0 (report_usage below)
+  local uses = entry.uses
+  if not uses then uses = {} entry.uses = uses end
+  local use = uses[scope]
+  if not use then use = key_id .. ' ' .. scope uses[scope] = use end
+  local_usage[use] = (local_usage[use] or 0) + 1
   ngx.var.partner_id = entry.partnerId
   ngx.var.partner_scopes = entry.scopeList
   ngx.var.upstream_target = target.target
@@ -538,6 +566,13 @@ end
 -- minute is no longer written, so it is read and deleted whole; the current ones are read and
 -- decremented by what was read. A report the API did not take is added back.
 local USAGE_EVERY = 2
+
+local function move_usage()
+  local counts = local_usage
+  local_usage = {}
+  local suffix = ' ' .. string.format('%d', floor(now() / 60))
+  for use, count in pairs(counts) do usage:incr(use .. suffix, count, 0, 600) end
+end
 local MAX_USAGE_REPORT, MAX_USAGE_COUNT = 500, 100000
 
 local function post_json(path, body)
@@ -596,6 +631,9 @@ function M.init(settings_file)
 end
 
 function M.init_worker()
+  -- every worker moves its usage counts to shared memory (and once more when it stops)
+  local moved, merr = ngx.timer.every(1, function() pcall(move_usage) end)
+  if not moved then ngx.log(ngx.ERR, 'gateway usage: cannot start: ', merr) end
   -- one follower per nginx instance: the marks it writes are shared by every worker
   if ngx.worker.id() == 0 then
     local ok, err = ngx.timer.at(0, follow)
