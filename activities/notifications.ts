@@ -30,7 +30,9 @@ export async function notify(db: Db, webhook: WebhookTarget | undefined, n: Noti
   if (!webhook || row.status === 'delivered') return;
 
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const info = Context.current().info;
+  const { info, metricMeter } = Context.current();
+  // exported with the SDK's own metrics (WORKER_METRICS_ADDRESS), tagged with the activity and task queue
+  const deliveries = metricMeter.createCounter('partner_access_webhook_deliveries', 'deliveries', 'Webhook delivery attempts, by outcome (delivered, failed: retried, gave_up: the last attempt failed)');
   try {
     const response = await fetch(webhook.url, {
       method: 'POST',
@@ -45,9 +47,11 @@ export async function notify(db: Db, webhook: WebhookTarget | undefined, n: Noti
       signal: AbortSignal.timeout(5000),
     });
     if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+    deliveries.add(1, { outcome: 'delivered' });
     await noticeDelivered(db, n.id, new Date().toISOString());
   } catch (err) {
     const lastAttempt = info.retryPolicy?.maximumAttempts !== undefined && info.attempt >= info.retryPolicy.maximumAttempts;
+    deliveries.add(1, { outcome: lastAttempt ? 'gave_up' : 'failed' });
     await noticeAttemptFailed(db, n.id, String((err as Error).message), lastAttempt);
     throw err;
   }

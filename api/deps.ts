@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RateLimits } from '../config/limits.js';
 import type { Policy } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
+import type { ApiMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
 
@@ -32,4 +33,6 @@ export interface AppDeps {
   limits?: Partial<RateLimits>;
   /** proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none by default */
   trustedProxies?: BlockList;
+  /** the Prometheus registry the app counts into (served by runtime/processes.ts on METRICS_PORT); one per app by default */
+  metrics?: ApiMetrics;
 }

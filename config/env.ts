@@ -91,6 +91,14 @@ const envSchema = z.object({
   RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: perMinute.default(defaultRateLimits.authFailuresPerMinute),
   /** where budgets are counted: `memory` (per API process) or `database` (one budget across processes; the default on Postgres) */
   RATE_LIMIT_STORE: z.enum(['memory', 'database']).optional(),
+  /** the API's Prometheus endpoint on a listener of its own (unset: none) */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** the worker's Temporal SDK metrics (Prometheus), `host:port` (unset: none) */
+  WORKER_METRICS_ADDRESS: optionalString.refine((v) => v === undefined || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(v), 'must be host:port (for example 127.0.0.1:9464)'),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).default(40),
   TRUSTED_PROXIES: z
     .string()
     .default('')
@@ -155,6 +163,17 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     rateLimitStore: env.RATE_LIMIT_STORE ?? (database.kind === 'postgres' ? ('database' as const) : ('memory' as const)),
     /** proxies whose X-Forwarded-For is believed (parsed once) */
     trustedProxies: env.TRUSTED_PROXIES,
+    /** the API's metrics listener (undefined: no metrics endpoint) */
+    metrics: env.METRICS_PORT === undefined ? undefined : { host: env.METRICS_HOST, port: env.METRICS_PORT },
+    worker: {
+      /** where the Temporal SDK serves its Prometheus metrics (undefined: not exported) */
+      metricsAddress: env.WORKER_METRICS_ADDRESS,
+      tuning: {
+        maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+        maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+        maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      },
+    },
   };
 }
 
@@ -174,6 +193,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
   if (parsed.data.GATEWAY_VERIFY_URL && !parsed.data.GATEWAY_PROBE_SECRET) {
     throw new ConfigError('Invalid configuration: GATEWAY_PROBE_SECRET is required when GATEWAY_VERIFY_URL is set');
+  }
+  // the SDK would quietly lower it; a cached workflow is needed for each task running at once
+  const { WORKER_MAX_CACHED_WORKFLOWS: cached, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: tasks } = parsed.data;
+  if (cached > 0 && tasks > cached) {
+    throw new ConfigError(`Invalid configuration: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=${tasks} must not exceed WORKER_MAX_CACHED_WORKFLOWS=${cached} (or set that to 0: no cache)`);
   }
   return resolveConfig(parsed.data, cwd);
 }

@@ -7,6 +7,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
+import { ApiMetrics, serveMetrics } from '../api/metrics.js';
 import { redeliverPendingSignals } from '../api/commands.js';
 import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
@@ -28,7 +29,8 @@ export interface Running {
 
 /** The worker process: connects, registers the lifecycle, runs until stopped (drains on stop). */
 export async function runWorkerProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running> {
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, 'WARN', config.worker.metricsAddress);
+  if (config.worker.metricsAddress) logger.info({ url: `http://${config.worker.metricsAddress}/metrics` }, 'worker metrics (Temporal SDK) listening');
   const connection = await connectWorkerConnection(target);
   const worker: Worker = await createWorker({
     connection,
@@ -40,6 +42,7 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
     gatewayProbe: config.gatewayProbe,
     workflowBundle: config.temporal.workflowBundle ? { code: fs.readFileSync(config.temporal.workflowBundle, 'utf8') } : undefined,
+    tuning: config.worker.tuning,
   });
   const running = worker.run();
   running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
@@ -61,7 +64,9 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   });
   const { connection, client } = await connectClient(target);
   const usage = new UsageRecorder(db);
+  const metrics = new ApiMetrics({ processMetrics: true });
   const app = createApp({
+    metrics,
     usage,
     db,
     temporal: { client, taskQueue: config.temporal.taskQueue },
@@ -82,6 +87,9 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   });
   const url = `http://${config.host}:${config.port}`;
   logger.info({ url }, 'API listening');
+  // Prometheus scrapes a listener of its own, without a token: bound to METRICS_HOST (127.0.0.1 by default)
+  const metricsServer = config.metrics ? await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger) : undefined;
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'metrics listening');
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
   // Submissions whose workflow start failed or was cut short by a crash are started.
   // Idempotency keys past their 24 h, and shared rate-limit windows that weigh nothing, are deleted.
@@ -104,6 +112,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       policy.stop();
       await usage.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await metricsServer?.close();
       await connection.close();
     },
   };

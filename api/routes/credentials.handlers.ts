@@ -35,6 +35,7 @@ export function createCredentialHandlers(deps: AppDeps) {
     }
     const waiting = pickups.find((p) => p.sealed !== null);
     const claimed = waiting && (await pickUp(deps.db, deps.pickupKey, waiting.key_id, 'approval'));
+    deps.metrics?.keyPickups.inc({ outcome: claimed ? 'picked_up' : 'gone' });
     if (!claimed) throw problems.gone('the key was already picked up (or is no longer valid)');
     c.get('log').info({ partnerId: id, keyId: claimed.keyId }, 'key picked up');
     return c.json(claimed, 200);

@@ -34,6 +34,7 @@ export function introspectRoutes(deps: AppDeps, limiter: RateLimiter, usage: Usa
     // Guessing keys through a gateway token: failures per source are limited.
     const source = sourceOf(c);
     const result = await introspect(deps.db, deps.policy(), token, environment);
+    deps.metrics?.verdict('introspect', result.active ? 'active' : result.reason);
     if (!result.active) {
       const decision = await failures.spend(source);
       if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);

@@ -97,6 +97,7 @@ export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
     const revoked = await revokeInDatabase(deps.db, id, revocation);
     if (revoked === undefined) throw problems.conflict('the partner’s lifecycle has already ended');
     const { keysRevoked, outboxId } = revoked;
+    deps.metrics?.revocations.inc({ kind: 'single' });
     const workflowSignalled = await signalRevocation(deps, id, revocation, outboxId);
     c.get('log').warn({ partnerId: id, by: actorLabel(actor), keysRevoked }, 'emergency revocation');
     return c.json({ partnerId: id, state: 'revoked' as const, keysRevoked, workflowSignalled }, 202);

@@ -19,6 +19,7 @@ export function createRevocationHandlers(deps: AppDeps) {
       const revocation = { reason: body.reason, actor, at };
       const revoked = await revokeInDatabase(deps.db, target.id, revocation);
       if (revoked === undefined) continue; // ended meanwhile
+      deps.metrics?.revocations.inc({ kind: 'bulk' });
       await signalRevocation(deps, target.id, revocation, revoked.outboxId);
       results.push({ ...view(target), keysRevoked: revoked.keysRevoked });
     }

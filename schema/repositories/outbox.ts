@@ -41,3 +41,10 @@ export async function signalAttemptFailed(db: Db, id: number, error: string): Pr
     .where('id', '=', id)
     .execute();
 }
+
+/** How many signals wait in the outbox (the API's metrics read it at each scrape). */
+export async function pendingSignalCount(db: Db): Promise<number> {
+  const row = await db.selectFrom('pending_signals').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
+  // Postgres answers count(*) as a bigint string
+  return Number(row.n);
+}
