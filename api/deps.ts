@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { RateLimits } from '../config/limits.js';
 import type { Policy } from '../config/policy.js';
+import type { AuditCheckpoints } from '../schema/audit-checkpoints.js';
 import type { Db } from '../schema/db.js';
 import type { ApiMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   limits?: Partial<RateLimits>;
   /** proxies whose X-Forwarded-For names the client (TRUSTED_PROXIES); none by default */
   trustedProxies?: BlockList;
+  /** signed checkpoints of the audit chain outside the database, which `/v1/audit/verify` holds the chain against */
+  auditCheckpoints?: AuditCheckpoints;
   /** the Prometheus registry the app counts into (served by runtime/processes.ts on METRICS_PORT); one per app by default */
   metrics?: ApiMetrics;
 }

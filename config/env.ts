@@ -14,6 +14,11 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+/** a 32-byte key, as 64 hex characters or base64 */
+const dataKey = optionalString.refine(
+  (v) => v === undefined || /^[0-9a-fA-F]{64}$/.test(v) || /^[A-Za-z0-9_\-+/]{43}=?$/.test(v),
+  'must be 32 bytes as 64 hex characters or base64',
+);
 
 /**
  * TLS to Postgres, as `sslmode` in DATABASE_URL or PGSSLMODE, with pg's meanings: `disable` none;
@@ -72,10 +77,9 @@ const envSchema = z.object({
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
-  PICKUP_KEY: optionalString.refine(
-    (v) => v === undefined || /^[0-9a-fA-F]{64}$/.test(v) || /^[A-Za-z0-9_\-+/]{43}=?$/.test(v),
-    'must be 32 bytes as 64 hex characters or base64',
-  ),
+  PICKUP_KEY: dataKey,
+  AUDIT_CHECKPOINT_KEY: dataKey,
+  AUDIT_CHECKPOINT_FILE: optionalString,
   WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
   WEBHOOK_SECRET: optionalString,
   GATEWAY_VERIFY_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
@@ -146,6 +150,12 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     },
     pickupKey: env.PICKUP_KEY,
     pickupKeyFile: path.join(dataDir, 'pickup.key'),
+    /** signed checkpoints of the audit chain, outside the database: the key and the append-only file */
+    auditCheckpoints: {
+      key: env.AUDIT_CHECKPOINT_KEY,
+      keyFile: path.join(dataDir, 'audit-checkpoint.key'),
+      file: env.AUDIT_CHECKPOINT_FILE ? path.resolve(cwd, env.AUDIT_CHECKPOINT_FILE) : path.join(dataDir, 'audit-checkpoints.ndjson'),
+    },
     webhook: env.WEBHOOK_URL ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET } : undefined,
     probeSecret: env.GATEWAY_PROBE_SECRET,
     gatewayProbe: env.GATEWAY_VERIFY_URL && env.GATEWAY_PROBE_SECRET ? { url: env.GATEWAY_VERIFY_URL, secret: env.GATEWAY_PROBE_SECRET } : undefined,

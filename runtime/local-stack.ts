@@ -18,6 +18,7 @@ import type { AppDeps } from '../api/deps.js';
 import { lifecyclePolicyFrom, loadPolicyFile } from '../config/policy.js';
 import { generateDataKey, parseDataKey } from '../domain/sealed-box.js';
 import type { DatabaseConfig } from '../config/env.js';
+import { AuditCheckpoints } from '../schema/audit-checkpoints.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import type { Role } from '../workflows/messages.js';
 import { createWorker, projectRoot } from '../worker.js';
@@ -136,9 +137,12 @@ export async function startLocalStack(opts: LocalStackOptions) {
       worker = undefined;
     };
 
+    const auditCheckpoints = new AuditCheckpoints(path.join(dir, 'audit-checkpoints.ndjson'), parseDataKey(generateDataKey()));
+
     /** What `createApp` needs, pointed at this stack; the caller adds its limits and overrides. */
     const appDeps = (overrides: Partial<AppDeps> = {}): AppDeps => ({
       db,
+      auditCheckpoints,
       temporal: { client, taskQueue },
       policy: () => policy,
       pickupKey,
@@ -191,6 +195,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
       policy,
       pickupKey,
       pickupKeyHex,
+      auditCheckpoints,
       address,
       taskQueue,
       connection,

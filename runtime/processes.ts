@@ -19,7 +19,7 @@ import { followPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import { createWorker } from '../worker.js';
 import { lifecyclePolicyFrom } from '../config/policy.js';
-import { loadPickupKey } from './services.js';
+import { loadAuditCheckpoints, loadPickupKey } from './services.js';
 import { connectClient, connectWorkerConnection, type TemporalTarget } from './temporal.js';
 import { installTemporalRuntime } from './temporal-runtime.js';
 
@@ -64,6 +64,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   });
   const { connection, client } = await connectClient(target);
   const usage = new UsageRecorder(db);
+  const checkpoints = loadAuditCheckpoints(config);
   const metrics = new ApiMetrics({ processMetrics: true });
   const app = createApp({
     metrics,
@@ -80,6 +81,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     limits: config.limits,
     rateLimiter: config.rateLimitStore === 'database' ? new DatabaseRateLimiter(db) : undefined,
     trustedProxies: config.trustedProxies,
+    auditCheckpoints: checkpoints,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
@@ -93,7 +95,10 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
   // Submissions whose workflow start failed or was cut short by a crash are started.
   // Idempotency keys past their 24 h, and shared rate-limit windows that weigh nothing, are deleted.
+  // The audit chain's head is checkpointed, signed, outside the database.
+  const checkpoint = () => checkpoints.write(db).catch((err) => logger.error({ err: (err as Error).message }, 'writing the audit checkpoint failed'));
   const redelivery = setInterval(() => {
+    void checkpoint();
     redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'signal redelivery failed'),
     );
@@ -111,6 +116,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       clearInterval(redelivery);
       policy.stop();
       await usage.close();
+      await checkpoint();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await metricsServer?.close();
       await connection.close();

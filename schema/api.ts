@@ -268,7 +268,15 @@ export const auditQuerySchema = z.strictObject({
 });
 
 export const chainCheckSchema = z
-  .object({ ok: z.boolean(), events: z.number().int(), headSeq: z.number().int(), brokenAt: z.number().int().optional(), problem: z.string().optional() })
+  .object({
+    ok: z.boolean(),
+    events: z.number().int(),
+    headSeq: z.number().int(),
+    brokenAt: z.number().int().optional(),
+    problem: z.string().optional(),
+    /** the latest signed checkpoint the chain was held against (kept outside the database); null before the first */
+    checkpoint: z.object({ seq: z.number().int(), at: z.string() }).nullable().optional(),
+  })
   .openapi('AuditChainCheck');
 
 export const bulkRevocationSchema = z

@@ -99,6 +99,16 @@ export function firstAuditEvent(db: Kysely<Database>, partnerId: string, action:
   return db.selectFrom('audit_events').select(['actor', 'reason', 'at']).where('partner_id', '=', partnerId).where('action', '=', action).orderBy('seq').executeTakeFirst();
 }
 
+/** The chain head: the last event's seq and hash (0 and the genesis hash on an empty chain). */
+export function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: string }> {
+  return db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+}
+
+/** The stored hash of one event, if it exists. */
+export async function auditEventHash(db: Kysely<Database>, seq: number): Promise<string | undefined> {
+  return (await db.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst())?.hash;
+}
+
 export interface ChainVerification {
   ok: boolean;
   events: number;

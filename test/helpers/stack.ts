@@ -62,7 +62,7 @@ export async function startStack(opts: StackOptions = {}) {
     logger,
     busyTimeoutMs: opts.busyTimeoutMs,
   });
-  const { dir, db, dbFile, policyFile, policy, pickupKey, pickupKeyHex, address, taskQueue, client } = local;
+  const { dir, db, dbFile, policyFile, policy, pickupKey, pickupKeyHex, address, taskQueue, client, auditCheckpoints } = local;
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
   const app = createApp(
     local.appDeps({
@@ -120,6 +120,7 @@ export async function startStack(opts: StackOptions = {}) {
   return {
     dir,
     db,
+    auditCheckpoints,
     policyFile,
     app,
     client,

@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { checkpointIsAuthentic, parseCheckpoint, signCheckpoint, type AuditCheckpoint } from '../domain/audit-checkpoint.js';
+import type { Db } from './db.js';
+import { auditEventHash, auditHead, type ChainVerification } from './repositories/audit.js';
+
+/**
+ * Signed checkpoints of the audit chain, kept outside the database: a file that is only ever
+ * appended to (one JSON line per checkpoint, 0600), signed with a key that is not in the database
+ * either (AUDIT_CHECKPOINT_KEY or its key file). `write` adds a checkpoint when the head has moved;
+ * `check` holds the chain the database shows against the latest authentic checkpoint.
+ */
+export class AuditCheckpoints {
+  constructor(
+    private readonly file: string,
+    private readonly key: Buffer,
+  ) {}
+
+  /** Every line of the file that parses, oldest first (a forged line is kept, and reported by `check`). */
+  read(): AuditCheckpoint[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    return text
+      .split('\n')
+      .map(parseCheckpoint)
+      .filter((c): c is AuditCheckpoint => c !== undefined);
+  }
+
+  /** Appends a checkpoint of the head when it moved since the last one; returns it, or undefined. */
+  async write(db: Db, at = new Date().toISOString()): Promise<AuditCheckpoint | undefined> {
+    const head = await auditHead(db);
+    const last = this.read().at(-1);
+    if (head.seq === 0 || (last && last.seq === head.seq && last.hash === head.hash)) return undefined;
+    const checkpoint = signCheckpoint(this.key, { seq: head.seq, hash: head.hash, at });
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    // O_APPEND: concurrent writers (two processes on one machine) each add whole lines
+    fs.appendFileSync(this.file, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
+    return checkpoint;
+  }
+
+  /**
+   * The chain as the database shows it, held against the checkpoints: every line must be
+   * authentic (signed with our key), the chain must reach the latest checkpoint's event, and that
+   * event must still hash to what was signed. A rewrite re-hashed forward, a truncation below the
+   * checkpoint and a deleted head all fail here, however consistent the database is in itself.
+   */
+  async check(db: Db, chain: ChainVerification): Promise<ChainVerification & { checkpoint: { seq: number; at: string } | null }> {
+    const checkpoints = this.read();
+    const forged = checkpoints.find((c) => !checkpointIsAuthentic(this.key, c));
+    if (forged) return { ...chain, ok: false, problem: `checkpoint at seq ${forged.seq} is not signed with this deployment's key`, checkpoint: null };
+    const latest = checkpoints.at(-1);
+    if (!latest) return { ...chain, checkpoint: null };
+    const checkpoint = { seq: latest.seq, at: latest.at };
+    if (!chain.ok) return { ...chain, checkpoint };
+    if (chain.headSeq < latest.seq) {
+      return { ...chain, ok: false, brokenAt: chain.headSeq + 1, problem: `the chain ends at ${chain.headSeq}, before the signed checkpoint at ${latest.seq} (truncated)`, checkpoint };
+    }
+    const hash = await auditEventHash(db, latest.seq);
+    if (hash !== latest.hash) {
+      return { ...chain, ok: false, brokenAt: latest.seq, problem: `event ${latest.seq} does not match the signed checkpoint of ${latest.at} (rewritten)`, checkpoint };
+    }
+    return { ...chain, checkpoint };
+  }
+}
