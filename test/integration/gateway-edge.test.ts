@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -329,6 +330,65 @@ describe('edge mode: what a client can send', () => {
       expect(res.status, target.slice(0, 40)).toBeLessThan(500);
     }
     expect(statuses.has(401)).toBe(true);
+  });
+});
+
+describe('both modes: the upstream acts on the decided method and path only', () => {
+  it('method-override, original-URL and forwarding headers a client sends never reach the upstream', async () => {
+    const received: http.IncomingHttpHeaders[] = [];
+    const recorder = http.createServer((req, res) => {
+      req.resume();
+      received.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
+    const gateways: Awaited<ReturnType<typeof startGateway>>[] = [];
+    try {
+      const p = await activePartner(stack, { sponsor: t.alice! });
+      for (const mode of ['auth_request', 'edge'] as const) {
+        gateways.push(
+          await startGateway({
+            mode,
+            port: await freePort(),
+            apiUpstream: `127.0.0.1:${edge.api.port}`,
+            upstream: `127.0.0.1:${(recorder.address() as AddressInfo).port}`,
+            gatewayToken: t.gw!,
+            runtimeDir: path.join(stack.dir, `gateway-forgeries-${mode}`),
+          }),
+        );
+      }
+      const forged = {
+        'x-http-method-override': 'POST',
+        'x-http-method': 'DELETE',
+        'x-method-override': 'PUT',
+        'x-original-url': '/payments/1',
+        'x-rewrite-url': '/payments/1',
+        'x-original-method': 'POST',
+        'x-original-uri': '/payments/1',
+        forwarded: 'for=10.0.0.1;host=admin.internal;proto=https',
+        'x-forwarded-host': 'admin.internal',
+        'x-forwarded-port': '8443',
+        'x-forwarded-prefix': '/payments',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-for': '10.0.0.1',
+        'x-real-ip': '10.0.0.1',
+      };
+      for (const gateway of gateways) {
+        const res = await fetch(`${gateway.url}/orders/1`, { headers: { 'x-api-key': p.apiKey, ...forged } });
+        expect(res.status).toBe(200);
+        const headers = received.at(-1)!;
+        for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url', 'x-original-method', 'x-original-uri', 'forwarded', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix']) {
+          expect(headers[name], name).toBeUndefined();
+        }
+        expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+        expect(headers['x-real-ip']).toBe('127.0.0.1');
+        expect(headers['x-forwarded-proto']).toBe('http');
+      }
+    } finally {
+      for (const gateway of gateways) await gateway.stop();
+      recorder.closeAllConnections();
+      await new Promise<void>((r) => recorder.close(() => r()));
+    }
   });
 });
 
