@@ -4,6 +4,8 @@ import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
+import { keyDeadReasons } from '../domain/key-liveness.js';
+import { pathRefusals } from '../domain/request-path.js';
 import type { Db } from '../schema/db.js';
 import { pendingSignalCount } from '../schema/repositories/outbox.js';
 import type { AppEnv, Principal } from './auth.js';
@@ -99,17 +101,25 @@ export class ApiMetrics {
 }
 
 /**
+ * Every verdict a label may name: a pass, a key's own reasons (api/introspection.ts,
+ * domain/key-liveness.ts), a path the gateway refuses (domain/request-path.ts) and the gateway's
+ * other refusals. Anything else is `other`, so no request can mint a series.
+ */
+const verdicts: ReadonlySet<string> = new Set([
+  'active', 'allowed', 'missing', 'malformed', 'bad_checksum', 'unknown', ...keyDeadReasons, ...Object.keys(pathRefusals),
+  'missing_scope', 'no_such_route', 'rate_limited', 'too_many_failed_keys', 'probe_key_active',
+]);
+
+/**
  * A reason as a label: the gateway's X-Auth-Reason texts carry a scope (`missing scope orders:read`)
- * or a detail in parentheses (`too many failed keys (unknown)`); both are dropped, and anything that
- * is still not a short code word is `other`, so no request can mint a series.
+ * or a detail in parentheses (`too many failed keys (unknown)`); both are dropped.
  */
 export function verdictLabel(reason: string): string {
   const word = reason
     .replace(/\s*\(.*\)$/, '')
     .replace(/^missing scope\b.*/, 'missing scope')
-    .toLowerCase()
     .replace(/[\s:]+/g, '_');
-  return /^[a-z][a-z0-9_-]{0,39}$/.test(word) ? word : 'other';
+  return verdicts.has(word) ? word : 'other';
 }
 
 /**
@@ -161,7 +171,7 @@ export function gatewayVerdicts(metrics: ApiMetrics, endpoint: 'gateway_auth' | 
  */
 export function countingRefusals(limiter: RateLimiter, metrics: ApiMetrics): RateLimiter {
   const counted = (key: string, decision: RateDecision) => {
-    if (!decision.ok) metrics.rateLimitRefusals.inc({ budget: verdictLabel(key.split(':', 1)[0]!) });
+    if (!decision.ok) metrics.rateLimitRefusals.inc({ budget: key.split(':', 1)[0]! });
     return decision;
   };
   return {
