@@ -21,6 +21,7 @@ import { introspectRoutes } from './routes/introspect.js';
 import { gatewayRoutes } from './routes/gateway.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
+import { operatorRoutes } from './routes/operators.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
@@ -91,6 +92,7 @@ export function createApp(appDeps: AppDeps) {
   app.route('/v1', revocationRoutes(deps));
   app.route('/v1/introspect', introspectRoutes(deps, limiter, usage));
   app.route('/v1', auditRoutes(deps));
+  app.route('/v1', operatorRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
   app.use('/v1/gateway/auth', gatewayVerdicts(metrics, 'gateway_auth'));
   app.use('/v1/gateway/verdict', gatewayVerdicts(metrics, 'gateway_verdict'));

@@ -16,17 +16,35 @@ export function parseRoles(list: string): Role[] {
   return [...new Set(wanted)] as Role[];
 }
 
-/** Creates an operator and returns its bearer token: the only time the token exists in clear. */
-export async function createOperator(db: Db, name: string, roles: Role[], token = generateOpaqueToken('pat')): Promise<string> {
+/** Who changes operators outside the API: the operator CLI, or the start-up that creates the first admin. */
+const CLI = 'system:operator-cli';
+
+/**
+ * Creates an operator and returns its bearer token: the only time the token exists in clear.
+ * Audited (by default as the operator CLI); `expiresAt` ends the token's validity.
+ */
+export async function createOperator(
+  db: Db,
+  name: string,
+  roles: Role[],
+  token = generateOpaqueToken('pat'),
+  opts: { actor?: string; expiresAt?: string | null; reason?: string } = {},
+): Promise<string> {
   if (!NAME.test(name)) throw new OperatorError('name must be lower-case letters, digits, ".", "_" or "-" (max 64)');
   if (!token.startsWith('pat_')) throw new OperatorError('operator tokens start with pat_');
-  const created = await insertOperator(db, { name, roles, tokenHash: hashToken(token), at: new Date().toISOString() });
-  if (!created) throw new OperatorError(`operator ${name} already exists`);
+  const created = await insertOperator(
+    db,
+    { name, roles, tokenHash: hashToken(token), at: new Date().toISOString(), expiresAt: opts.expiresAt ?? null },
+    { actor: opts.actor ?? CLI, reason: opts.reason ?? null },
+  );
+  if (!created) throw new OperatorError(`operator ${name} already exists (names are never reused: the audit trail names one identity by each)`);
   return token;
 }
 
 export async function revokeOperator(db: Db, name: string): Promise<void> {
-  if (!(await revokeOperatorRecord(db, name, new Date().toISOString()))) throw new OperatorError(`no active operator named ${name}`);
+  const outcome = await revokeOperatorRecord(db, name, new Date().toISOString(), { actor: CLI, reason: 'revoked with the operator CLI' });
+  if (outcome === 'missing') throw new OperatorError(`no active operator named ${name}`);
+  if (outcome === 'lastAdmin') throw new OperatorError(`${name} is the last active admin: create another admin first`);
 }
 
 /**
@@ -39,5 +57,6 @@ export async function ensureFirstAdmin(db: Db, adminToken: string | undefined): 
   if (!token.startsWith('pat_')) throw new OperatorError('operator tokens start with pat_');
   // Several API processes may start at once on one database: one of them creates the admin, the
   // others find the name taken and go on (none of them fails its start over it).
-  return (await insertOperator(db, { name: 'admin', roles: ['admin'], tokenHash: hashToken(token), at: new Date().toISOString() })) ? token : undefined;
+  const created = await insertOperator(db, { name: 'admin', roles: ['admin'], tokenHash: hashToken(token), at: new Date().toISOString() }, { actor: 'system:bootstrap', reason: 'the first admin of an empty deployment' });
+  return created ? token : undefined;
 }

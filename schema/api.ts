@@ -1,7 +1,7 @@
 /** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
 import { z } from '@hono/zod-openapi';
 import { textPattern, textProblem } from '../domain/text.js';
-import { environments, partnerStates } from '../domain/partner-states.js';
+import { environments, partnerStates, roles } from '../domain/partner-states.js';
 import { keyDeadReasons } from '../domain/key-liveness.js';
 
 // Free text (names, justifications, reasons) follows one rule (domain/text.ts): no blanks-only, no
@@ -299,3 +299,40 @@ export const bulkRevocationResultSchema = z
     partners: z.array(z.object({ partnerId: z.string(), name: z.string(), state: partnerStateSchema, scopes: z.array(z.string()), keysRevoked: z.number().int().optional() })),
   })
   .openapi('BulkRevocationResult');
+
+// ---- operators (issue #16, item 6) -----------------------------------------------------------
+
+export const operatorRoleSchema = z.enum(roles).openapi('OperatorRole');
+const expiresInDays = z.number().int().min(1).max(730);
+
+export const operatorCreateSchema = z
+  .strictObject({
+    name: operatorNameSchema,
+    roles: z.array(operatorRoleSchema).min(1).max(roles.length),
+    /** the token stops working after this many days (default 90) */
+    expiresInDays: expiresInDays.optional(),
+    reason: text(1000),
+  })
+  .openapi('OperatorCreate');
+
+export const operatorRotationSchema = z.strictObject({ expiresInDays: expiresInDays.optional(), reason: text(1000) }).openapi('OperatorRotation');
+export const operatorRevocationSchema = z.strictObject({ reason: text(1000) }).openapi('OperatorRevocation');
+
+export const operatorSchema = z
+  .object({
+    name: z.string(),
+    roles: z.array(operatorRoleSchema),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    rotatedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('Operator');
+
+export const operatorListSchema = z.object({ items: z.array(operatorSchema) }).openapi('OperatorList');
+
+export const operatorTokenSchema = z
+  .object({ name: z.string(), token: z.string(), expiresAt: z.string().nullable() })
+  .openapi('OperatorToken', { description: 'The bearer token, shown this once' });
+
+export const operatorNameParamSchema = operatorNameSchema;

@@ -127,6 +127,10 @@ export interface OperatorsTable {
   token_hash: string;
   created_at: string;
   revoked_at: string | null;
+  /** the token stops working at this time; null: it does not expire */
+  expires_at: string | null;
+  /** when the token was last replaced */
+  rotated_at: string | null;
 }
 
 export interface NotificationsTable {

@@ -49,8 +49,8 @@ const allowed: Record<string, string[]> = {
   anonymous: publicOps,
   approver: [...publicOps, ...operatorRead, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/recertifications', 'POST /v1/partners/{id}/offboarding'],
   security: [...publicOps, ...operatorRead, ...audit, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/revocation', 'POST /v1/revocations'],
-  auditor: [...publicOps, ...operatorRead, ...audit],
-  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding'],
+  auditor: [...publicOps, ...operatorRead, ...audit, 'GET /v1/operators'],
+  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding', 'GET /v1/operators', 'POST /v1/operators', 'POST /v1/operators/{name}/rotation', 'POST /v1/operators/{name}/revocation'],
   gateway: [...publicOps, 'POST /v1/introspect', 'GET /v1/gateway/auth', 'GET /v1/gateway/verdict', 'GET /v1/gateway/changes', 'POST /v1/gateway/usage'],
   // a partner submits nothing for others: POST /v1/partners is 403 with its credentials
   requestToken: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/pickup', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],

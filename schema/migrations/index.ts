@@ -5,6 +5,7 @@ import * as requestTokenIndex from './2026_11_23_003_request_token_index.js';
 import * as gatewayChanges from './2026_12_05_004_gateway_changes.js';
 import * as rateLimitWindows from './2026_12_05_005_rate_limit_windows.js';
 import * as pickupPurpose from './2026_12_05_006_pickup_purpose.js';
+import * as operatorTokenExpiry from './2026_12_05_007_operator_token_expiry.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_004_gateway_changes': gatewayChanges,
   '2026_12_05_005_rate_limit_windows': rateLimitWindows,
   '2026_12_05_006_pickup_purpose': pickupPurpose,
+  '2026_12_05_007_operator_token_expiry': operatorTokenExpiry,
 };
 
 export const migrationProvider: MigrationProvider = {

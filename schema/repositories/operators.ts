@@ -1,24 +1,35 @@
 import type { Role } from '../../domain/partner-states.js';
 import type { Db } from '../db.js';
+import { lockForUpdate } from '../dialect.js';
+import { appendAudit, type AuditEventInput } from './audit.js';
 
-/** Operators: people and machines with a bearer token (`pat_`), stored as its SHA-256 only. */
+/**
+ * Operators: people and machines with a bearer token (`pat_`), stored as its SHA-256 only. Every
+ * change (creation, rotation, revocation) is written with its audit event in one transaction.
+ */
 
 export interface OperatorRecord {
   name: string;
   roles: Role[];
   createdAt: string;
+  expiresAt: string | null;
+  rotatedAt: string | null;
   revokedAt: string | null;
 }
 
+/** The audit event of an operator change: who did it and why (never the token). */
+export type OperatorAudit = Pick<AuditEventInput, 'actor' | 'reason' | 'details'>;
+
 const rolesOf = (json: string) => JSON.parse(json) as Role[];
 
-/** The active operator holding this token hash (the caller compares the hash in constant time). */
-export async function activeOperatorByTokenHash(db: Db, tokenHash: string): Promise<{ name: string; roles: Role[]; tokenHash: string } | undefined> {
+/** The active, unexpired operator holding this token hash (the caller compares the hash in constant time). */
+export async function activeOperatorByTokenHash(db: Db, tokenHash: string, now = new Date().toISOString()): Promise<{ name: string; roles: Role[]; tokenHash: string } | undefined> {
   const row = await db
     .selectFrom('operators')
     .select(['name', 'roles', 'token_hash'])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
     .executeTakeFirst();
   return row && { name: row.name, roles: rolesOf(row.roles), tokenHash: row.token_hash };
 }
@@ -36,25 +47,71 @@ export async function rolesByName(db: Db, names: string[]): Promise<Map<string, 
   return new Map(rows.map((o) => [o.name, rolesOf(o.roles)]));
 }
 
-/** False when the name is taken (by an active or a revoked operator). */
-export async function insertOperator(db: Db, op: { name: string; roles: Role[]; tokenHash: string; at: string }): Promise<boolean> {
-  const inserted = await db
-    .insertInto('operators')
-    .values({ name: op.name, roles: JSON.stringify(op.roles), token_hash: op.tokenHash, created_at: op.at, revoked_at: null })
-    .onConflict((oc) => oc.column('name').doNothing())
-    .executeTakeFirst();
-  return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
+/**
+ * Creates an operator with its audit event; false when the name is taken (by an active or a
+ * revoked operator: a name in the audit trail always means one identity).
+ */
+export function insertOperator(
+  db: Db,
+  op: { name: string; roles: Role[]; tokenHash: string; at: string; expiresAt?: string | null },
+  audit: OperatorAudit,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('operators')
+      .values({ name: op.name, roles: JSON.stringify(op.roles), token_hash: op.tokenHash, created_at: op.at, revoked_at: null, expires_at: op.expiresAt ?? null, rotated_at: null })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== 1) return false;
+    await appendAudit(trx, {
+      eventKey: `operator:${op.name}:created`,
+      at: op.at,
+      action: 'operator.created',
+      partnerId: null,
+      ...audit,
+      details: { name: op.name, roles: op.roles, expiresAt: op.expiresAt ?? null, ...audit.details },
+    });
+    return true;
+  });
 }
 
 export async function listOperators(db: Db): Promise<OperatorRecord[]> {
-  const rows = await db.selectFrom('operators').select(['name', 'roles', 'created_at', 'revoked_at']).orderBy('name').execute();
-  return rows.map((r) => ({ name: r.name, roles: rolesOf(r.roles), createdAt: r.created_at, revokedAt: r.revoked_at }));
+  const rows = await db.selectFrom('operators').select(['name', 'roles', 'created_at', 'expires_at', 'rotated_at', 'revoked_at']).orderBy('name').execute();
+  return rows.map((r) => ({ name: r.name, roles: rolesOf(r.roles), createdAt: r.created_at, expiresAt: r.expires_at, rotatedAt: r.rotated_at, revokedAt: r.revoked_at }));
 }
 
-/** False when there is no active operator of that name. */
-export async function revokeOperatorRecord(db: Db, name: string, at: string): Promise<boolean> {
-  const result = await db.updateTable('operators').set({ revoked_at: at }).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+/** Replaces an active operator's token (the old one stops at once); false when there is none of that name. */
+export function rotateOperatorToken(db: Db, name: string, r: { tokenHash: string; at: string; expiresAt: string | null }, audit: OperatorAudit): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const updated = await trx
+      .updateTable('operators')
+      .set({ token_hash: r.tokenHash, rotated_at: r.at, expires_at: r.expiresAt })
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) return false;
+    await appendAudit(trx, { eventKey: `operator:${name}:rotated:${r.at}`, at: r.at, action: 'operator.token_rotated', partnerId: null, ...audit, details: { name, expiresAt: r.expiresAt, ...audit.details } });
+    return true;
+  });
+}
+
+/**
+ * Revokes an active operator; `lastAdmin` when it is the last active admin (nobody could manage
+ * operators afterwards), `missing` when there is no active operator of that name.
+ */
+export function revokeOperatorRecord(db: Db, name: string, at: string, audit: OperatorAudit): Promise<'revoked' | 'missing' | 'lastAdmin'> {
+  return db.transaction().execute(async (trx) => {
+    const target = await trx.selectFrom('operators').select('roles').where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    if (!target) return 'missing' as const;
+    if (rolesOf(target.roles).includes('admin')) {
+      // locked (Postgres): two revocations at once cannot each see the other admin still there
+      const admins = await lockForUpdate(trx, trx.selectFrom('operators').select(['name', 'roles']).where('revoked_at', 'is', null)).execute();
+      if (admins.filter((a) => rolesOf(a.roles).includes('admin')).length <= 1) return 'lastAdmin' as const;
+    }
+    await trx.updateTable('operators').set({ revoked_at: at }).where('name', '=', name).execute();
+    await appendAudit(trx, { eventKey: `operator:${name}:revoked`, at, action: 'operator.revoked', partnerId: null, ...audit, details: { name, ...audit.details } });
+    return 'revoked' as const;
+  });
 }
 
 export async function hasOperators(db: Db): Promise<boolean> {

@@ -67,6 +67,11 @@ const routes: RouteCase[] = [
   { method: 'GET', path: '/v1/inbox', allowed: { sponsor: [200], approver: [200], security: [200] } },
   { method: 'GET', path: '/v1/audit', allowed: { security: [200], auditor: [200], admin: [200] } },
   { method: 'GET', path: '/v1/audit/verify', allowed: { security: [200], auditor: [200], admin: [200] } },
+  // operator identities (issue #16): {name} is an operator nobody created, so nothing is changed
+  { method: 'POST', path: '/v1/operators', body: () => ({ name: `made-${crypto.randomUUID().slice(0, 8)}`, roles: ['auditor'], reason: 'matrix' }), allowed: { admin: [201] } },
+  { method: 'GET', path: '/v1/operators', allowed: { auditor: [200], admin: [200] } },
+  { method: 'POST', path: '/v1/operators/{name}/rotation', body: () => ({ reason: 'r' }), allowed: { admin: [404] } },
+  { method: 'POST', path: '/v1/operators/{name}/revocation', body: () => ({ reason: 'r' }), allowed: { admin: [404] } },
 ];
 
 let stack: Stack;
@@ -109,7 +114,7 @@ describe('role × route matrix', () => {
     it(`${route.method} ${route.path}`, async () => {
       for (const caller of callers) {
         const target = route.fresh && route.allowed[caller] ? await activePartner(stack, { sponsor: tokens.sponsor! }) : shared;
-        const url = route.path.replace('{id}', target.partnerId);
+        const url = route.path.replace('{id}', target.partnerId).replace('{name}', 'nobody');
         const res = await stack.call(route.method, url, { token: tokenFor(caller, target), body: route.body?.(target) });
         const expected = route.allowed[caller];
         if (expected) {

@@ -16,7 +16,7 @@ let auditor: string;
 
 beforeEach(async () => {
   stack = await startStack({ noWorker: true });
-  auditor = await stack.operator('aud', ['auditor']);
+  auditor = await stack.operator('aud', ['auditor']); // event 1: the operator's creation
   for (let i = 1; i <= 12; i++) {
     await appendAuditEvent(stack.db, { eventKey: `e${i}`, at: new Date().toISOString(), actor: 'operator:aud', action: 'test.event', partnerId: null, reason: `event ${i}` });
   }
@@ -47,26 +47,26 @@ async function rewrite(opts: { edit?: number; keepUpTo?: number }) {
 describe('signed checkpoints of the audit chain', () => {
   it('a checkpoint is written when the head moves, signed, into a file only the service user reads; verify reports it', async () => {
     const first = await stack.auditCheckpoints.write(stack.db);
-    expect(first).toMatchObject({ seq: 12, mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(first).toMatchObject({ seq: 13, mac: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(await stack.auditCheckpoints.write(stack.db)).toBeUndefined(); // nothing moved
     await appendAuditEvent(stack.db, { eventKey: 'e13', at: new Date().toISOString(), actor: 'operator:aud', action: 'test.event', partnerId: null });
-    expect(await stack.auditCheckpoints.write(stack.db)).toMatchObject({ seq: 13 });
-    expect(stack.auditCheckpoints.read().map((c) => c.seq)).toEqual([12, 13]);
+    expect(await stack.auditCheckpoints.write(stack.db)).toMatchObject({ seq: 14 });
+    expect(stack.auditCheckpoints.read().map((c) => c.seq)).toEqual([13, 14]);
     const file = `${stack.dir}/audit-checkpoints.ndjson`;
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(await verify()).toMatchObject({ ok: true, headSeq: 13, checkpoint: { seq: 13 } });
+    expect(await verify()).toMatchObject({ ok: true, headSeq: 14, checkpoint: { seq: 14 } });
   });
 
   it('an event edited and the chain re-hashed forward: refused as rewritten', async () => {
     await stack.auditCheckpoints.write(stack.db);
     await rewrite({ edit: 7 });
-    expect(await verify()).toMatchObject({ ok: false, brokenAt: 12, problem: expect.stringMatching(/does not match the signed checkpoint.*rewritten/) });
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: 13, problem: expect.stringMatching(/does not match the signed checkpoint.*rewritten/) });
   });
 
   it('the chain truncated below the checkpoint, or its head event deleted: refused as truncated', async () => {
     await stack.auditCheckpoints.write(stack.db);
-    await rewrite({ keepUpTo: 11 }); // the head event gone, the head moved back one
-    expect(await verify()).toMatchObject({ ok: false, headSeq: 11, problem: expect.stringMatching(/before the signed checkpoint at 12 \(truncated\)/) });
+    await rewrite({ keepUpTo: 12 }); // the head event gone, the head moved back one
+    expect(await verify()).toMatchObject({ ok: false, headSeq: 12, problem: expect.stringMatching(/before the signed checkpoint at 13 \(truncated\)/) });
     await rewrite({ keepUpTo: 4 });
     expect(await verify()).toMatchObject({ ok: false, headSeq: 4, problem: expect.stringMatching(/truncated/) });
   });
