@@ -321,8 +321,14 @@ local function ask_once(flight_key)
   end
   flight = { sema = semaphore.new(), waiters = 0 }
   in_flight[flight_key] = flight
+  -- the generation, then the cursor, before the question: a change after the cursor (or a reset)
+  -- makes the answer unusable for the cache. In this order: a reset moves the cursor first. The
+  -- waiters get these with the answer: what they read later would postdate the API's reading.
+  local generation = feed:get('generation') or 0
+  local seq = feed:get('cursor')
   local ok, result = pcall(ask_api)
   flight.result = ok and result or { status = 503 }
+  flight.result.generation, flight.result.seq = generation, seq
   -- one worker runs one Lua thread at a time: every waiter joined before this line is counted
   in_flight[flight_key] = nil
   if flight.waiters > 0 then flight.sema:post(flight.waiters) end
@@ -383,17 +389,13 @@ function M.access()
   end
   if not (entry and entry.digest == digest and usable(entry, t)) then
     state = 'miss'
-    -- the generation, then the cursor, before the question: a change after the cursor (or a reset)
-    -- makes the answer unusable for the cache. In this order: a reset moves the cursor first.
-    local generation = feed:get('generation') or 0
-    local seq = feed:get('cursor')
     local result = ask_once(key_id .. digest)
     if result.status == 200 then
       local verdict = cjson.decode(result.body or '')
       if not verdict or verdict.active ~= true or verdict.keyId ~= key_id or type(verdict.rateLimit) ~= 'table' then
         return unavailable('bad verdict')
       end
-      entry = store(key_id, digest, verdict, generation, seq, t)
+      entry = store(key_id, digest, verdict, result.generation, result.seq, t)
       if not entry then return unavailable('bad verdict') end
       -- a verdict the API gave already past its expiry (clock skew) is not served either
       if t >= entry.expires then return unauthorized('expired') end

@@ -11,9 +11,10 @@ import { startSampleUpstream } from '../../runtime/sample-upstream.js';
 import type { Stack } from './stack.js';
 
 /** The stack's app over a real socket (the client address is the socket's peer); `port` 0 picks one. */
-export async function serveApp(stack: Stack, hostname = '127.0.0.1', port = 0) {
+export async function serveApp(stack: Stack, hostname = '127.0.0.1', port = 0, observe?: (request: Request) => void) {
+  const fetch = observe ? (request: Request, ...rest: unknown[]) => (observe(request), (stack.app.fetch as (r: Request, ...a: unknown[]) => Response | Promise<Response>)(request, ...rest)) : stack.app.fetch;
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: stack.app.fetch, port, hostname }, () => resolve(s));
+    const s = serve({ fetch, port, hostname }, () => resolve(s));
   });
   return {
     server,
@@ -27,7 +28,12 @@ export async function serveApp(stack: Stack, hostname = '127.0.0.1', port = 0) {
   };
 }
 
-export type GatewayTestOptions = Pick<GatewayOptions, 'mode' | 'staleTtlSeconds' | 'failedKeysPerMinute' | 'workers'> & { port?: number; runtimeDir?: string };
+export type GatewayTestOptions = Pick<GatewayOptions, 'mode' | 'staleTtlSeconds' | 'failedKeysPerMinute' | 'workers'> & {
+  port?: number;
+  runtimeDir?: string;
+  /** sees every request the API is asked (what the gateway asks, counted by tests) */
+  observeApi?: (request: Request) => void;
+};
 
 /**
  * nginx on `port` (a free one by default) in front of the sample upstream, asking the stack's API
@@ -36,7 +42,7 @@ export type GatewayTestOptions = Pick<GatewayOptions, 'mode' | 'staleTtlSeconds'
  */
 export async function startGatewayFor(stack: Stack, gatewayToken: string, portOrOptions?: number | GatewayTestOptions) {
   const options: GatewayTestOptions = typeof portOrOptions === 'number' ? { port: portOrOptions } : (portOrOptions ?? {});
-  let api = await serveApp(stack);
+  let api = await serveApp(stack, '127.0.0.1', 0, options.observeApi);
   const upstream = await startSampleUpstream();
   try {
     const gateway = await startGateway({
@@ -61,7 +67,7 @@ export async function startGatewayFor(stack: Stack, gatewayToken: string, portOr
         const port = api.port;
         await api.close();
         await during();
-        api = await serveApp(stack, '127.0.0.1', port);
+        api = await serveApp(stack, '127.0.0.1', port, options.observeApi);
       },
       async stop() {
         await gateway.stop();

@@ -24,6 +24,8 @@ const probeSecret = 'probe-secret-for-tests-0123456789abcdef';
 let stack: Stack;
 let edge: Awaited<ReturnType<typeof startGatewayFor>>;
 const t: Record<string, string> = {};
+/** how often the gateways asked the API for a verdict (a cache miss) */
+let verdictQuestions = 0;
 
 beforeAll(async () => {
   if (!luaModuleAvailable()) throw new Error("nginx's Lua module is missing: run scripts/install-nginx.sh");
@@ -39,7 +41,14 @@ beforeAll(async () => {
   t.alice = await stack.operator('alice', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
   t.gw = await stack.operator('edge', ['gateway']);
-  edge = await startGatewayFor(stack, t.gw!, { mode: 'edge', port: gatewayPort, workers: 2 });
+  edge = await startGatewayFor(stack, t.gw!, {
+    mode: 'edge',
+    port: gatewayPort,
+    workers: 2,
+    observeApi: (request) => {
+      if (new URL(request.url).pathname === '/v1/gateway/verdict') verdictQuestions += 1;
+    },
+  });
 }, 90_000);
 afterAll(async () => {
   if (process.env.EDGE_DEBUG) console.log(fs.readFileSync(path.join(stack.dir, 'gateway', 'error.log'), 'utf8').slice(-3000), fs.readFileSync(path.join(stack.dir, 'gateway', 'access.log'), 'utf8').slice(-1500));
@@ -110,6 +119,22 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
       return row && row.count >= 7 ? row.count : undefined;
     }, 10_000, 200);
     expect(used).toBeGreaterThanOrEqual(7);
+  });
+
+  it('concurrent misses for one key ask the API once per nginx worker', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const before = verdictQuestions;
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => get('/orders/1', p.apiKey).then(async (r) => (await r.body?.cancel(), r.status))));
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    // two workers: one question each (twice if the feed delivered this partner's own activation
+    // in between, which makes a fresh answer uncacheable once)
+    expect(verdictQuestions - before).toBeGreaterThanOrEqual(1);
+    expect(verdictQuestions - before).toBeLessThanOrEqual(4);
+    // and then none: the verdict is cached
+    await warm(p.apiKey);
+    const settled = verdictQuestions;
+    for (let i = 0; i < 10; i++) expect((await get('/orders/1', p.apiKey)).status).toBe(200);
+    expect(verdictQuestions).toBe(settled);
   });
 
   it('revoked, suspended, narrowed: refused at the gateway within the bound, cache warm', async () => {
