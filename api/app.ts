@@ -28,21 +28,21 @@ import { UsageRecorder } from './usage.js';
 import { refuseDuplicateKeys } from './validation.js';
 import { createRouter } from './router.js';
 import { isTransientDatabaseError } from '../schema/db.js';
-import { ApiMetrics, countingRefusals, gatewayVerdicts, httpMetrics } from './metrics.js';
+import { countingRefusals, gatewayVerdicts, httpMetrics } from './metrics.js';
 
 export type App = ReturnType<typeof createApp>;
 
 /** The HTTP API. Dependencies come in; nothing here reaches for globals. */
-export function createApp(appDeps: AppDeps) {
-  // every handler counts into the same registry (deps.metrics), one per app unless given
-  const metrics = appDeps.metrics ?? new ApiMetrics();
-  metrics.observeOutbox(appDeps.db, appDeps.logger);
-  const deps: AppDeps = { ...appDeps, metrics };
+export function createApp(deps: AppDeps) {
   const app = createRouter();
-  const limiter = countingRefusals(deps.rateLimiter ?? new InMemoryRateLimiter(), metrics);
+  // metrics only when a registry is given (METRICS_PORT): otherwise nothing is counted
+  const { metrics } = deps;
+  metrics?.observeOutbox(deps.db, deps.logger);
+  const budgets = deps.rateLimiter ?? new InMemoryRateLimiter();
+  const limiter = metrics ? countingRefusals(budgets, metrics) : budgets;
 
   // before anything else: every answer is counted and timed, refusals included
-  app.use('*', httpMetrics(metrics));
+  if (metrics) app.use('*', httpMetrics(metrics));
 
   // first: every budget and log after this knows the client (X-Forwarded-For via trusted proxies only)
   app.use('*', resolveClientAddress(deps.trustedProxies));
@@ -94,8 +94,10 @@ export function createApp(appDeps: AppDeps) {
   app.route('/v1', auditRoutes(deps));
   app.route('/v1', operatorRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
-  app.use('/v1/gateway/auth', gatewayVerdicts(metrics, 'gateway_auth'));
-  app.use('/v1/gateway/verdict', gatewayVerdicts(metrics, 'gateway_verdict'));
+  if (metrics) {
+    app.use('/v1/gateway/auth', gatewayVerdicts(metrics, 'gateway_auth'));
+    app.use('/v1/gateway/verdict', gatewayVerdicts(metrics, 'gateway_verdict'));
+  }
   app.route('/v1/gateway', gatewayRoutes(deps, limiter, usage, () => gatewayConfig));
 
   const openApiConfig = {

@@ -36,6 +36,6 @@ export interface AppDeps {
   trustedProxies?: BlockList;
   /** signed checkpoints of the audit chain outside the database, which `/v1/audit/verify` holds the chain against */
   auditCheckpoints?: AuditCheckpoints;
-  /** the Prometheus registry the app counts into (served by runtime/processes.ts on METRICS_PORT); one per app by default */
+  /** the Prometheus registry the app counts into (served by runtime/processes.ts on METRICS_PORT); none: nothing is counted */
   metrics?: ApiMetrics;
 }

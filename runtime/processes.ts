@@ -65,7 +65,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   const { connection, client } = await connectClient(target);
   const usage = new UsageRecorder(db);
   const checkpoints = loadAuditCheckpoints(config);
-  const metrics = new ApiMetrics({ processMetrics: true });
+  const metrics = config.metrics ? new ApiMetrics({ processMetrics: true }) : undefined;
   const app = createApp({
     metrics,
     usage,
@@ -90,7 +90,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   const url = `http://${config.host}:${config.port}`;
   logger.info({ url }, 'API listening');
   // Prometheus scrapes a listener of its own, without a token: bound to METRICS_HOST (127.0.0.1 by default)
-  const metricsServer = config.metrics ? await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger) : undefined;
+  const metricsServer = config.metrics && metrics ? await serveMetrics(metrics, config.metrics.host, config.metrics.port, logger) : undefined;
   if (metricsServer) logger.info({ url: metricsServer.url }, 'metrics listening');
   // Revocation signals that found Temporal unreachable are re-sent until it answers.
   // Submissions whose workflow start failed or was cut short by a crash are started.
