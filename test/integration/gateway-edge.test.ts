@@ -248,6 +248,26 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     expect((await get('/orders/1', stranger.apiKey)).status).toBe(200);
   });
 
+  it('after an nginx reload the new workers follow the feed from the kept cursor, with the cache they inherit', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    process.kill(edge.gateway.process.pid!, 'SIGHUP');
+    // the old workers are gone (worker_shutdown_timeout 3 s): only the new follower can apply it
+    await new Promise((r) => setTimeout(r, 4000));
+    const { reason } = await withReason(() => get('/orders/1', p.apiKey));
+    expect(reason).toBe('hit');
+    await stack.db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', p.keyId).execute();
+    const started = Date.now();
+    await eventually(async () => {
+      const res = await get('/orders/1', p.apiKey);
+      await res.body?.cancel();
+      // served while the change is on its way, never anything else; then refused
+      expect([200, 401]).toContain(res.status);
+      return res.status === 401;
+    }, 10_000, 10);
+    expect(Date.now() - started).toBeLessThan(BOUND_MS);
+  });
+
   it('verified revocation: the probe goes through the cache logic and is refused', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     await warm(p.apiKey);
