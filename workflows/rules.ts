@@ -119,7 +119,7 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   return null;
 }
 
-export function checkExtension(s: LifecycleState, input: ExtensionInput, nowMs: number): Rejection | null {
+export function checkExtension(s: LifecycleState, input: ExtensionInput, _nowMs: number): Rejection | null {
   const who = forbidden(mayRequestExtension(selfOf(input.actor), factsOf(s)));
   if (who) return who;
   if (!isKeyBearing(s.state)) {
@@ -130,8 +130,11 @@ export function checkExtension(s: LifecycleState, input: ExtensionInput, nowMs: 
   const until = Date.parse(input.accessUntil);
   if (Number.isNaN(until)) return reject(FailureTypes.invalidRequest, 'accessUntil is not a date');
   if (until <= s.accessUntilMs) return reject(FailureTypes.invalidRequest, 'an extension must end after the current end');
-  if (s.policy && until > nowMs + s.policy.maxAccessMs) {
-    return reject(FailureTypes.invalidRequest, 'accessUntil is beyond the policy maximum access');
+  // The policy's maximum access counts from the grant's approval, not from now: otherwise one
+  // extension after another keeps a grant alive forever without a new approval.
+  const grantedAtMs = s.grantedAtMs ?? s.certifiedAtMs;
+  if (s.policy && until > grantedAtMs + s.policy.maxAccessMs) {
+    return reject(FailureTypes.invalidRequest, `accessUntil is beyond the policy maximum access (${new Date(grantedAtMs + s.policy.maxAccessMs).toISOString()}, counted from the grant's approval)`);
   }
   return null;
 }

@@ -58,6 +58,12 @@ export interface LifecycleState {
   credentials: HeldCredential[];
   cycle: number;
   certifiedAtMs: number;
+  /**
+   * when the grant was approved (the key first issued): extensions count the policy's maximum
+   * access from here. Absent in workflows activated before it existed: they count from their last
+   * certification.
+   */
+  grantedAtMs?: number;
   suspendedAtMs: number | null;
   pendingExtension: { accessUntilMs: number; reason: string; requestedAtMs: number } | null;
   plannedOffboarding: { atMs: number; reason: string; by: string } | null;

@@ -93,6 +93,20 @@ describe('recertification, extension, offboarding, rotation', () => {
     expect(checkExtension({ ...active, pendingExtension: { accessUntilMs: T0, reason: 'x', requestedAtMs: T0 } }, { accessUntil: at(700), reason: 'r', actor: partner }, T0)?.type).toBe('NotAllowedInState');
   });
 
+  it('extensions: the maximum access counts from the grant’s approval, so extensions cannot chain past it', () => {
+    const at = (s: number) => new Date(T0 + s * S).toISOString();
+    // approved at T0 (maxAccess 1000 s); 900 s later the end is 950 s
+    const later = state({ state: 'active', stage: null, grantedAtMs: T0, certifiedAtMs: T0 + 800 * S, accessUntilMs: T0 + 950 * S });
+    expect(checkExtension(later, { accessUntil: at(1000), reason: 'r', actor: partner }, T0 + 900 * S)).toBeNull();
+    const refused = checkExtension(later, { accessUntil: at(1500), reason: 'r', actor: partner }, T0 + 900 * S);
+    expect(refused?.type).toBe('InvalidRequest');
+    expect(refused?.message).toContain('counted from the grant');
+    // a workflow activated before grantedAtMs existed counts from its last certification
+    const older = { ...later, grantedAtMs: undefined };
+    expect(checkExtension(older, { accessUntil: at(1500), reason: 'r', actor: partner }, T0 + 900 * S)).toBeNull();
+    expect(checkExtension(older, { accessUntil: at(1900), reason: 'r', actor: partner }, T0 + 900 * S)?.type).toBe('InvalidRequest');
+  });
+
   it('offboarding: partner, sponsor or admin; not after the end, not in the past', () => {
     const active = state({ state: 'active', stage: null });
     expect(checkOffboarding(active, { reason: 'r', actor: partner }, T0)).toBeNull();

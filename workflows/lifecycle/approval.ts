@@ -100,6 +100,7 @@ async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise
   const issued = await lc.issueKey('approval', by);
   s.stage = null;
   s.certifiedAtMs = Date.now();
+  s.grantedAtMs = s.certifiedAtMs;
   s.accessWindowSetAtMs = Date.now();
   await lc.transition('partner.activated', 'active', {
     actor: by,
