@@ -117,7 +117,12 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       policy.stop();
       await usage.close();
       await checkpoint();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Draining: requests in flight finish; what is still open after a few seconds is a gateway's
+      // long poll of the change feed (up to 25 s), which resumes from its cursor elsewhere.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drain = setTimeout(() => (server as import('node:http').Server).closeAllConnections(), 3000);
+      await closed;
+      clearTimeout(drain);
       await metricsServer?.close();
       await connection.close();
     },
