@@ -128,8 +128,10 @@ export function verdictLabel(reason: string): string {
  * matched is `unmatched` (its raw path would be a series per path).
  */
 export function httpMetrics(metrics: ApiMetrics): MiddlewareHandler {
+  // each series' child looked up once: prom-client hashes the labels on every labelled call
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
   return async (c, next) => {
-    const stopTimer = metrics.httpDuration.startTimer();
+    const started = performance.now();
     try {
       await next();
     } finally {
@@ -137,8 +139,17 @@ export function httpMetrics(metrics: ApiMetrics): MiddlewareHandler {
       const pattern = routePath(c, -1);
       const route = pattern === '' || pattern.endsWith('*') ? 'unmatched' : pattern;
       const method = c.req.method;
-      metrics.httpRequests.inc({ method, route, status: String(c.res.status) });
-      stopTimer({ method, route });
+      const status = String(c.res.status);
+      const key = `${method} ${route} ${status}`;
+      let s = series.get(key);
+      if (!s) {
+        const counter = metrics.httpRequests.labels(method, route, status);
+        const histogram = metrics.httpDuration.labels(method, route);
+        s = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+        series.set(key, s);
+      }
+      s.count();
+      s.observe((performance.now() - started) / 1000);
     }
   };
 }
