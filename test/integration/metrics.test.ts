@@ -3,9 +3,12 @@
  * app after real requests (a submission, decisions, a pickup, failed introspections up to a 429,
  * gateway verdicts, a revocation), with raw ids never appearing as label values.
  */
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiMetrics, serveMetrics } from '../../api/metrics.js';
 import { generateApiKey } from '../../domain/api-key.js';
+import { loadConfig } from '../../config/env.js';
+import { runApiProcess } from '../../runtime/processes.js';
 import { activePartner } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -105,3 +108,42 @@ describe('the API metrics', () => {
     expect((await fetch(server.url.replace(/\/metrics$/, '/other'))).status).toBe(404);
   });
 });
+
+describe('the API process', () => {
+  it('serves its metrics on METRICS_HOST:METRICS_PORT, process metrics included, and nothing at /metrics on PORT', async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const config = loadConfig({
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      DATA_DIR: stack.dir,
+      DATABASE_URL: stack.databaseUrl,
+      POLICY_FILE: stack.policyFile,
+      PICKUP_KEY: stack.pickupKeyHex,
+      TEMPORAL_ADDRESS: stack.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      LOG_LEVEL: 'silent',
+    });
+    const api = await runApiProcess(config, { address: stack.address, namespace: 'default', options: {} }, stack.db, stack.logger);
+    try {
+      expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${api.url}/metrics`)).status).toBe(404);
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(value(text, 'partner_access_http_requests_total', { method: 'GET', route: '/healthz', status: '200' })).toBe(1);
+      expect(value(text, 'partner_access_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+      expect(text).toMatch(/^partner_access_process_cpu_seconds_total /m);
+      expect(text).toMatch(/^partner_access_outbox_pending_signals \d+$/m);
+    } finally {
+      await api.stop();
+    }
+    // stopped: the listener is gone with the API
+    await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
