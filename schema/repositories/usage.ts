@@ -8,10 +8,20 @@ export interface UsageBatch {
   counts: { keyId: string; scope: string; day: string; count: number }[];
 }
 
-/** Writes one batch in one transaction; a later `last_used_at` is never moved back. */
+/** Code-unit order: the same in every process, whatever its locale. */
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Writes one batch in one transaction; a later `last_used_at` is never moved back. Rows are
+ * written in one fixed order (key, scope, day): two API processes flushing batches over the same
+ * keys lock those rows in the same order, where in each batch's own order (first use) Postgres
+ * found them deadlocked and aborted one.
+ */
 export function writeUsage(db: Db, batch: UsageBatch): Promise<void> {
+  const lastUsed = [...batch.lastUsed].sort(([a], [b]) => byText(a, b));
+  const counts = [...batch.counts].sort((a, b) => byText(a.keyId, b.keyId) || byText(a.scope, b.scope) || byText(a.day, b.day));
   return db.transaction().execute(async (trx) => {
-    for (const [keyId, at] of batch.lastUsed) {
+    for (const [keyId, at] of lastUsed) {
       await trx
         .updateTable('credentials')
         .set({ last_used_at: at })
@@ -19,7 +29,7 @@ export function writeUsage(db: Db, batch: UsageBatch): Promise<void> {
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
         .execute();
     }
-    for (const { keyId, scope, day, count } of batch.counts) {
+    for (const { keyId, scope, day, count } of counts) {
       await trx
         .insertInto('usage_counters')
         .values({ key_id: keyId, scope, day, count })

@@ -14,6 +14,7 @@ import { dialectOf, isTransientDatabaseError, lockForUpdate, migrateToLatest, op
 import { lastAutoIncrement } from '../../schema/dialect.js';
 import { migrationProvider } from '../../schema/migrations/index.js';
 import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
+import { writeUsage } from '../../schema/repositories/usage.js';
 import { createTestDatabase, dropTestDatabase, startPostgres } from '../helpers/postgres.js';
 import { eventually } from '../helpers/stack.js';
 import { createApp } from '../../api/app.js';
@@ -243,6 +244,38 @@ describe('one write-order lock on Postgres', () => {
       { partner_id: 'PA', kind: 'partner.state' },
       { partner_id: 'PB', kind: 'credential.status' },
     ]);
+  });
+});
+
+describe('usage flushed by two API processes on Postgres', () => {
+  let url: string;
+  let pools: Db[] = [];
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'));
+    pools = [openDatabase({ kind: 'postgres', url }), openDatabase({ kind: 'postgres', url })];
+    await migrateToLatest(pools[0]!);
+    const at = new Date().toISOString();
+    await pools[0]!.insertInto('partners').values(partnerRow('PU', at)).execute();
+    for (let i = 0; i < 40; i++) await pools[0]!.insertInto('credentials').values({ ...credentialRow(`U${i}`, 'PU', at), version: i + 1 }).execute();
+  });
+  afterAll(async () => {
+    for (const pool of pools) await pool.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  it('batches over the same keys in different orders neither deadlock nor lose a count', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `U${i}`);
+    const batch = (order: string[], at: string) => ({
+      lastUsed: new Map(order.map((k) => [k, at] as const)),
+      counts: order.map((keyId) => ({ keyId, scope: 'orders:read', day: at.slice(0, 10), count: 1 })),
+    });
+    for (let round = 0; round < 10; round++) {
+      const at = new Date(Date.now() + round).toISOString();
+      // each process orders its batch by first use: here one ascending, the other descending
+      await Promise.all([writeUsage(pools[0]!, batch(keys, at)), writeUsage(pools[1]!, batch([...keys].reverse(), at))]);
+    }
+    const total = await pools[0]!.selectFrom('usage_counters').select((eb) => eb.fn.sum<number>('count').as('n')).executeTakeFirstOrThrow();
+    expect(Number(total.n)).toBe(40 * 2 * 10);
   });
 });
 
