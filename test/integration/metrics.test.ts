@@ -61,6 +61,10 @@ describe('the API metrics', () => {
     const auth = (key: string) => stack.call('GET', '/v1/gateway/auth', { token: t.gw, headers: { 'x-partner-key': key, 'x-original-uri': '/orders/1', 'x-original-method': 'GET' } });
     expect((await auth(p.apiKey)).status).toBe(204);
     expect((await auth('hello')).status).toBe(401);
+    // the edge gateway's question on a cache miss
+    const verdict = (key: string) => stack.call('GET', '/v1/gateway/verdict', { token: t.gw, headers: { 'x-partner-key': key } });
+    expect((await verdict(p.apiKey)).status).toBe(200);
+    expect((await verdict('hello')).status).toBe(401);
 
     // introspection: active, then failures up to the budget, then a 429
     const introspect = (token: string) => stack.call('POST', '/v1/introspect', { token: t.gw, body: { token } });
@@ -90,6 +94,9 @@ describe('the API metrics', () => {
     expect(moved('partner_access_key_verdicts_total', { endpoint: 'gateway_auth', verdict: 'allowed' })).toBe(1);
     expect(moved('partner_access_key_verdicts_total', { endpoint: 'gateway_auth', verdict: 'malformed' })).toBe(1);
     expect(moved('partner_access_key_verdicts_total', { endpoint: 'gateway_auth', verdict: 'revoked' })).toBe(1);
+    expect(moved('partner_access_key_verdicts_total', { endpoint: 'gateway_verdict', verdict: 'active' })).toBe(1);
+    expect(moved('partner_access_key_verdicts_total', { endpoint: 'gateway_verdict', verdict: 'malformed' })).toBe(1);
+    expect(moved('partner_access_rate_limit_refusals_total', { budget: 'gateway-failed-keys' })).toBe(0);
 
     expect(moved('partner_access_rate_limit_refusals_total', { budget: 'introspect-failures' })).toBe(1);
     expect(moved('partner_access_key_pickups_total', { outcome: 'picked_up' })).toBe(1);
