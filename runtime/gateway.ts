@@ -74,8 +74,8 @@ export interface GatewayOptions {
 
 export class NginxMissing extends Error {}
 
-/** Fills the template's ${…} placeholders; nginx's own $variables are left alone. */
-export function renderNginxConfig(o: GatewayOptions): string {
+/** Fills a template's ${…} placeholders (the values both modes share, and `extra`); nginx's own $variables are left alone. */
+function renderTemplate(file: string, o: GatewayOptions, extra: Record<string, string> = {}): string {
   if (!/^pat_[0-9A-Za-z]+$/.test(o.gatewayToken)) throw new Error('the gateway token must be an operator token (pat_…)');
   const values: Record<string, string> = {
     GATEWAY_PORT: String(o.port),
@@ -83,25 +83,19 @@ export function renderNginxConfig(o: GatewayOptions): string {
     SAMPLE_UPSTREAM: o.upstream,
     GATEWAY_TOKEN: o.gatewayToken,
     RUNTIME_DIR: o.runtimeDir,
+    ...extra,
   };
-  return fs.readFileSync(templateFile, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+  return fs.readFileSync(file, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/** The auth_request mode's configuration (gateway/nginx.conf.template). */
+export function renderNginxConfig(o: GatewayOptions): string {
+  return renderTemplate(templateFile, o);
 }
 
 /** The edge mode's configuration (gateway/nginx-edge.conf.template); its settings file is edgeSettings(). */
 export function renderEdgeNginxConfig(o: GatewayOptions): string {
-  if (!/^pat_[0-9A-Za-z]+$/.test(o.gatewayToken)) throw new Error('the gateway token must be an operator token (pat_…)');
-  const values: Record<string, string> = {
-    GATEWAY_PORT: String(o.port),
-    API_UPSTREAM: o.apiUpstream,
-    SAMPLE_UPSTREAM: o.upstream,
-    GATEWAY_TOKEN: o.gatewayToken,
-    RUNTIME_DIR: o.runtimeDir,
-    MODULES_DIR: nginxModulesDir(),
-    LUA_DIR: luaDir,
-    WORKERS: String(o.workers ?? 1),
-    VERDICT_CACHE_SIZE: '32m',
-  };
-  return fs.readFileSync(edgeTemplateFile, 'utf8').replace(/\$\{([A-Z_]+)\}/g, (whole, name: string) => values[name] ?? whole);
+  return renderTemplate(edgeTemplateFile, o, { MODULES_DIR: nginxModulesDir(), LUA_DIR: luaDir, WORKERS: String(o.workers ?? 1), VERDICT_CACHE_SIZE: '32m' });
 }
 
 let ambiguousCodePoints: number[] | undefined;
