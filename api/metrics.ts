@@ -12,8 +12,9 @@ import type { AppEnv, Principal } from './auth.js';
 import type { RateDecision, RateLimiter } from './rate-limit.js';
 
 /**
- * The API's Prometheus metrics (issue #17), one registry per app so two apps in one process (tests,
- * the benchmark) never share counters. Every label value comes from code, never from a request:
+ * The API's Prometheus metrics (issue #17): a registry of its own, given to an app in
+ * `AppDeps.metrics` (an app without one counts nothing), so two apps in one process (tests, the
+ * benchmark) never share counters. Every label value comes from code, never from a request:
  * routes by their pattern (`/v1/partners/:id`), verdicts and budgets by their name, so the number
  * of series stays bounded whatever clients send. Served on a port of its own (`serveMetrics`),
  * not by the API: see README, Metrics.
