@@ -73,9 +73,49 @@ async function freePort(): Promise<number> {
   throw new Error('no free port for Postgres');
 }
 
+const clusterPrefix = 'pa-pg-';
+/** the process that started a cluster: while it lives, the cluster is in use */
+const ownerFile = 'owner.pid';
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * pg_ctl runs the server detached: a test run killed before its teardown (Ctrl-C twice, a CI
+ * timeout) leaves its cluster running. Each cluster names the process that started it; one whose
+ * process is gone is stopped and removed when the next cluster starts.
+ */
+function reapOrphanedClusters(bin: string): void {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(clusterPrefix)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, ownerFile), 'utf8'));
+    } catch {
+      continue; // not one of ours, or still being created
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    try {
+      if (fs.existsSync(path.join(dir, 'data', 'postmaster.pid'))) runAsServerUser(path.join(bin, 'pg_ctl'), ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // already stopped
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startPostgres(opts: { autoInstall?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir(opts);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-pg-'));
+  reapOrphanedClusters(bin);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), clusterPrefix));
+  fs.writeFileSync(path.join(dir, ownerFile), String(process.pid));
   const data = path.join(dir, 'data');
   const log = path.join(dir, 'postgres.log');
   if (runningAsRoot()) {
