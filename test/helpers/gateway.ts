@@ -2,6 +2,7 @@
  * The gateway as tests run it: the stack's app on a real port, the sample upstream, and a real
  * nginx between them (gateway/nginx.conf.template), all stopped together.
  */
+import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -81,3 +82,40 @@ export async function startGatewayFor(stack: Stack, gatewayToken: string, portOr
     throw err;
   }
 }
+
+export interface RawResponse {
+  status: number;
+  /** header names lower-cased */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * One HTTP/1.x request written byte for byte (the request line and headers as latin1, no client-side
+ * normalisation), from `localAddress`; resolves the response when the server closes (send HTTP/1.0).
+ */
+export function rawRequest(port: number, requestLine: string, headers: Record<string, string> | [string, string][] = {}, localAddress = '127.0.0.1', body = ''): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+    const chunks: Buffer[] = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const split = text.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
+      if (!status) return reject(new Error(`no HTTP response to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 200))}`));
+      const parsed: Record<string, string> = {};
+      for (const line of lines) parsed[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+      resolve({ status, headers: parsed, body: text.slice(split + 4) });
+    });
+    const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+    const head = [['host', 'partner-api'] as [string, string], ...pairs].map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    // write, not end: a half-closed client looks like one that went away, and nginx drops it (499)
+    socket.write(Buffer.from(`${requestLine}\r\n${head}\r\n${body}`, 'latin1'));
+  });
+}
+
+/** A GET of `target` written as given (see rawRequest). */
+export const rawGet = (port: number, target: string, headers: Record<string, string> = {}, localAddress?: string) => rawRequest(port, `GET ${target} HTTP/1.0`, headers, localAddress);

@@ -8,7 +8,7 @@ import { freePort } from '../../runtime/dev-server.js';
 import { startGateway, type GatewayMode } from '../../runtime/gateway.js';
 import { InMemoryRateLimiter } from '../../api/rate-limit.js';
 import { rotateCredentialUpdate, workflowIdFor } from '../../workflows/messages.js';
-import { serveApp } from '../helpers/gateway.js';
+import { rawRequest, serveApp, type RawResponse } from '../helpers/gateway.js';
 import { activePartner, baseSubmission } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -92,34 +92,6 @@ afterAll(async () => {
   await api?.close();
   await stack?.stop();
 });
-
-interface Raw {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Writes `head` (request line + headers, no final CRLF) as latin1 bytes; resolves the first response. */
-function rawRequest(port: number, requestLine: string, headers: [string, string][], localAddress = '127.0.0.1', body = ''): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('data', (d) => chunks.push(d));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const split = text.indexOf('\r\n\r\n');
-      const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
-      if (!status) return reject(new Error(`no HTTP response to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 200))}`));
-      const parsed: Record<string, string> = {};
-      for (const line of lines) parsed[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
-      resolve({ status, headers: parsed, body: text.slice(split + 4) });
-    });
-    const head = [['host', 'partner-api'] as [string, string], ...headers].map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.write(Buffer.from(`${requestLine}\r\n${head}\r\n${body}`, 'latin1'));
-  });
-}
 
 const gatewayPort = (mode: GatewayMode) => Number(new URL(gateways.get(mode)!.url).port);
 /** A client address of its own per mode: the API's failed-key budget is per client, whichever gateway asks. */
@@ -222,7 +194,7 @@ describe.each(modes)('gateway (%s): what the client sends beside the path', (mod
       ['/orders/1?/../../payments/1', 200, ['/orders/1?/../../payments/1']],
     ];
     for (const [target, status, forwarded] of cases) {
-      const { result, reached } = await watch(() => viaGateway('GET', target).catch(() => ({ status: 400 }) as Raw));
+      const { result, reached } = await watch(() => viaGateway('GET', target).catch(() => ({ status: 400 }) as RawResponse));
       expect(result.status, target).toBe(status);
       expect(reached.map((r) => r.target), target).toEqual(forwarded);
     }
@@ -234,7 +206,7 @@ describe.each(modes)('gateway (%s): what the client sends beside the path', (mod
  * request is written in one tick, so the server reads them all in one poll of its event loop (a
  * budget checked before an await and spent after it would let all of them through).
  */
-async function volley(n: number, from: string, port: number, request: (i: number) => string): Promise<Raw[]> {
+async function volley(n: number, from: string, port: number, request: (i: number) => string): Promise<RawResponse[]> {
   const sockets = await Promise.all(
     Array.from(
       { length: n },
@@ -247,7 +219,7 @@ async function volley(n: number, from: string, port: number, request: (i: number
   );
   const answers = sockets.map(
     (socket) =>
-      new Promise<Raw>((resolve) => {
+      new Promise<RawResponse>((resolve) => {
         let text = '';
         socket.on('data', (d) => (text += d.toString('latin1')));
         socket.on('end', () => resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), headers: {}, body: text.slice(text.indexOf('\r\n\r\n') + 4) }));
@@ -359,7 +331,7 @@ describe('the two gateway modes decide alike', () => {
       const outcomes: string[] = [];
       for (const mode of modes) {
         // nginx may close on a request it cannot parse: that is an answer too, the same from both or not
-        const { result, reached } = await watch(() => rawRequest(gatewayPort(mode), `GET ${target} HTTP/1.0`, [['x-api-key', ordersKey]]).catch((): Raw => ({ status: 0, headers: {}, body: '' })));
+        const { result, reached } = await watch(() => rawRequest(gatewayPort(mode), `GET ${target} HTTP/1.0`, [['x-api-key', ordersKey]]).catch((): RawResponse => ({ status: 0, headers: {}, body: '' })));
         let reason = '';
         try {
           reason = (JSON.parse(result.body) as { reason?: string }).reason ?? '';

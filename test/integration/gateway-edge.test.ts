@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { createProbeToken } from '../../domain/probe-token.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { dialectOf } from '../../schema/dialect.js';
 import { edgeSettings, luaModuleAvailable, nginxModulesDir, startGateway } from '../../runtime/gateway.js';
-import { startGatewayFor } from '../helpers/gateway.js';
+import { startGatewayFor, rawGet } from '../helpers/gateway.js';
 import { activePartner, waitForAction } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -483,7 +483,7 @@ describe('edge mode: failed keys are budgeted per client at the edge', () => {
       for (let i = 0; i < 5; i++) expect((await rawGet(port, '/orders/1', { 'x-api-key': badChecksum })).status).toBe(401);
       const refused = await rawGet(port, '/orders/1', { 'x-api-key': p.apiKey });
       expect(refused.status).toBe(429);
-      expect(Number(/retry-after: (\d+)/.exec(refused.headers)?.[1])).toBeGreaterThan(0);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
       expect((await rawGet(port, '/orders/1', { 'x-api-key': p.apiKey }, '127.0.0.2')).status).toBe(200);
     } finally {
       await budgeted.stop();
@@ -558,21 +558,3 @@ http {
 }`;
   return startGateway({ port, apiUpstream: '127.0.0.1:9', upstream: '127.0.0.1:9', gatewayToken: 'pat_x', runtimeDir, render: () => conf });
 }
-
-/** One HTTP/1.0 request with the target written byte for byte (no client-side normalisation). */
-function rawGet(port: number, target: string, headers: Record<string, string>, localAddress = '127.0.0.1'): Promise<{ status: number; body: string; headers: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('data', (d) => chunks.push(d));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const split = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), body: text.slice(split + 4), headers: text.slice(0, split).toLowerCase() });
-    });
-    const head = Object.entries({ host: 'partner-api', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-    socket.write(Buffer.from(`GET ${target} HTTP/1.0\r\n${head.join('')}\r\n`, 'latin1'));
-  });
-}
-

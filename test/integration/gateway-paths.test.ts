@@ -1,11 +1,10 @@
-import net from 'node:net';
 import path from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGateway } from '../../runtime/gateway.js';
-import { startGatewayFor } from '../helpers/gateway.js';
+import { startGatewayFor, rawGet } from '../helpers/gateway.js';
 import { activePartner } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -41,38 +40,6 @@ afterAll(async () => {
   await edge?.stop();
   await stack?.stop();
 });
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** One HTTP/1.0 request written as given (target bytes = the string's latin1 bytes), from `localAddress`. */
-function rawGet(port: number, target: string, headers: Record<string, string> = {}, localAddress = '127.0.0.1'): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('data', (d) => chunks.push(d));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const split = text.indexOf('\r\n\r\n');
-      const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine ?? '')?.[1]);
-      if (!status) return reject(new Error(`no HTTP response for ${JSON.stringify(target)}: ${JSON.stringify(text.slice(0, 200))}`));
-      const parsed: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        parsed[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status, headers: parsed, body: text.slice(split + 4) });
-    });
-    const head = Object.entries({ host: 'partner-api', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
-    // write, not end: a half-closed client looks like one that went away, and nginx drops it (499)
-    socket.write(Buffer.from(`GET ${target} HTTP/1.0\r\n${head.join('')}\r\n`, 'latin1'));
-  });
-}
 
 const gatewayPort = () => Number(new URL(gateway.url).port);
 const viaGateway = (target: string, key = ordersKey, localAddress?: string) => rawGet(gatewayPort(), target, { 'x-api-key': key }, localAddress);
