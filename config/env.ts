@@ -190,11 +190,16 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
 export class ConfigError extends Error {}
 
 /** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
+/** Variables whose values are keys, tokens or secrets. */
+const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'TEMPORAL_API_KEY']);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
+    // a secret is named, never shown: the message goes to a terminal, a log, a CI transcript
+    if (secretVariables.has(name)) throw new ConfigError(`Invalid configuration: ${name} (value not shown): ${issue.message}`);
     const shown = name === 'DATABASE_URL' ? redactDatabaseUrl(env[name] ?? '') : (env[name] ?? '');
     throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(shown)}: ${issue.message}`);
   }

@@ -61,6 +61,21 @@ describe('loadConfig', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 
+  it.each([
+    ['PICKUP_KEY', 'pak_live_not-a-key-but-secret'],
+    ['AUDIT_CHECKPOINT_KEY', 'almost-a-key-0123456789'],
+    ['ADMIN_TOKEN', 'pat_short'],
+    ['GATEWAY_PROBE_SECRET', 'short-secret'],
+  ])('an invalid secret (%s) is named, never shown', (name, value) => {
+    expect(() => loadConfig({ [name]: value }, '/srv/pa')).toThrow(ConfigError);
+    try {
+      loadConfig({ [name]: value }, '/srv/pa');
+    } catch (e) {
+      expect((e as Error).message).toContain(name);
+      expect((e as Error).message).not.toContain(value);
+    }
+  });
+
   it.each(['postgres://pa:s3cret@db.internal:5432/pa?sslmode=verify-full', 'postgresql://db.internal/pa', 'postgres:///pa'])(
     'DATABASE_URL=%s selects Postgres (the PG* variables fill what the URL omits)',
     (url) => {
