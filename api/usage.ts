@@ -4,7 +4,8 @@ import { writeUsage } from '../schema/repositories/usage.js';
 /**
  * Usage evidence for recertification (last use per key, daily count per scope), gathered in
  * memory on the hot path and written in one transaction every `flushEveryMs`: introspection never
- * waits on a write. A crash loses at most one interval of counts, which is evidence, not access.
+ * waits on a write. A crash loses at most one interval of counts, which is evidence, not access; a
+ * failed write is kept and retried with the next.
  */
 export class UsageRecorder {
   private lastUsed = new Map<string, string>();
@@ -30,8 +31,10 @@ export class UsageRecorder {
 
   /** Writes what was gathered; concurrent calls queue behind each other. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    // a failed flush must not stop the ones after it
+    const run = this.flushing.catch(() => undefined).then(() => this.write());
+    this.flushing = run;
+    return run;
   }
 
   private async write(): Promise<void> {
@@ -40,13 +43,21 @@ export class UsageRecorder {
     const counts = this.counts;
     this.lastUsed = new Map();
     this.counts = new Map();
-    await writeUsage(this.db, {
-      lastUsed,
-      counts: [...counts].map(([key, count]) => {
-        const [keyId, scope, day] = key.split('\u0000') as [string, string, string];
-        return { keyId, scope, day, count };
-      }),
-    });
+    try {
+      await writeUsage(this.db, {
+        lastUsed,
+        counts: [...counts].map(([key, count]) => {
+          const [keyId, scope, day] = key.split('\u0000') as [string, string, string];
+          return { keyId, scope, day, count };
+        }),
+      });
+    } catch (err) {
+      // Not written (the database is away or busy): merged back for the next flush, so evidence
+      // is not lost to a passing outage (the maps stay bounded by keys × scopes × days).
+      for (const [keyId, at] of lastUsed) if ((this.lastUsed.get(keyId) ?? '') < at) this.lastUsed.set(keyId, at);
+      for (const [key, count] of counts) this.counts.set(key, (this.counts.get(key) ?? 0) + count);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
