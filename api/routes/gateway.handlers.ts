@@ -13,7 +13,7 @@ import { Problem, problemResponse, problems } from '../problem.js';
 import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import type { AppRouteHandler } from '../router.js';
 import type { UsageRecorder } from '../usage.js';
-import type * as routes from './gateway.routes.js';
+import * as routes from './gateway.routes.js';
 
 /** How long changes are kept: a gateway cut off longer than this starts over (reset). */
 const FEED_RETENTION_MS = 24 * 3600_000;
@@ -137,6 +137,9 @@ export function createGatewayHandlers(deps: AppDeps, limiter: RateLimiter, usage
 
   const reportUsage: AppRouteHandler<typeof routes.usage> = async (c) => {
     const { uses } = c.req.valid('json');
+    // each count is recorded one by one (below): a report's work stays bounded (a sum the schema
+    // cannot say, so a 422 rather than a 400)
+    if (uses.reduce((sum, u) => sum + u.count, 0) > routes.MAX_USAGE_COUNT) throw problems.unprocessable(`at most ${routes.MAX_USAGE_COUNT} uses per report`);
     // UsageRecorder keeps the last use and the day's count per key and scope (both are what a
     // recertification reads); one record() per request let through, as /auth does.
     for (const use of uses) for (let i = 0; i < use.count; i++) usage.record(use.keyId, use.scope);

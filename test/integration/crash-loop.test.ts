@@ -56,7 +56,7 @@ async function apiProcess() {
     PORT: String(port),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: stack.taskQueue,
-    DATABASE_URL: `sqlite:${stack.dbFile}`,
+    DATABASE_URL: stack.databaseUrl,
     POLICY_FILE: stack.policyFile,
     PICKUP_KEY: stack.pickupKeyHex,
     DATA_DIR: stack.dir,
