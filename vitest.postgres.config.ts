@@ -1,4 +1,4 @@
-import { defineConfig, mergeConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
 /**
@@ -22,13 +22,12 @@ const sqliteOnly = [
   'test/integration/shared-rate-limits.test.ts',
 ];
 
-export default mergeConfig(
-  base,
-  defineConfig({
-    test: {
-      include: ['test/integration/**/*.test.ts'],
-      exclude: sqliteOnly,
-      env: { TEST_DATABASE: 'postgres' },
-    },
-  }),
-);
+// Spread, not mergeConfig: mergeConfig concatenates `include`, which would run the unit tests again.
+export default defineConfig({
+  test: {
+    ...base.test,
+    include: ['test/integration/**/*.test.ts'],
+    exclude: sqliteOnly,
+    env: { TEST_DATABASE: 'postgres' },
+  },
+});
