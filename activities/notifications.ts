@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Db } from '../schema/db.js';
-import { noticeAttemptFailed, noticeDelivered, recordNotice } from '../schema/repositories/notifications.js';
+import { noticeAttemptFailed, noticeDelivered, recordNotice, storedNotice } from '../schema/repositories/notifications.js';
 import type { NotificationInput } from '../domain/lifecycle-records.js';
 
 export interface WebhookTarget {
@@ -26,8 +26,10 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 export async function notify(db: Db, webhook: WebhookTarget | undefined, n: NotificationInput): Promise<void> {
   const now = new Date().toISOString();
   const payload = JSON.stringify({ id: n.id, kind: n.kind, partnerId: n.partnerId, recipients: n.recipients, message: n.message, data: n.data ?? {}, createdAt: now });
-  const row = await recordNotice(db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, status: webhook ? 'pending' : 'not_configured', at: now });
-  if (!webhook || row.status === 'delivered') return;
+  await recordNotice(db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, status: webhook ? 'pending' : 'not_configured', at: now });
+  if (!webhook) return;
+  const row = await storedNotice(db, n.id);
+  if (row.status === 'delivered') return;
 
   const timestamp = String(Math.floor(Date.now() / 1000));
   const { info, metricMeter } = Context.current();

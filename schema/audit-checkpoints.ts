@@ -11,6 +11,9 @@ import { auditEventHash, auditHead, type ChainVerification } from './repositorie
  * `check` holds the chain the database shows against the latest authentic checkpoint.
  */
 export class AuditCheckpoints {
+  /** the last checkpoint in the file, read once and then kept as this process appends */
+  private last: AuditCheckpoint | undefined | null = null;
+
   constructor(
     private readonly file: string,
     private readonly key: Buffer,
@@ -34,12 +37,14 @@ export class AuditCheckpoints {
   /** Appends a checkpoint of the head when it moved since the last one; returns it, or undefined. */
   async write(db: Db, at = new Date().toISOString()): Promise<AuditCheckpoint | undefined> {
     const head = await auditHead(db);
-    const last = this.read().at(-1);
+    if (this.last === null) this.last = this.read().at(-1);
+    const last = this.last;
     if (head.seq === 0 || (last && last.seq === head.seq && last.hash === head.hash)) return undefined;
     const checkpoint = signCheckpoint(this.key, { seq: head.seq, hash: head.hash, at });
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     // O_APPEND: concurrent writers (two processes on one machine) each add whole lines
     fs.appendFileSync(this.file, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
+    this.last = checkpoint;
     return checkpoint;
   }
 

@@ -1,6 +1,6 @@
 import { generateOpaqueToken, hashToken } from '../../domain/api-key.js';
 import { operatorLabel } from '../../domain/access-rules.js';
-import { insertOperator, listOperators, revokeOperatorRecord, rotateOperatorToken } from '../../schema/repositories/operators.js';
+import { findOperator, insertOperator, listOperators, revokeOperatorRecord, rotateOperatorToken } from '../../schema/repositories/operators.js';
 import type { Principal } from '../auth.js';
 import type { AppDeps } from '../deps.js';
 import { problems } from '../problem.js';
@@ -54,8 +54,7 @@ export function createOperatorHandlers(deps: AppDeps) {
     if (outcome === 'missing') throw problems.notFound(`no active operator named ${name}`);
     if (outcome === 'lastAdmin') throw problems.conflict(`${name} is the last active admin: create another admin first`);
     c.get('log').warn({ operator: name }, 'operator revoked');
-    const record = (await listOperators(deps.db)).find((o) => o.name === name)!;
-    return c.json(record, 200);
+    return c.json((await findOperator(deps.db, name))!, 200);
   };
 
   return { create, list, rotate, revoke };

@@ -14,8 +14,8 @@ export interface NewNotice {
   at: string;
 }
 
-/** Records the notice unless it already is; returns what is stored for its id. */
-export async function recordNotice(db: Db, n: NewNotice): Promise<Pick<NotificationsTable, 'status' | 'payload'>> {
+/** Records the notice unless it already is (a retried activity). */
+export async function recordNotice(db: Db, n: NewNotice): Promise<void> {
   await db
     .insertInto('notifications')
     .values({
@@ -32,7 +32,11 @@ export async function recordNotice(db: Db, n: NewNotice): Promise<Pick<Notificat
     })
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
-  return db.selectFrom('notifications').select(['status', 'payload']).where('id', '=', n.id).executeTakeFirstOrThrow();
+}
+
+/** What is stored for a notice: a retry delivers the payload the first attempt recorded, and never a delivered one again. */
+export function storedNotice(db: Db, id: string): Promise<Pick<NotificationsTable, 'status' | 'payload'>> {
+  return db.selectFrom('notifications').select(['status', 'payload']).where('id', '=', id).executeTakeFirstOrThrow();
 }
 
 export async function noticeDelivered(db: Db, id: string, at: string): Promise<void> {

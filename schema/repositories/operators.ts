@@ -75,9 +75,23 @@ export function insertOperator(
   });
 }
 
+const recordColumns = ['name', 'roles', 'created_at', 'expires_at', 'rotated_at', 'revoked_at'] as const;
+const toRecord = (r: { name: string; roles: string; created_at: string; expires_at: string | null; rotated_at: string | null; revoked_at: string | null }): OperatorRecord => ({
+  name: r.name,
+  roles: rolesOf(r.roles),
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  rotatedAt: r.rotated_at,
+  revokedAt: r.revoked_at,
+});
+
 export async function listOperators(db: Db): Promise<OperatorRecord[]> {
-  const rows = await db.selectFrom('operators').select(['name', 'roles', 'created_at', 'expires_at', 'rotated_at', 'revoked_at']).orderBy('name').execute();
-  return rows.map((r) => ({ name: r.name, roles: rolesOf(r.roles), createdAt: r.created_at, expiresAt: r.expires_at, rotatedAt: r.rotated_at, revokedAt: r.revoked_at }));
+  return (await db.selectFrom('operators').select(recordColumns).orderBy('name').execute()).map(toRecord);
+}
+
+export async function findOperator(db: Db, name: string): Promise<OperatorRecord | undefined> {
+  const row = await db.selectFrom('operators').select(recordColumns).where('name', '=', name).executeTakeFirst();
+  return row && toRecord(row);
 }
 
 /** Replaces an active operator's token (the old one stops at once); false when there is none of that name. */
