@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkpointIsAuthentic, parseCheckpoint, signCheckpoint, type AuditCheckpoint } from '../domain/audit-checkpoint.js';
 import type { Db } from './db.js';
-import { auditEventHash, auditHead, type ChainVerification } from './repositories/audit.js';
+import { auditEventHash, auditEventHashes, auditHead, type ChainVerification } from './repositories/audit.js';
 
 /**
  * Signed checkpoints of the audit chain, kept outside the database: a file that is only ever
@@ -10,6 +10,9 @@ import { auditEventHash, auditHead, type ChainVerification } from './repositorie
  * either (AUDIT_CHECKPOINT_KEY or its key file). `write` adds a checkpoint when the head has moved;
  * `check` holds the chain the database shows against the latest authentic checkpoint.
  */
+/** The database's chain does not extend the last signed checkpoint: it was rewritten or truncated. */
+export class AuditChainDiverged extends Error {}
+
 export class AuditCheckpoints {
   /** the last checkpoint in the file, read once and then kept as this process appends */
   private last: AuditCheckpoint | undefined | null = null;
@@ -40,6 +43,11 @@ export class AuditCheckpoints {
     if (this.last === null) this.last = this.read().at(-1);
     const last = this.last;
     if (head.seq === 0 || (last && last.seq === head.seq && last.hash === head.hash)) return undefined;
+    // Only a chain that still extends the last checkpoint is signed: otherwise whoever rewrote the
+    // database would only have to wait for the next checkpoint to have the rewrite signed.
+    if (last && (head.seq < last.seq || (await auditEventHash(db, last.seq)) !== last.hash)) {
+      throw new AuditChainDiverged(`the audit chain no longer extends the checkpoint at seq ${last.seq} of ${last.at}: not signing it`);
+    }
     const checkpoint = signCheckpoint(this.key, { seq: head.seq, hash: head.hash, at });
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     // O_APPEND: concurrent writers (two processes on one machine) each add whole lines
@@ -65,9 +73,12 @@ export class AuditCheckpoints {
     if (chain.headSeq < latest.seq) {
       return { ...chain, ok: false, brokenAt: chain.headSeq + 1, problem: `the chain ends at ${chain.headSeq}, before the signed checkpoint at ${latest.seq} (truncated)`, checkpoint };
     }
-    const hash = await auditEventHash(db, latest.seq);
-    if (hash !== latest.hash) {
-      return { ...chain, ok: false, brokenAt: latest.seq, problem: `event ${latest.seq} does not match the signed checkpoint of ${latest.at} (rewritten)`, checkpoint };
+    // every checkpoint, not only the latest: each one signed a prefix the chain must still have
+    const stored = await auditEventHashes(db, checkpoints.map((c) => c.seq));
+    for (const c of [...checkpoints].reverse()) {
+      if (stored.get(c.seq) !== c.hash) {
+        return { ...chain, ok: false, brokenAt: c.seq, problem: `event ${c.seq} does not match the signed checkpoint of ${c.at} (rewritten)`, checkpoint };
+      }
     }
     return { ...chain, checkpoint };
   }

@@ -104,6 +104,16 @@ export function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: st
   return db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
 }
 
+/** The stored hashes of these events (those that exist), read in pages. */
+export async function auditEventHashes(db: Kysely<Database>, seqs: number[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  for (let i = 0; i < seqs.length; i += 500) {
+    const rows = await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', 'in', seqs.slice(i, i + 500)).execute();
+    for (const r of rows) found.set(Number(r.seq), r.hash);
+  }
+  return found;
+}
+
 /** The stored hash of one event, if it exists. */
 export async function auditEventHash(db: Kysely<Database>, seq: number): Promise<string | undefined> {
   return (await db.selectFrom('audit_events').select('hash').where('seq', '=', seq).executeTakeFirst())?.hash;

@@ -63,6 +63,16 @@ describe('signed checkpoints of the audit chain', () => {
     expect(await verify()).toMatchObject({ ok: false, brokenAt: 13, problem: expect.stringMatching(/does not match the signed checkpoint.*rewritten/) });
   });
 
+  it('the checkpoint writer never signs a rewritten chain, not even one grown past the last checkpoint', async () => {
+    await stack.auditCheckpoints.write(stack.db);
+    await rewrite({ edit: 7 });
+    // the attacker appends (as the product would) so the head moves on, and waits for the next checkpoint
+    await appendAuditEvent(stack.db, { eventKey: 'after', at: new Date().toISOString(), actor: 'operator:aud', action: 'test.event', partnerId: null });
+    await expect(stack.auditCheckpoints.write(stack.db)).rejects.toThrow(/no longer extends the checkpoint at seq 13/);
+    expect(stack.auditCheckpoints.read().map((c) => c.seq)).toEqual([13]);
+    expect(await verify()).toMatchObject({ ok: false, problem: expect.stringMatching(/rewritten/) });
+  });
+
   it('the chain truncated below the checkpoint, or its head event deleted: refused as truncated', async () => {
     await stack.auditCheckpoints.write(stack.db);
     await rewrite({ keepUpTo: 12 }); // the head event gone, the head moved back one
