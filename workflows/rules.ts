@@ -119,7 +119,12 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   return null;
 }
 
-export function checkExtension(s: LifecycleState, input: ExtensionInput, _nowMs: number): Rejection | null {
+/**
+ * `capFrom`: where the policy's maximum access counts from. `grant` (the rule now): the grant's
+ * approval, so extensions cannot chain a grant past it. `now` (the rule before): only for a
+ * workflow replaying commands it served under that rule (see EXTENSION_CAP_FROM_GRANT).
+ */
+export function checkExtension(s: LifecycleState, input: ExtensionInput, nowMs: number, capFrom: 'grant' | 'now' = 'grant'): Rejection | null {
   const who = forbidden(mayRequestExtension(selfOf(input.actor), factsOf(s)));
   if (who) return who;
   if (!isKeyBearing(s.state)) {
@@ -132,9 +137,12 @@ export function checkExtension(s: LifecycleState, input: ExtensionInput, _nowMs:
   if (until <= s.accessUntilMs) return reject(FailureTypes.invalidRequest, 'an extension must end after the current end');
   // The policy's maximum access counts from the grant's approval, not from now: otherwise one
   // extension after another keeps a grant alive forever without a new approval.
-  const grantedAtMs = s.grantedAtMs ?? s.certifiedAtMs;
-  if (s.policy && until > grantedAtMs + s.policy.maxAccessMs) {
-    return reject(FailureTypes.invalidRequest, `accessUntil is beyond the policy maximum access (${new Date(grantedAtMs + s.policy.maxAccessMs).toISOString()}, counted from the grant's approval)`);
+  const fromMs = capFrom === 'grant' ? (s.grantedAtMs ?? s.certifiedAtMs) : nowMs;
+  if (s.policy && until > fromMs + s.policy.maxAccessMs) {
+    return reject(
+      FailureTypes.invalidRequest,
+      `accessUntil is beyond the policy maximum access (${new Date(fromMs + s.policy.maxAccessMs).toISOString()}${capFrom === 'grant' ? ", counted from the grant's approval" : ''})`,
+    );
   }
   return null;
 }

@@ -4,7 +4,7 @@
  * warnings, key retirement, the recertification cycle) are served one at a time until the partner
  * ends or a recertification cycle completes (the run then continues as new).
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import {
   actorLabel,
   terminalStates,
@@ -17,6 +17,9 @@ import {
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
 import { agenda, nextItem, recertificationDueAtMs, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
+
+/** The extension cap counts from the grant's approval (before: from now). */
+const EXTENSION_CAP_FROM_GRANT = 'extension-cap-from-grant';
 
 /** `continue`: a recertification cycle completed (or history grew long) with nothing left queued. */
 export async function accessPhase(lc: Lifecycle): Promise<'ended' | 'continue'> {
@@ -64,7 +67,9 @@ async function onAccessCommand(lc: Lifecycle, { id, command }: QueuedCommand): P
       return problem ? lc.refuse(id, problem) : recertify(lc, id, command.input);
     }
     case 'extension': {
-      const problem = checkExtension(s, command.input, now);
+      // The rule decides which commands follow, so a workflow that served an extension under the
+      // old rule (the cap counted from now) must replay it under that rule.
+      const problem = checkExtension(s, command.input, now, patched(EXTENSION_CAP_FROM_GRANT) ? 'grant' : 'now');
       return problem ? lc.refuse(id, problem) : requestExtension(lc, id, command.input, now);
     }
     case 'offboarding': {
