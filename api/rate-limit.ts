@@ -138,14 +138,17 @@ export function failureBudget(limiter: RateLimiter, name: string, perMinute: num
   const key = (source: string) => `${name}:${source}`;
   const running = new Map<string, number>();
   const waiting = new Map<string, Array<() => void>>();
+  /** One waiter of the source asks again (a slot is free, or a refusal is passed on down the queue). */
+  const wakeOne = (source: string) => {
+    const queue = waiting.get(source);
+    queue?.shift()?.();
+    if (queue?.length === 0) waiting.delete(source);
+  };
   const finished = (source: string) => {
     const left = (running.get(source) ?? 1) - 1;
     if (left > 0) running.set(source, left);
     else running.delete(source);
-    // every waiter asks again (the budget may now refuse them all, or admit several)
-    const queue = waiting.get(source) ?? [];
-    waiting.delete(source);
-    for (const wake of queue) wake();
+    wakeOne(source);
   };
   return {
     /**
@@ -156,9 +159,16 @@ export function failureBudget(limiter: RateLimiter, name: string, perMinute: num
     async check<T>(source: string, attempt: () => Promise<T>, isFailure: (result: T) => boolean): Promise<{ refused: RateDecision } | { result: T; overBudget?: RateDecision }> {
       for (;;) {
         const decision = await limiter.peek(key(source), perMinute, 60_000);
-        if (!decision.ok) return { refused: decision };
+        if (!decision.ok) {
+          wakeOne(source); // the next waiter learns it too, with one peek of its own
+          return { refused: decision };
+        }
         if ((running.get(source) ?? 0) <= decision.remaining) break;
-        await new Promise<void>((resolve) => waiting.set(source, [...(waiting.get(source) ?? []), resolve]));
+        await new Promise<void>((resolve) => {
+          const queue = waiting.get(source);
+          if (queue) queue.push(resolve);
+          else waiting.set(source, [resolve]);
+        });
       }
       running.set(source, (running.get(source) ?? 0) + 1);
       try {

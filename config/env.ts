@@ -28,10 +28,13 @@ const dataKey = optionalString.refine(
  */
 const sslModes = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
+/** `postgres://` or `postgresql://`: the URLs that choose the Postgres dialect. */
+const isPostgresUrl = (value: string) => /^postgres(ql)?:\/\//.test(value);
+
 /** `sqlite:<path>` / `file:<path>`, or `postgres://…` / `postgresql://…`; what is wrong with it, if anything. */
 function databaseUrlProblem(value: string): string | undefined {
   if (value.startsWith('sqlite:') || value.startsWith('file:')) return undefined;
-  if (!/^postgres(ql)?:\/\//.test(value)) return 'must be sqlite:<path> or postgres://[user[:password]@]host[:port]/database';
+  if (!isPostgresUrl(value)) return 'must be sqlite:<path> or postgres://[user[:password]@]host[:port]/database';
   let url: URL;
   try {
     url = new URL(value);
@@ -45,7 +48,7 @@ function databaseUrlProblem(value: string): string | undefined {
 
 /** DATABASE_URL as it may be shown in a message or a log: without its password. */
 export function redactDatabaseUrl(value: string): string {
-  if (!/^postgres(ql)?:\/\//.test(value)) return value;
+  if (!isPostgresUrl(value)) return value;
   try {
     const url = new URL(value);
     if (url.password) url.password = '***';
@@ -126,7 +129,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
   const dataDir = path.resolve(cwd, env.DATA_DIR);
   // Postgres: the URL goes to pg as it is, which fills what it omits (host, port, user, password,
   // database) from the PG* variables and reads PGSSLMODE when it names no sslmode.
-  const database: DatabaseConfig = env.DATABASE_URL && /^postgres(ql)?:\/\//.test(env.DATABASE_URL)
+  const database: DatabaseConfig = env.DATABASE_URL && isPostgresUrl(env.DATABASE_URL)
     ? { kind: 'postgres', url: env.DATABASE_URL }
     : { kind: 'sqlite', file: env.DATABASE_URL ? path.resolve(cwd, env.DATABASE_URL.replace(/^(sqlite|file):(\/\/)?/, '')) : path.join(dataDir, 'app.db') };
   return {
@@ -189,9 +192,10 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
 
 export class ConfigError extends Error {}
 
-/** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
 /** Variables whose values are keys, tokens or secrets. */
 const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'TEMPORAL_API_KEY']);
+
+/** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const parsed = envSchema.safeParse(env);

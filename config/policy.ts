@@ -138,7 +138,8 @@ export const lifecyclePolicyFrom = (file: string) => (environment: Environment) 
 /**
  * The policy file as a long-running process acts on it: read at start (an invalid file refuses
  * the start), then re-read whenever it changes, so every API process acts on the file the workers
- * re-read at each cycle instead of the one it started with. A changed file that is invalid is
+ * re-read at each cycle instead of the one it started with. An edit that leaves the content's
+ * version unchanged (formatting) changes nothing. A changed file that is invalid is
  * refused: the last valid policy stays in force and `onError` says why, until the file is fixed.
  */
 export function followPolicyFile(
@@ -170,8 +171,8 @@ export function followPolicyFile(
       policy = next;
       handlers.onChange?.(next, previous);
     } catch (err) {
-      if (!(err instanceof PolicyError)) throw err;
-      handlers.onError?.(err);
+      // never thrown from the timer: that would end the process over a file being edited
+      handlers.onError?.(err instanceof PolicyError ? err : new PolicyError(`cannot use policy file ${file}: ${(err as Error).message}`));
     }
   }, everyMs);
   timer.unref();
