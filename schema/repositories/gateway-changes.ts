@@ -1,4 +1,6 @@
-import { lastAutoIncrement } from '../dialect.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../database.js';
+import { dialectOf, lastAutoIncrement } from '../dialect.js';
 import type { Db } from '../db.js';
 
 /** One change a gateway applies: drop the cached verdict of the key, or of every key of the partner. */
@@ -52,9 +54,20 @@ export async function gatewayChangesAfter(db: Db, after: number | undefined, lim
  * does not lower it) and the oldest seq still kept.
  */
 async function feedBounds(db: Db): Promise<{ head: number; oldest: number | undefined }> {
-  const kept = await db.selectFrom('gateway_changes').select((eb) => [eb.fn.min('seq').as('oldest'), eb.fn.max('seq').as('newest')]).executeTakeFirst();
-  const head = Math.max(Number(kept?.newest ?? 0), await lastAutoIncrement(db, 'gateway_changes', 'seq'));
-  return { head, oldest: kept?.oldest === null || kept?.oldest === undefined ? undefined : Number(kept.oldest) };
+  const read = async (q: Kysely<Database>) => {
+    const kept = await q.selectFrom('gateway_changes').select((eb) => [eb.fn.min('seq').as('oldest'), eb.fn.max('seq').as('newest')]).executeTakeFirst();
+    const head = Math.max(Number(kept?.newest ?? 0), await lastAutoIncrement(q, 'gateway_changes', 'seq'));
+    return { head, oldest: kept?.oldest === null || kept?.oldest === undefined ? undefined : Number(kept.oldest) };
+  };
+  if (dialectOf(db) === 'sqlite') return read(db); // sqlite_sequence is transactional: it names committed rows only
+  // Postgres: a sequence hands out numbers outside transactions, so its last value can be a change
+  // not yet committed; a gateway given that as its cursor would then never read the change (it
+  // asked for the verdict before the commit and polls after the seq). Writers of the feed hold the
+  // audit head's row lock until they commit (migration 004): a share lock on it waits them out.
+  return db.transaction().execute(async (trx) => {
+    await trx.selectFrom('audit_head').select('id').where('id', '=', 1).forShare().execute();
+    return read(trx);
+  });
 }
 
 /** The newest seq, cheaply (the long poll's check between reads). */

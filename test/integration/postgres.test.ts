@@ -14,6 +14,7 @@ import { dialectOf, isTransientDatabaseError, lockForUpdate, migrateToLatest, op
 import { lastAutoIncrement } from '../../schema/dialect.js';
 import { migrationProvider } from '../../schema/migrations/index.js';
 import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
+import { gatewayChangesAfter } from '../../schema/repositories/gateway-changes.js';
 import { writeUsage } from '../../schema/repositories/usage.js';
 import { createTestDatabase, dropTestDatabase, startPostgres } from '../helpers/postgres.js';
 import { eventually } from '../helpers/stack.js';
@@ -201,6 +202,33 @@ describe('the gateways\' change feed on Postgres', () => {
       { seq: 5, kind: 'credential.status' },
       { seq: 6, kind: 'partner.state' },
     ]);
+  });
+
+  it('a gateway starting while a change is uncommitted gets its cursor only once that change is committed, never past it', async () => {
+    let release!: () => void;
+    const mayCommit = new Promise<void>((resolve) => (release = resolve));
+    let wrote!: () => void;
+    const hasWritten = new Promise<void>((resolve) => (wrote = resolve));
+    const revocation = db.transaction().execute(async (trx) => {
+      await trx.updateTable('partners').set({ state: 'revoked' }).where('id', '=', 'P1').execute();
+      wrote();
+      await mayCommit;
+    });
+    await hasWritten;
+    let answered = false;
+    const start = gatewayChangesAfter(db, undefined).then((page) => ((answered = true), page));
+    try {
+      // the sequence already names the uncommitted change: a cursor now would skip it
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toBe(false);
+    } finally {
+      release();
+      await revocation;
+    }
+    const page = await start;
+    const committed = await db.selectFrom('gateway_changes').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirstOrThrow();
+    expect(page.cursor).toBe(Number(committed.seq));
+    expect((await db.selectFrom('partners').select('state').where('id', '=', 'P1').executeTakeFirstOrThrow()).state).toBe('revoked');
   });
 });
 
