@@ -60,7 +60,13 @@ export async function httpCall(base: string, method: string, url: string, token?
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined; // not JSON (a proxy's error page): the caller reports status and text
+  }
+  return { status: res.status, json, text };
 }
 
 export async function startLocalStack(opts: LocalStackOptions) {

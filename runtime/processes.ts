@@ -96,7 +96,10 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
   // Submissions whose workflow start failed or was cut short by a crash are started.
   // Idempotency keys past their 24 h, and shared rate-limit windows that weigh nothing, are deleted.
   // The audit chain's head is checkpointed, signed, outside the database.
-  const checkpoint = () => checkpoints.write(db).catch((err) => logger.error({ err: (err as Error).message }, 'writing the audit checkpoint failed'));
+  // one write at a time: a slow database must not make two checkpoints of one head
+  let checkpointing: Promise<unknown> = Promise.resolve();
+  const checkpoint = () =>
+    (checkpointing = checkpointing.then(() => checkpoints.write(db)).catch((err) => logger.error({ err: (err as Error).message }, 'writing the audit checkpoint failed')));
   const redelivery = setInterval(() => {
     void checkpoint();
     redeliverPendingSignals({ db, temporal: { client, taskQueue: config.temporal.taskQueue }, logger }).catch((err) =>
@@ -115,14 +118,15 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     async stop() {
       clearInterval(redelivery);
       policy.stop();
-      await usage.close();
-      await checkpoint();
       // Draining: requests in flight finish; what is still open after a few seconds is a gateway's
       // long poll of the change feed (up to 25 s), which resumes from its cursor elsewhere.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const drain = setTimeout(() => (server as import('node:http').Server).closeAllConnections(), 3000);
       await closed;
       clearTimeout(drain);
+      // after the drain: the last requests' usage and audit events are in what is flushed and signed
+      await usage.close();
+      await checkpoint();
       await metricsServer?.close();
       await connection.close();
     },
