@@ -57,7 +57,7 @@ export function authenticate(db: Db, budget: CredentialFailureBudget): Middlewar
 }
 
 /** The principal a credential proves, or undefined for anything that proves nothing. */
-async function principalFor(db: Db, token: string): Promise<Principal | undefined> {
+export async function principalFor(db: Db, token: string): Promise<Principal | undefined> {
   if (token.startsWith('pat_')) {
     const tokenHash = hashToken(token);
     const operator = await activeOperatorByTokenHash(db, tokenHash);

@@ -56,7 +56,7 @@ export async function introspectKeyId(db: Db, policy: Policy, keyId: string, env
 }
 
 /** Every condition, on every call (domain/key-liveness.ts), then what the gateway needs to serve the key. */
-const keyLivenessOf = (row: CredentialVerdictRow, now: Date, environment?: Environment) =>
+export const keyLivenessOf = (row: CredentialVerdictRow, now: Date, environment?: Environment) =>
   keyLiveness({ status: row.status, expiresAt: row.expires_at, retireAt: row.retire_at, environment: row.environment, partnerState: row.state }, now, environment);
 
 function verdict(row: CredentialVerdictRow, policy: Policy, environment: Environment | undefined, now: Date): Introspection {
