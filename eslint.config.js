@@ -16,7 +16,7 @@ export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', '.tools/**', 'bench/results/**', 'coverage/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -44,7 +44,7 @@ export default tseslint.config(
   },
   {
     // The API reaches records through the data layer (schema/), never through the worker's activities.
-    files: ['api/**/*.ts'],
+    files: ['api/**/*.ts', 'api/**/*.tsx'],
     rules: {
       'no-restricted-imports': [
         'error',

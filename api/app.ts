@@ -22,6 +22,7 @@ import { gatewayRoutes } from './routes/gateway.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { operatorRoutes } from './routes/operators.js';
+import { pageRoutes } from './pages/index.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps) {
   const openApiDocument = () => withAuthenticationResponses(app.getOpenAPI31Document(openApiConfig));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.route('/', docsRoutes(() => openApiDocument() as never));
+  app.route('/', pageRoutes(deps, limiter));
 
   app.notFound((c) => problemResponse(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -21,6 +21,7 @@ export interface Database {
   pending_signals: PendingSignalsTable;
   rate_limit_windows: RateLimitWindowsTable;
   gateway_changes: GatewayChangesTable;
+  portal_sessions: PortalSessionsTable;
 }
 
 // The state vocabulary is defined once, in domain/partner-states.ts.
@@ -214,6 +215,21 @@ export interface RateLimitWindowsTable {
   count: number;
   /** epoch ms after which the row weighs nothing: window_start + 2 windows */
   expires_at: number;
+}
+
+/** A signed-in browser of the portal or the console (migration 008). */
+export interface PortalSessionsTable {
+  /** SHA-256 of the session id the cookie holds */
+  id_hash: string;
+  credential_kind: 'operator' | 'request_token' | 'partner_key';
+  /** SHA-256 of the credential the session was opened with (an operator token, a request token, a key) */
+  credential_hash: string;
+  /** whom it named at sign-in: the operator's name, the key's id; empty for a request token */
+  subject: string;
+  created_at: string;
+  last_seen_at: string;
+  /** the session ends here whatever its activity */
+  expires_at: string;
 }
 
 export type PickupPurpose = 'approval' | 'rotation';

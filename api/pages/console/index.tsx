@@ -1,0 +1,53 @@
+import { Hono } from 'hono';
+import type { PageDeps } from '../index.js';
+import type { PageAppEnv } from '../env.js';
+import { PostForm } from '../layout.js';
+import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
+import { TextField } from '../forms.js';
+
+/** Where sign-in may send the operator back to: a console path of ours, never another site. */
+const safeNext = (next: string | undefined) => (next && /^\/console(\/[A-Za-z0-9/_-]*)?$/.test(next) ? next : '/console');
+
+/** The operator console (issue #15): sign-in with an operator token, then a session. */
+export function consolePages({ sessions }: PageDeps) {
+  const app = new Hono<PageAppEnv>();
+
+  const signInForm = (c: Parameters<typeof renderPage>[0], next: string, error?: string) =>
+    renderPage(
+      c,
+      'console',
+      'Sign in',
+      <PostForm action="/console/sign-in" csrfToken={c.get('csrfToken')}>
+        <input type="hidden" name="next" value={next} />
+        <TextField
+          name="token"
+          label="Operator token"
+          type="password"
+          autocomplete="current-password"
+          required
+          hint="Your pat_… token. It is checked once; the browser then holds only a session cookie."
+          errors={error ? { token: [error] } : undefined}
+        />
+        <button type="submit">Sign in</button>
+      </PostForm>,
+      { status: error ? 401 : 200 },
+    );
+
+  app.get('/sign-in', (c) => signInForm(c, safeNext(c.req.query('next'))));
+  app.post('/sign-in', async (c) => {
+    const form = await c.req.parseBody();
+    const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
+    const token = typeof form.token === 'string' ? form.token : '';
+    const principal = token.startsWith('pat_') ? await sessions.signIn(c, token) : undefined;
+    if (!principal) return signInForm(c, next, 'This token is not a valid operator token.');
+    return redirectAfterPost(c, next);
+  });
+  app.post('/sign-out', async (c) => {
+    await sessions.signOut(c);
+    return redirectAfterPost(c, '/console/sign-in');
+  });
+
+  app.use('*', requireOperatorPage());
+  app.get('/', (c) => renderPage(c, 'console', 'Inbox', <p>Decisions waiting for you appear here.</p>));
+  return app;
+}
