@@ -1,9 +1,26 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import { payloadDataConverter, type PayloadKeyring } from './runtime/payload-codec.js';
+import { unauthenticatedMarker } from './workflows/command-authentication.js';
 
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+/**
+ * The workflow interceptors bundled with the lifecycle: the refusal of commands whose payload is
+ * not authenticated (workflows/command-authentication.ts) comes first.
+ */
+export const workflowInterceptorModules = [fileURLToPath(new URL('./workflows/command-authentication.ts', import.meta.url))];
+
+/** The workflow bundle every worker runs (tests and the benchmark bundle once, ahead of time). */
+export async function bundleWorkflows(): Promise<{ code: string }> {
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quiet as never });
+  return { code };
+}
+
+export class WorkflowBundleWithoutInterceptors extends Error {}
 
 export interface WorkerDeps extends ActivityDeps {
   connection: NativeConnection;
@@ -12,6 +29,8 @@ export interface WorkerDeps extends ActivityDeps {
   /** a prebuilt bundle (tests bundle once); otherwise the workflows are bundled at start */
   workflowBundle?: { code: string };
   identity?: string;
+  /** the payload codec's keys: the same on every client and worker of the deployment */
+  payloadKeyring: PayloadKeyring;
   /** how much the worker holds and runs at once (WORKER_MAX_* variables); the SDK's defaults when absent */
   tuning?: WorkerTuning;
 }
@@ -30,12 +49,17 @@ export interface WorkerTuning {
 
 /** The partner-access worker: the lifecycle workflow and its activities on one task queue. */
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  // a prebuilt bundle's interceptors cannot be added here: one without them would believe forged commands
+  if (deps.workflowBundle && !deps.workflowBundle.code.includes(unauthenticatedMarker)) {
+    throw new WorkflowBundleWithoutInterceptors('the workflow bundle lacks the command-authentication interceptors: build it with bundleWorkflows() (worker.ts)');
+  }
   const options: WorkerOptions = {
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     activities: createActivities(deps),
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }),
+    dataConverter: payloadDataConverter(deps.payloadKeyring),
     ...(deps.identity ? { identity: deps.identity } : {}),
     shutdownGraceTime: '10 seconds',
     ...(deps.tuning ?? {}),

@@ -1,12 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createApp } from '../api/app.js';
 import { unlimitedRateLimits } from '../config/limits.js';
 import { httpCall, startLocalStack } from '../runtime/local-stack.js';
 import { createLogger } from '../runtime/services.js';
-import { workflowsPath } from '../worker.js';
+import { bundleWorkflows } from '../worker.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -21,7 +20,7 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
   const api = await local.listen(createApp(local.appDeps({ limits: unlimitedRateLimits, updateDeadlineMs: 60_000 })));
 
   const bundleFile = path.join(dir, 'workflows.js');
-  fs.writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
+  fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
 
   let worker: ChildProcess | undefined;
   async function startWorker() {

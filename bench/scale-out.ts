@@ -11,12 +11,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { DatabaseConfig } from '../config/env.js';
 import { freePort } from '../runtime/dev-server.js';
 import { httpCall, startLocalStack } from '../runtime/local-stack.js';
 import { createLogger } from '../runtime/services.js';
-import { workflowsPath } from '../worker.js';
+import { bundleWorkflows } from '../worker.js';
 import { createTestDatabase, startPostgres } from '../test/helpers/postgres.js';
 import { percentile, runLoad } from './load.js';
 
@@ -137,7 +136,7 @@ async function measure(dialect: 'sqlite' | 'postgres', apiCount: 1 | 2, database
 
 const bundleDir = fs.mkdtempSync(path.join(root, '.tools', 'scale-bundle-'));
 const bundleFile = path.join(bundleDir, 'workflows.js');
-fs.writeFileSync(bundleFile, (await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never })).code);
+fs.writeFileSync(bundleFile, (await bundleWorkflows()).code);
 const postgres = await startPostgres({ autoInstall: true });
 const results = [];
 try {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseTrustedProxies, TrustedProxiesError } from '../domain/client-address.js';
 import { defaultRateLimits } from './limits.js';
+import { parsePayloadKeys, PayloadKeysError } from '../domain/payload-keys.js';
 
 /**
  * Everything the processes read from the environment, validated once at start-up.
@@ -59,6 +60,17 @@ export function redactDatabaseUrl(value: string): string {
   }
 }
 
+/** what is wrong with a PAYLOAD_KEYS value (never the value itself), if anything */
+function payloadKeysProblem(value: string): string | undefined {
+  try {
+    parsePayloadKeys(value);
+    return undefined;
+  } catch (err) {
+    if (err instanceof PayloadKeysError) return err.message;
+    throw err;
+  }
+}
+
 /** a per-minute rate limit (defaults in config/limits.ts) */
 const perMinute = z.coerce.number().int().min(1).max(1_000_000_000);
 
@@ -83,6 +95,13 @@ const envSchema = z.object({
   PICKUP_KEY: dataKey,
   AUDIT_CHECKPOINT_KEY: dataKey,
   AUDIT_CHECKPOINT_FILE: optionalString,
+  /** Temporal payload keys, `<keyId>:<32 bytes base64 or hex>[,…]`: the first encrypts, all decrypt (runtime/payload-codec.ts) */
+  PAYLOAD_KEYS: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : payloadKeysProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  /** migration only: plaintext payloads (workflows started before the codec) are believed */
+  PAYLOAD_CODEC_ACCEPT_PLAINTEXT: z.enum(['true', 'false']).default('false'),
   WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
   WEBHOOK_SECRET: optionalString,
   GATEWAY_VERIFY_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
@@ -159,6 +178,12 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       keyFile: path.join(dataDir, 'audit-checkpoint.key'),
       file: env.AUDIT_CHECKPOINT_FILE ? path.resolve(cwd, env.AUDIT_CHECKPOINT_FILE) : path.join(dataDir, 'audit-checkpoints.ndjson'),
     },
+    /** the Temporal payload codec's keys: PAYLOAD_KEYS, or a file under the data dir made on first run */
+    payloadCodec: {
+      keys: env.PAYLOAD_KEYS,
+      keysFile: path.join(dataDir, 'payload.keys'),
+      acceptPlaintext: env.PAYLOAD_CODEC_ACCEPT_PLAINTEXT === 'true',
+    },
     webhook: env.WEBHOOK_URL ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET } : undefined,
     probeSecret: env.GATEWAY_PROBE_SECRET,
     gatewayProbe: env.GATEWAY_VERIFY_URL && env.GATEWAY_PROBE_SECRET ? { url: env.GATEWAY_VERIFY_URL, secret: env.GATEWAY_PROBE_SECRET } : undefined,
@@ -193,7 +218,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
 export class ConfigError extends Error {}
 
 /** Variables whose values are keys, tokens or secrets. */
-const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'TEMPORAL_API_KEY']);
+const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'PAYLOAD_KEYS', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'TEMPORAL_API_KEY']);
 
 /** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
 

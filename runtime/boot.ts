@@ -7,9 +7,10 @@ import { PortInUse } from './dev-server.js';
 import { warnIfOpenDir } from './private-files.js';
 import { TemporalCliMissing } from './temporal-cli.js';
 import { NginxMissing } from './gateway.js';
+import { PayloadKeysError } from '../domain/payload-keys.js';
 
 /** Errors a person can fix: printed as one line, exit code 1, no stack trace. */
-const expected = [ConfigError, PolicyError, TemporalCliMissing, PortInUse, OperatorError, NginxMissing];
+const expected = [ConfigError, PolicyError, TemporalCliMissing, PortInUse, OperatorError, NginxMissing, PayloadKeysError];
 
 export async function main(run: () => Promise<void>): Promise<void> {
   try {

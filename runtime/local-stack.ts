@@ -26,6 +26,7 @@ import { freePort, startDevServer, type DevServer } from './dev-server.js';
 import { createOperator } from './operators.js';
 import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
 import { waitForTemporal } from './temporal.js';
+import { generatePayloadKeys, payloadDataConverter, payloadKeyring } from './payload-codec.js';
 
 export interface LocalStackOptions {
   /** prefix of the temp dir: `pa-test-`, `pa-bench-`, … */
@@ -42,6 +43,8 @@ export interface LocalStackOptions {
   busyTimeoutMs?: number;
   /** the database (default: a fresh SQLite file in the stack's dir, `dbFile`) */
   database?: DatabaseConfig;
+  /** PAYLOAD_KEYS for the stack's clients and workers (default: a fresh key of its own) */
+  payloadKeys?: string;
 }
 
 export interface InProcessWorkerOptions {
@@ -89,6 +92,9 @@ export async function startLocalStack(opts: LocalStackOptions) {
     const policy = loadPolicyFile(policyFile);
     const pickupKeyHex = generateDataKey();
     const pickupKey = parseDataKey(pickupKeyHex);
+    // every client and worker of the stack encrypts its Temporal payloads, like a deployment's
+    const payloadKeys = opts.payloadKeys ?? generatePayloadKeys();
+    const keyring = payloadKeyring(payloadKeys);
 
     let devServer: DevServer | undefined;
     let temporalVersion: string | undefined;
@@ -112,7 +118,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
     const taskQueue = opts.taskQueue ?? path.basename(dir);
     const connection = await Connection.connect({ address });
     closers.push(() => connection.close());
-    const client = new Client({ connection, namespace: 'default' });
+    const client = new Client({ connection, namespace: 'default', dataConverter: payloadDataConverter(keyring) });
     let nativeConnection: NativeConnection | undefined;
 
     let worker: Worker | undefined;
@@ -131,6 +137,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
         taskQueue,
         db,
         pickupKey,
+        payloadKeyring: keyring,
         lifecyclePolicy: lifecyclePolicyFrom(policyFile),
         ...w,
       });
@@ -165,6 +172,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
       DATABASE_URL: database.kind === 'postgres' ? database.url : `sqlite:${dbFile}`,
       POLICY_FILE: policyFile,
       PICKUP_KEY: pickupKeyHex,
+      PAYLOAD_KEYS: payloadKeys,
       DATA_DIR: dir,
       LOG_LEVEL: 'warn',
       ...extra,
@@ -201,6 +209,9 @@ export async function startLocalStack(opts: LocalStackOptions) {
       policy,
       pickupKey,
       pickupKeyHex,
+      /** PAYLOAD_KEYS of this stack, and the keyring its client and workers use */
+      payloadKeys,
+      payloadKeyring: keyring,
       auditCheckpoints,
       address,
       taskQueue,

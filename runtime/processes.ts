@@ -19,7 +19,7 @@ import { followPolicyFile } from '../config/policy.js';
 import type { Db } from '../schema/db.js';
 import { createWorker } from '../worker.js';
 import { lifecyclePolicyFrom } from '../config/policy.js';
-import { loadAuditCheckpoints, loadPickupKey } from './services.js';
+import { loadAuditCheckpoints, loadPayloadKeyring, loadPickupKey } from './services.js';
 import { connectClient, connectWorkerConnection, type TemporalTarget } from './temporal.js';
 import { installTemporalRuntime } from './temporal-runtime.js';
 
@@ -38,6 +38,7 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
     taskQueue: config.temporal.taskQueue,
     db,
     pickupKey: loadPickupKey(config),
+    payloadKeyring: loadPayloadKeyring(config),
     webhook: config.webhook?.secret ? { url: config.webhook.url, secret: config.webhook.secret } : undefined,
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
     gatewayProbe: config.gatewayProbe,
@@ -62,7 +63,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     onChange: (next, previous) => logger.warn({ version: next.version, previous: previous.version }, 'policy file changed: this process now acts on the new version'),
     onError: (err) => logger.error({ err: err.message }, 'policy file changed but is invalid: the last valid version stays in force'),
   });
-  const { connection, client } = await connectClient(target);
+  const { connection, client } = await connectClient(target, loadPayloadKeyring(config));
   const usage = new UsageRecorder(db);
   const checkpoints = loadAuditCheckpoints(config);
   const metrics = config.metrics ? new ApiMetrics({ processMetrics: true }) : undefined;

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { AppConfig } from '../config/env.js';
+import { payloadDataConverter, type PayloadKeyring } from './payload-codec.js';
 
 export interface TemporalTarget {
   address: string;
@@ -24,9 +25,10 @@ export function temporalTarget(config: AppConfig): TemporalTarget {
   return { address: address ?? config.temporal.address, namespace: namespace ?? config.temporal.namespace, options };
 }
 
-export async function connectClient(target: TemporalTarget): Promise<{ connection: Connection; client: Client }> {
+/** A client whose payloads go through the deployment's codec: what it sends is encrypted and authenticated. */
+export async function connectClient(target: TemporalTarget, keyring: PayloadKeyring): Promise<{ connection: Connection; client: Client }> {
   const connection = await Connection.connect({ address: target.address, ...(target.options as object) });
-  return { connection, client: new Client({ connection, namespace: target.namespace }) };
+  return { connection, client: new Client({ connection, namespace: target.namespace, dataConverter: payloadDataConverter(keyring) }) };
 }
 
 export async function connectWorkerConnection(target: TemporalTarget): Promise<NativeConnection> {
@@ -39,7 +41,7 @@ export async function waitForTemporal(target: TemporalTarget, timeoutMs: number)
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      const { connection } = await connectClient(target);
+      const connection = await Connection.connect({ address: target.address, ...(target.options as object) });
       await connection.healthService.check({});
       await connection.close();
       return;

@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { searchAttributeKeys } from '../runtime/search-attributes.js';
 import { nginxBinary } from '../runtime/gateway.js';
 import { resolveTemporalCli } from '../runtime/temporal-cli.js';
-import { workflowsPath } from '../worker.js';
+import { bundleWorkflows } from '../worker.js';
+import { generatePayloadKeys, payloadKeyring, type PayloadKeyring } from '../runtime/payload-codec.js';
 import { historyText } from './helpers/histories.js';
 import { findSecrets } from './helpers/secret-scan.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
@@ -24,12 +24,15 @@ declare module 'vitest' {
     temporalCliPath: string;
     /** the run's Postgres server (maintenance database): createTestDatabase() makes one per stack */
     postgresUrl: string;
+    /** PAYLOAD_KEYS of every test stack of the run: the history scan below decrypts with it */
+    payloadKeys: string;
   }
 }
 
 let env: TestWorkflowEnvironment | undefined;
 let bundleDir: string | undefined;
 let postgres: PostgresServer | undefined;
+let keyring: PayloadKeyring | undefined;
 
 export async function setup(project: TestProject) {
   const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
@@ -44,7 +47,7 @@ export async function setup(project: TestProject) {
       log: { format: 'pretty', level: 'error' },
     },
   });
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const { code } = await bundleWorkflows();
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-bundle-'));
   const bundlePath = path.join(bundleDir, 'workflows.js');
   fs.writeFileSync(bundlePath, code);
@@ -52,6 +55,9 @@ export async function setup(project: TestProject) {
   project.provide('workflowBundlePath', bundlePath);
   project.provide('temporalCliPath', cli);
   project.provide('postgresUrl', postgres.url);
+  const payloadKeys = generatePayloadKeys();
+  keyring = payloadKeyring(payloadKeys);
+  project.provide('payloadKeys', payloadKeys);
 }
 
 /**
@@ -63,8 +69,8 @@ async function scanHistories(environment: TestWorkflowEnvironment) {
   const leaks: string[] = [];
   for await (const wf of environment.client.workflow.list()) {
     const history = await environment.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-    // payloads decoded: fetchHistory() returns them as base64, which no secret pattern matches
-    const text = historyText(history);
+    // payloads decrypted and decoded: ciphertext or base64 would match no secret pattern
+    const text = historyText(history, keyring);
     leaks.push(...findSecrets(text).map((s) => `${wf.workflowId}: ${s.slice(0, 12)}…`));
     histories++;
   }

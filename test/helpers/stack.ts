@@ -61,6 +61,8 @@ export async function startStack(opts: StackOptions = {}) {
     taskQueue: `pa-${process.pid}-${Date.now()}-${++sequence}`,
     logger,
     busyTimeoutMs: opts.busyTimeoutMs,
+    // one key for the run: the global history scan decrypts with it
+    payloadKeys: inject('payloadKeys'),
   });
   const { dir, db, dbFile, policyFile, policy, pickupKey, pickupKeyHex, address, taskQueue, client, auditCheckpoints } = local;
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
@@ -140,6 +142,9 @@ export async function startStack(opts: StackOptions = {}) {
     /** DATABASE_URL for a process of this stack (`npm run api` / `npm run worker`), on either dialect */
     databaseUrl: postgresUrl ?? `sqlite:${dbFile}`,
     pickupKeyHex,
+    /** the payload codec's keys of this stack (the run's) */
+    payloadKeys: local.payloadKeys,
+    payloadKeyring: local.payloadKeyring,
     address,
     /** Stops everything; before the files go, their database and logs are scanned for secrets (NHI2). */
     async stop() {

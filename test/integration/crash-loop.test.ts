@@ -59,6 +59,7 @@ async function apiProcess() {
     DATABASE_URL: stack.databaseUrl,
     POLICY_FILE: stack.policyFile,
     PICKUP_KEY: stack.pickupKeyHex,
+    PAYLOAD_KEYS: stack.payloadKeys,
     DATA_DIR: stack.dir,
     LOG_LEVEL: 'warn',
     // the limiter is not what this test is about: without this, most of its time is spent on 429s

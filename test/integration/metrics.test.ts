@@ -126,6 +126,7 @@ describe('the API process', () => {
       DATABASE_URL: stack.databaseUrl,
       POLICY_FILE: stack.policyFile,
       PICKUP_KEY: stack.pickupKeyHex,
+      PAYLOAD_KEYS: stack.payloadKeys,
       TEMPORAL_ADDRESS: stack.address,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
       LOG_LEVEL: 'silent',

@@ -46,6 +46,7 @@ beforeAll(async () => {
     taskQueue: stack.taskQueue,
     db: stack.db,
     pickupKey: stack.pickupKey,
+    payloadKeyring: stack.payloadKeyring,
     lifecyclePolicy: lifecyclePolicyFrom(stack.policyFile),
     webhook: { url: receiver.url, secret: 'whsec_test_0123456789abcdef' },
     workflowBundle: { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') },

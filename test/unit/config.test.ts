@@ -66,6 +66,8 @@ describe('loadConfig', () => {
     ['AUDIT_CHECKPOINT_KEY', 'almost-a-key-0123456789'],
     ['ADMIN_TOKEN', 'pat_short'],
     ['GATEWAY_PROBE_SECRET', 'short-secret'],
+    ['PAYLOAD_KEYS', 'k1:c2VjcmV0LWJ1dC10b28tc2hvcnQ='],
+    ['PAYLOAD_KEYS', `k1:${'ab'.repeat(32)},k1:${'cd'.repeat(32)}`],
   ])('an invalid secret (%s) is named, never shown', (name, value) => {
     expect(() => loadConfig({ [name]: value }, '/srv/pa')).toThrow(ConfigError);
     try {
