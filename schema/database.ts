@@ -22,6 +22,7 @@ export interface Database {
   rate_limit_windows: RateLimitWindowsTable;
   gateway_changes: GatewayChangesTable;
   portal_sessions: PortalSessionsTable;
+  notice_deliveries: NoticeDeliveriesTable;
 }
 
 // The state vocabulary is defined once, in domain/partner-states.ts.
@@ -230,6 +231,23 @@ export interface PortalSessionsTable {
   last_seen_at: string;
   /** the session ends here whatever its activity */
   expires_at: string;
+}
+
+/** A notice's delivery to one webhook endpoint (migration 009). */
+export interface NoticeDeliveriesTable {
+  notification_id: string;
+  /** the endpoint's name in the configuration */
+  endpoint: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  next_attempt_at: string;
+  /** retried until then; after, a dead letter */
+  retry_until: string;
+  /** a worker holds the row until then while it attempts it */
+  lease_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
 }
 
 export type PickupPurpose = 'approval' | 'rotation';

@@ -7,6 +7,7 @@ import * as rateLimitWindows from './2026_12_05_005_rate_limit_windows.js';
 import * as pickupPurpose from './2026_12_05_006_pickup_purpose.js';
 import * as operatorTokenExpiry from './2026_12_05_007_operator_token_expiry.js';
 import * as portalSessions from './2026_12_05_008_portal_sessions.js';
+import * as noticeDeliveries from './2026_12_05_009_notice_deliveries.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_006_pickup_purpose': pickupPurpose,
   '2026_12_05_007_operator_token_expiry': operatorTokenExpiry,
   '2026_12_05_008_portal_sessions': portalSessions,
+  '2026_12_05_009_notice_deliveries': noticeDeliveries,
 };
 
 export const migrationProvider: MigrationProvider = {
