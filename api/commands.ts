@@ -1,19 +1,25 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
+import { mayHandOverSponsor, maySuspend, sponsorSuccessorProblem, type Permission } from '../domain/access-rules.js';
 import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import { recordEmergencyRevocation } from '../schema/repositories/lifecycle.js';
+import { activeOperatorRoles } from '../schema/repositories/operators.js';
 import { queuedSignals, signalAttemptFailed, dequeueSignal } from '../schema/repositories/outbox.js';
 import {
   actorLabel,
+  changeSponsorUpdate,
   emergencyRevokeSignal,
+  resumeUpdate,
+  suspendUpdate,
   workflowIdFor,
   type Actor,
   type CommandResult,
   type RevocationInput,
 } from '../workflows/messages.js';
-import type { Principal } from './auth.js';
+import { operatorOf, type Principal } from './auth.js';
 import type { AppDeps } from './deps.js';
+import { loadVisiblePartner, partnerFacts } from './partner-view.js';
 import { problems } from './problem.js';
 
 /** The workflow-side identity of the caller. */
@@ -123,4 +129,64 @@ export async function redeliverPendingSignals(deps: Pick<AppDeps, 'db' | 'tempor
     }
   }
   return delivered;
+}
+
+// ---- governance commands (issue #16): services the HTTP handlers and the console pages call ----
+
+/** A refused access rule (domain/access-rules.ts) as the API's 403, with the rule's reason. */
+export const allow = (permission: Permission) => {
+  if (!permission.ok) throw problems.forbidden(permission.reason);
+};
+
+/**
+ * Security suspends a live partner (reversible): the workflow moves it to `suspended`, which
+ * refuses its keys at introspection and, through the change feed, at every edge gateway, from the
+ * transition's commit, before this returns. Audited with the reason.
+ */
+export async function suspendPartner(deps: AppDeps, principal: Principal, partnerId: string, body: { reason: string }) {
+  const partner = await loadVisiblePartner(deps.db, principal, partnerId);
+  allow(maySuspend(operatorOf(principal)));
+  assertNotEnded(partner.state);
+  return commandResponse(partnerId, await runUpdate(deps, partnerId, suspendUpdate, { ...body, actor: actorFor(principal, partnerId) }));
+}
+
+/** Security lifts its suspension: the partner returns to the state it was suspended from. */
+export async function resumePartner(deps: AppDeps, principal: Principal, partnerId: string, body: { reason: string }) {
+  const partner = await loadVisiblePartner(deps.db, principal, partnerId);
+  allow(maySuspend(operatorOf(principal)));
+  assertNotEnded(partner.state);
+  return commandResponse(partnerId, await runUpdate(deps, partnerId, resumeUpdate, { ...body, actor: actorFor(principal, partnerId) }));
+}
+
+/** The successor must be an active approver: a sponsor decides stage 1 and recertifies as one. */
+async function assertSponsorable(deps: Pick<AppDeps, 'db'>, successor: string): Promise<void> {
+  const roles = await activeOperatorRoles(deps.db, successor);
+  if (!roles?.includes('approver')) throw problems.unprocessable(`sponsor ${successor} is not an active approver`);
+}
+
+/**
+ * An admin or security hands a partner to another sponsor (audited, with the reason): a pending
+ * stage-1 approval, a due review and an extension request follow the new sponsor.
+ */
+export async function changeSponsor(deps: AppDeps, principal: Principal, partnerId: string, body: { sponsor: string; reason: string }) {
+  const partner = await loadVisiblePartner(deps.db, principal, partnerId);
+  allow(mayHandOverSponsor(operatorOf(principal)));
+  assertNotEnded(partner.state);
+  const problem = sponsorSuccessorProblem(partnerFacts(partner), body.sponsor);
+  if (problem) throw problems.unprocessable(problem);
+  await assertSponsorable(deps, body.sponsor);
+  return commandResponse(partnerId, await runUpdate(deps, partnerId, changeSponsorUpdate, { ...body, actor: actorFor(principal, partnerId) }));
+}
+
+/**
+ * Hands every partner `from` sponsors (pending or live) to `successor`, one workflow at a time,
+ * before `from`'s revocation. A failure stops the hand-over where it is: the partners already
+ * handed over stay with the successor, and a retry hands over the rest.
+ */
+export async function handOverSponsoredPartners(deps: AppDeps, principal: Principal, from: string, successor: string, reason: string, partnerIds: readonly string[]) {
+  if (successor === from) throw problems.unprocessable('the successor cannot be the operator being revoked');
+  await assertSponsorable(deps, successor);
+  for (const partnerId of partnerIds) {
+    await changeSponsor(deps, principal, partnerId, { sponsor: successor, reason: `sponsor ${from} revoked: ${reason}` });
+  }
 }

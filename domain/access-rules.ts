@@ -111,6 +111,38 @@ export function mayRotate(self: PartnerSelf | null, partner: Pick<PartnerFacts, 
 }
 
 /**
+ * Security suspends a live partner's access and resumes it (reversible, unlike an emergency
+ * revocation): it answers for the keys in an incident, so the same role holds and lifts the hold.
+ */
+export function maySuspend(operator: OperatorFacts | undefined): Permission {
+  return operator && has(operator, 'security') ? allowed : refused('only security suspends or resumes a partner');
+}
+
+/** Roles that hand a partner to another sponsor (a sponsor left, or moved on). */
+export const sponsorHandOverRoles: readonly Role[] = ['admin', 'security'];
+
+/** May this operator hand a partner to another sponsor? Admins and security may. */
+export function mayHandOverSponsor(operator: OperatorFacts | undefined): Permission {
+  return operator && operator.roles.some((role) => sponsorHandOverRoles.includes(role))
+    ? allowed
+    : refused('only an admin or security hands a partner to another sponsor');
+}
+
+/**
+ * Why `successor` cannot take the partner over (null: it can): not the sponsor already, nor the
+ * operator who filed a pending request (nobody decides their own request, so stage 1 would wait
+ * for escalation). That the successor is an active approver is the API's check: only the database
+ * knows the operators.
+ */
+export function sponsorSuccessorProblem(partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy' | 'state'>, successor: string): string | null {
+  if (successor === partner.sponsor) return `${successor} already sponsors this partner`;
+  if (partner.state === 'pending_approval' && partner.requestedBy === operatorLabel({ name: successor })) {
+    return 'the requester cannot sponsor their own request';
+  }
+  return null;
+}
+
+/**
  * May this operator see the partner? Security, auditors and admins see every partner; an approver
  * sees those it sponsors and requests escalated to any approver (stage 1 pending, escalated).
  * (Partners see themselves: that is a matter of identity, decided where the token is resolved.)

@@ -9,6 +9,8 @@ export interface ReadModelPatch {
   state?: PartnerState;
   stage?: string | null;
   escalated?: boolean;
+  /** the sponsor's operator name (a hand-over) */
+  sponsor?: string;
   scopes?: string[];
   accessUntil?: string;
   policyVersion?: string;

@@ -45,6 +45,9 @@ export async function revokeOperator(db: Db, name: string): Promise<void> {
   const outcome = await revokeOperatorRecord(db, name, new Date().toISOString(), { actor: CLI, reason: 'revoked with the operator CLI' });
   if (outcome === 'missing') throw new OperatorError(`no active operator named ${name}`);
   if (outcome === 'lastAdmin') throw new OperatorError(`${name} is the last active admin: create another admin first`);
+  if (typeof outcome === 'object') {
+    throw new OperatorError(`${name} sponsors partners whose lifecycle has not ended (${outcome.sponsors.join(', ')}): revoke through the API with a successor, or hand them over first`);
+  }
 }
 
 /**

@@ -138,6 +138,8 @@ export const recertificationSchema = z
 export const extensionSchema = z.strictObject({ accessUntil: isoDateTimeSchema, reason }).openapi('ExtensionRequest');
 export const offboardingSchema = z.strictObject({ at: isoDateTimeSchema.optional(), reason }).openapi('OffboardingRequest');
 export const revocationSchema = z.strictObject({ reason }).openapi('Revocation');
+export const suspensionSchema = z.strictObject({ reason }).openapi('Suspension');
+export const sponsorChangeSchema = z.strictObject({ sponsor: operatorNameSchema, reason }).openapi('SponsorChange');
 
 export const commandResultSchema = z
   .object({
@@ -316,7 +318,13 @@ export const operatorCreateSchema = z
   .openapi('OperatorCreate');
 
 export const operatorRotationSchema = z.strictObject({ expiresInDays: expiresInDays.optional(), reason: text(1000) }).openapi('OperatorRotation');
-export const operatorRevocationSchema = z.strictObject({ reason: text(1000) }).openapi('OperatorRevocation');
+export const operatorRevocationSchema = z
+  .strictObject({
+    reason: text(1000),
+    /** the approver who takes over every partner the revoked operator sponsors (without: 409 while it sponsors any) */
+    successor: operatorNameSchema.optional(),
+  })
+  .openapi('OperatorRevocation');
 
 export const operatorSchema = z
   .object({

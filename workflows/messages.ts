@@ -61,6 +61,17 @@ export interface RotationInput {
   currentKeyId: string;
   actor: Actor;
 }
+/** Security suspends a live partner (reversible) or lifts its suspension. */
+export interface SuspensionInput {
+  reason: string;
+  actor: Actor;
+}
+/** An admin or security hands the partner to another sponsor (an approver's name). */
+export interface SponsorChangeInput {
+  sponsor: string;
+  reason: string;
+  actor: Actor;
+}
 export interface RevocationInput {
   reason: string;
   actor: Actor;
@@ -119,6 +130,9 @@ export const recertifyUpdate = defineUpdate<CommandResult, [RecertificationInput
 export const requestExtensionUpdate = defineUpdate<CommandResult, [ExtensionInput]>('requestExtension');
 export const planOffboardingUpdate = defineUpdate<CommandResult, [OffboardingInput]>('planOffboarding');
 export const rotateCredentialUpdate = defineUpdate<CommandResult, [RotationInput]>('rotateCredential');
+export const suspendUpdate = defineUpdate<CommandResult, [SuspensionInput]>('suspend');
+export const resumeUpdate = defineUpdate<CommandResult, [SuspensionInput]>('resume');
+export const changeSponsorUpdate = defineUpdate<CommandResult, [SponsorChangeInput]>('changeSponsor');
 export const emergencyRevokeSignal = defineSignal<[RevocationInput]>('emergencyRevoke');
 export const statusQuery = defineQuery<LifecycleStatus>('status');
 

@@ -10,18 +10,30 @@
  */
 import { allHandlersFinished, condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import {
+  changeSponsorUpdate,
   decideUpdate,
   emergencyRevokeSignal,
   planOffboardingUpdate,
   recertifyUpdate,
   requestExtensionUpdate,
+  resumeUpdate,
   rotateCredentialUpdate,
   statusQuery,
+  suspendUpdate,
   terminalStates,
   type PartnerState,
   type Submission,
 } from './messages.js';
-import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from './rules.js';
+import {
+  checkDecision,
+  checkExtension,
+  checkOffboarding,
+  checkRecertification,
+  checkResumption,
+  checkRotation,
+  checkSponsorChange,
+  checkSuspension,
+} from './rules.js';
 import { agenda, initialState, statusOf, type LifecycleState } from './state.js';
 import { Lifecycle } from './lifecycle/context.js';
 import { approvalPhase } from './lifecycle/approval.js';
@@ -60,6 +72,15 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
   });
   setHandler(rotateCredentialUpdate, (r) => lc.enqueue({ kind: 'rotation', input: r }), {
     validator: (r) => lc.validate(checkRotation(s, r)),
+  });
+  setHandler(suspendUpdate, (r) => lc.enqueue({ kind: 'suspend', input: r }), {
+    validator: (r) => lc.validate(checkSuspension(s, r)),
+  });
+  setHandler(resumeUpdate, (r) => lc.enqueue({ kind: 'resume', input: r }), {
+    validator: (r) => lc.validate(checkResumption(s, r)),
+  });
+  setHandler(changeSponsorUpdate, (c) => lc.enqueue({ kind: 'sponsor', input: c }), {
+    validator: (c) => lc.validate(checkSponsorChange(s, c)),
   });
   setHandler(emergencyRevokeSignal, (r) => {
     s.revocation ??= r;

@@ -9,10 +9,13 @@ import {
   mayDecideAsRequester,
   mayDecideExtension,
   mayDecideStage,
+  mayHandOverSponsor,
   mayOffboard,
   mayRecertify,
   mayRequestExtension,
   mayRotate,
+  maySuspend,
+  sponsorSuccessorProblem,
   type PartnerFacts,
   type Permission,
 } from '../domain/access-rules.js';
@@ -26,6 +29,8 @@ import {
   type OffboardingInput,
   type RecertificationInput,
   type RotationInput,
+  type SponsorChangeInput,
+  type SuspensionInput,
 } from './messages.js';
 import type { LifecycleState } from './state.js';
 
@@ -114,6 +119,8 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   if (!isRecertifiable(s.state)) {
     return reject(FailureTypes.notAllowedInState, `no recertification is due (state ${s.state})`);
   }
+  // A late answer would reactivate the partner: under security's hold, security resumes first.
+  if (s.securityHold) return reject(FailureTypes.notAllowedInState, 'the partner is suspended by security; it must be resumed first');
   if (input.decision === 'narrow') return checkScopesNarrow(s, input.scopes, true);
   if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, `scopes are only given with narrow`);
   return null;
@@ -173,4 +180,39 @@ export function checkRotation(s: LifecycleState, input: RotationInput): Rejectio
   }
   if (s.credentials.length >= 2) return reject(FailureTypes.notAllowedInState, 'a rotation is already in progress');
   return null;
+}
+
+const operatorOf = (actor: Actor) => (isOperator(actor) ? actor : undefined);
+
+/**
+ * Security's suspension: of a partner whose keys are accepted (`active`, `recertification_due`).
+ * A partner suspended for an unanswered review is already refused its keys and runs out its grace;
+ * security revokes it if its access must end now.
+ */
+export function checkSuspension(s: LifecycleState, input: SuspensionInput): Rejection | null {
+  const who = forbidden(maySuspend(operatorOf(input.actor)));
+  if (who) return who;
+  if (s.securityHold) return reject(FailureTypes.notAllowedInState, 'the partner is already suspended by security');
+  if (!isKeyBearing(s.state)) {
+    const why = s.state === 'suspended' ? 'suspended: recertification not answered' : s.state;
+    return reject(FailureTypes.notAllowedInState, `cannot suspend in state ${why}`);
+  }
+  return null;
+}
+
+/** Lifting security's suspension; a suspension for an unanswered review ends with the sponsor's late answer instead. */
+export function checkResumption(s: LifecycleState, input: SuspensionInput): Rejection | null {
+  const who = forbidden(maySuspend(operatorOf(input.actor)));
+  if (who) return who;
+  if (!s.securityHold || s.state !== 'suspended') return reject(FailureTypes.notAllowedInState, `the partner is not suspended by security (state ${s.state})`);
+  return null;
+}
+
+/** A sponsor hand-over, while a request is pending or the partner is live. */
+export function checkSponsorChange(s: LifecycleState, input: SponsorChangeInput): Rejection | null {
+  const who = forbidden(mayHandOverSponsor(operatorOf(input.actor)));
+  if (who) return who;
+  if (s.state !== 'pending_approval' && !isLive(s.state)) return reject(FailureTypes.notAllowedInState, `cannot change the sponsor in state ${s.state}`);
+  const problem = sponsorSuccessorProblem(factsOf(s), input.sponsor);
+  return problem ? reject(FailureTypes.invalidRequest, problem) : null;
 }

@@ -65,6 +65,13 @@ export interface LifecycleState {
    */
   grantedAtMs?: number;
   suspendedAtMs: number | null;
+  /**
+   * Set while security holds the partner suspended (state `suspended`): who, why, since when, and
+   * the state a resumption returns to. Distinct from the suspension for an unanswered review
+   * (`suspendedAtMs`): no grace countdown runs, and the review clock keeps its dates. Absent in
+   * workflows activated before it existed.
+   */
+  securityHold?: { reason: string; by: string; atMs: number; resumeTo: 'active' | 'recertification_due' } | null;
   pendingExtension: { accessUntilMs: number; reason: string; requestedAtMs: number } | null;
   plannedOffboarding: { atMs: number; reason: string; by: string } | null;
   /** agenda items already handled (reminders, warnings), keyed so they never fire twice */
@@ -96,6 +103,7 @@ export function initialState(partnerId: string, submission: Submission, nowMs: n
     cycle: 0,
     certifiedAtMs: nowMs,
     suspendedAtMs: null,
+    securityHold: null,
     pendingExtension: null,
     plannedOffboarding: null,
     done: [],

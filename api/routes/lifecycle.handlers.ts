@@ -5,11 +5,21 @@ import {
   mayOffboard,
   mayRecertify,
   mayRequestExtension,
-  type Permission,
 } from '../../domain/access-rules.js';
 import { actorLabel, decideUpdate, planOffboardingUpdate, recertifyUpdate, requestExtensionUpdate } from '../../workflows/messages.js';
 import { operatorOf, type Principal } from '../auth.js';
-import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from '../commands.js';
+import {
+  actorFor,
+  allow,
+  assertNotEnded,
+  changeSponsor as handOver,
+  commandResponse,
+  resumePartner,
+  revokeInDatabase,
+  runUpdate,
+  signalRevocation,
+  suspendPartner,
+} from '../commands.js';
 import type { AppDeps } from '../deps.js';
 import { loadVisiblePartner, partnerFacts, partnerSelf } from '../partner-view.js';
 import { problems } from '../problem.js';
@@ -17,13 +27,8 @@ import type { RateLimiter } from '../rate-limit.js';
 import type { AppRouteHandler } from '../router.js';
 import type * as routes from './lifecycle.routes.js';
 
-/**
- * The API's pre-checks ask the access rules (domain/access-rules.ts) the workflow's validators
- * ask, on the partners row, so a refusal costs no Update; the workflow checks again on its state.
- */
-const allow = (permission: Permission) => {
-  if (!permission.ok) throw problems.forbidden(permission.reason);
-};
+// The API's pre-checks ask the access rules (domain/access-rules.ts) the workflow's validators
+// ask, on the partners row, so a refusal costs no Update; the workflow checks again on its state.
 
 export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
   const limits = rateLimits(deps.limits);
@@ -103,5 +108,21 @@ export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
     return c.json({ partnerId: id, state: 'revoked' as const, keysRevoked, workflowSignalled }, 202);
   };
 
-  return { decide, recertify, requestExtension, offboard, revoke };
+  // governance commands: the services in api/commands.ts (the console pages call them too)
+  const suspend: AppRouteHandler<typeof routes.suspend> = async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await suspendPartner(deps, c.get('principal'), id, c.req.valid('json')), 200);
+  };
+
+  const resume: AppRouteHandler<typeof routes.resume> = async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await resumePartner(deps, c.get('principal'), id, c.req.valid('json')), 200);
+  };
+
+  const changeSponsor: AppRouteHandler<typeof routes.changeSponsor> = async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await handOver(deps, c.get('principal'), id, c.req.valid('json')), 200);
+  };
+
+  return { decide, recertify, requestExtension, offboard, revoke, suspend, resume, changeSponsor };
 }

@@ -8,6 +8,8 @@ import {
   recertificationSchema,
   revocationAcceptedSchema,
   revocationSchema,
+  sponsorChangeSchema,
+  suspensionSchema,
 } from '../../schema/api.js';
 import { requireRole } from '../auth.js';
 import { bearerSecurity, problemResponses } from '../openapi.js';
@@ -68,4 +70,35 @@ export const revoke = createRoute({
     202: { description: 'Revoked in the database; the workflow is signalled', content: { 'application/json': { schema: revocationAcceptedSchema } } },
     ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
+});
+
+export const suspend = createRoute({
+  method: 'post',
+  path: '/{id}/suspension',
+  summary:
+    'Suspend a live partner (security; reversible, audited): its keys are refused from the answer on, at introspection and at every edge gateway; no grace countdown runs',
+  security: bearerSecurity,
+  middleware: [requireRole('security')] as const,
+  request: { params, body: json(suspensionSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+
+export const resume = createRoute({
+  method: 'post',
+  path: '/{id}/resumption',
+  summary: 'Lift a suspension by security (security; audited): the partner returns to the state it was suspended from',
+  security: bearerSecurity,
+  middleware: [requireRole('security')] as const,
+  request: { params, body: json(suspensionSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+
+export const changeSponsor = createRoute({
+  method: 'post',
+  path: '/{id}/sponsor',
+  summary: 'Hand the partner to another sponsor, an active approver (admin, security; audited): pending approvals and reviews follow',
+  security: bearerSecurity,
+  middleware: [requireRole('admin', 'security')] as const,
+  request: { params, body: json(sponsorChangeSchema) },
+  responses: { ...ok, ...commandProblems },
 });

@@ -1,9 +1,17 @@
 import { generateOpaqueToken, hashToken } from '../../domain/api-key.js';
 import { operatorLabel } from '../../domain/access-rules.js';
-import { findOperator, insertOperator, listOperators, revokeOperatorRecord, rotateOperatorToken } from '../../schema/repositories/operators.js';
+import {
+  findOperator,
+  insertOperator,
+  listOperators,
+  revokeOperatorRecord,
+  rotateOperatorToken,
+  sponsoredPartnerIds,
+} from '../../schema/repositories/operators.js';
+import { handOverSponsoredPartners } from '../commands.js';
 import type { Principal } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { problems } from '../problem.js';
+import { Problem, problems } from '../problem.js';
 import type { AppRouteHandler } from '../router.js';
 import type * as routes from './operators.routes.js';
 
@@ -49,10 +57,23 @@ export function createOperatorHandlers(deps: AppDeps) {
 
   const revoke: AppRouteHandler<typeof routes.revoke> = async (c) => {
     const { name } = c.req.valid('param');
-    const { reason } = c.req.valid('json');
-    const outcome = await revokeOperatorRecord(deps.db, name, new Date().toISOString(), { actor: actorOf(c.get('principal')), reason });
+    const { reason, successor } = c.req.valid('json');
+    const principal = c.get('principal');
+    // A sponsor who leaves hands its partners to the named successor first (each hand-over audited);
+    // without one, the revocation is refused while it sponsors any partner (below).
+    if (successor !== undefined && (await findOperator(deps.db, name))?.revokedAt === null) {
+      await handOverSponsoredPartners(deps, principal, name, successor, reason, await sponsoredPartnerIds(deps.db, name));
+    }
+    const outcome = await revokeOperatorRecord(deps.db, name, new Date().toISOString(), {
+      actor: actorOf(principal),
+      reason,
+      ...(successor !== undefined ? { details: { successor } } : {}),
+    });
     if (outcome === 'missing') throw problems.notFound(`no active operator named ${name}`);
     if (outcome === 'lastAdmin') throw problems.conflict(`${name} is the last active admin: create another admin first`);
+    if (typeof outcome === 'object') {
+      throw new Problem(409, 'Conflict', `${name} sponsors partners whose lifecycle has not ended: name a successor, or hand them over first`, { partners: outcome.sponsors });
+    }
     c.get('log').warn({ operator: name }, 'operator revoked');
     return c.json((await findOperator(deps.db, name))!, 200);
   };

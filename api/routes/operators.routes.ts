@@ -39,9 +39,10 @@ export const rotate = createRoute({
 export const revoke = createRoute({
   method: 'post',
   path: '/operators/{name}/revocation',
-  summary: 'Revoke an operator (admin; audited; never the last admin); the name is never reused',
+  summary:
+    'Revoke an operator (admin; audited; never the last admin); the name is never reused. While it sponsors partners whose lifecycle has not ended: 409 listing them, unless `successor` names the approver who takes them over (each hand-over audited)',
   security: bearerSecurity,
   middleware: [requireRole('admin')] as const,
   request: { params, body: json(operatorRevocationSchema) },
-  responses: { 200: { description: 'Revoked', content: { 'application/json': { schema: operatorSchema } } }, ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+  responses: { 200: { description: 'Revoked', content: { 'application/json': { schema: operatorSchema } } }, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 503) },
 });

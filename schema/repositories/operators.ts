@@ -1,4 +1,4 @@
-import type { Role } from '../../domain/partner-states.js';
+import { terminalStates, type Role } from '../../domain/partner-states.js';
 import type { Db } from '../db.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
@@ -109,14 +109,30 @@ export function rotateOperatorToken(db: Db, name: string, r: { tokenHash: string
   });
 }
 
+/** The partners this operator sponsors whose lifecycle has not ended (pending requests included), by id. */
+export async function sponsoredPartnerIds(db: Db, name: string): Promise<string[]> {
+  const rows = await db.selectFrom('partners').select('id').where('sponsor', '=', name).where('state', 'not in', terminalStates).orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
 /**
  * Revokes an active operator; `lastAdmin` when it is the last active admin (nobody could manage
- * operators afterwards), `missing` when there is no active operator of that name.
+ * operators afterwards), `missing` when there is no active operator of that name, `sponsors` with
+ * the partners it still sponsors (they would wait on a sponsor nobody can act as: hand them over
+ * first).
  */
-export function revokeOperatorRecord(db: Db, name: string, at: string, audit: OperatorAudit): Promise<'revoked' | 'missing' | 'lastAdmin'> {
+export function revokeOperatorRecord(
+  db: Db,
+  name: string,
+  at: string,
+  audit: OperatorAudit,
+): Promise<'revoked' | 'missing' | 'lastAdmin' | { sponsors: string[] }> {
   return db.transaction().execute(async (trx) => {
     const target = await trx.selectFrom('operators').select('roles').where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
     if (!target) return 'missing' as const;
+    // read in the revoking transaction: a partner submitted or handed to this operator meanwhile is seen
+    const sponsored = await sponsoredPartnerIds(trx, name);
+    if (sponsored.length > 0) return { sponsors: sponsored };
     if (rolesOf(target.roles).includes('admin')) {
       // locked (Postgres): two revocations at once cannot each see the other admin still there
       const admins = await lockForUpdate(trx, trx.selectFrom('operators').select(['name', 'roles']).where('revoked_at', 'is', null)).execute();

@@ -54,6 +54,10 @@ const routes: RouteCase[] = [
   },
   { method: 'POST', path: '/v1/partners/{id}/revocation', body: () => ({ reason: 'r' }), fresh: true, allowed: { security: [202] } },
   { method: 'POST', path: '/v1/revocations', body: () => ({ scope: 'reports:read', reason: 'r', dryRun: true }), allowed: { security: [200] } },
+  // governance (issue #16): suspension and hand-over change the partner, so each allowed call gets its own
+  { method: 'POST', path: '/v1/partners/{id}/suspension', body: () => ({ reason: 'r' }), fresh: true, allowed: { security: [200] } },
+  { method: 'POST', path: '/v1/partners/{id}/resumption', body: () => ({ reason: 'r' }), allowed: { security: [409] } },
+  { method: 'POST', path: '/v1/partners/{id}/sponsor', body: () => ({ sponsor: 'bob', reason: 'r' }), fresh: true, allowed: { security: [200], admin: [200] } },
   // activePartner() has picked the key up already: the owner's second pickup is the 410
   { method: 'POST', path: '/v1/partners/{id}/credentials/pickup', allowed: { ownToken: [410] } },
   { method: 'POST', path: '/v1/partners/{id}/credentials/rotate', fresh: true, allowed: { ownKey: [200] } },

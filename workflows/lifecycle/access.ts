@@ -17,6 +17,7 @@ import {
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
 import { agenda, nextItem, recertificationDueAtMs, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
+import { changeSponsor, resume, suspend } from './governance.js';
 
 /** The extension cap counts from the grant's approval (before: from now). */
 const EXTENSION_CAP_FROM_GRANT = 'extension-cap-from-grant';
@@ -80,6 +81,12 @@ async function onAccessCommand(lc: Lifecycle, { id, command }: QueuedCommand): P
       const problem = checkRotation(s, command.input);
       return problem ? lc.refuse(id, problem) : rotateCredential(lc, id, command.input, now);
     }
+    case 'suspend':
+      return suspend(lc, id, command.input);
+    case 'resume':
+      return resume(lc, id, command.input);
+    case 'sponsor':
+      return changeSponsor(lc, id, command.input);
   }
 }
 

@@ -7,6 +7,7 @@ import { actorLabel, type DecisionInput } from '../messages.js';
 import { checkDecision } from '../rules.js';
 import { agenda, nextItem, requiredStages, type AgendaItem } from '../state.js';
 import { iso, overtakenByRevocation, records, type Lifecycle, type QueuedCommand } from './context.js';
+import { changeSponsor } from './governance.js';
 
 export async function approvalPhase(lc: Lifecycle): Promise<void> {
   const s = lc.s;
@@ -52,6 +53,11 @@ function stageRecipients(lc: Lifecycle, alternates: boolean): string[] {
 }
 
 async function onApprovalCommand(lc: Lifecycle, { id, command }: QueuedCommand): Promise<void> {
+  // a pending request follows its new sponsor: stage 1 waits on the successor from here
+  if (command.kind === 'sponsor') {
+    await changeSponsor(lc, id, command.input);
+    return;
+  }
   if (command.kind !== 'decide') {
     return lc.settle(id, { error: { type: 'NotAllowedInState', message: 'the request is still waiting for approval' } });
   }

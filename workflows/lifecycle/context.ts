@@ -18,6 +18,8 @@ import {
   type PartnerState,
   type RecertificationInput,
   type RotationInput,
+  type SponsorChangeInput,
+  type SuspensionInput,
 } from '../messages.js';
 import type { Rejection } from '../rules.js';
 import { nextDeadline, type AgendaItem, type LifecycleState } from '../state.js';
@@ -40,7 +42,10 @@ export type Command =
   | { kind: 'recertify'; input: RecertificationInput }
   | { kind: 'extension'; input: ExtensionInput }
   | { kind: 'offboarding'; input: OffboardingInput }
-  | { kind: 'rotation'; input: RotationInput };
+  | { kind: 'rotation'; input: RotationInput }
+  | { kind: 'suspend'; input: SuspensionInput }
+  | { kind: 'resume'; input: SuspensionInput }
+  | { kind: 'sponsor'; input: SponsorChangeInput };
 
 export interface QueuedCommand {
   id: number;

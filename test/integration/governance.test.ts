@@ -1,0 +1,147 @@
+/**
+ * Governance over the workflow (issue #16): security's reversible suspension, the sponsor
+ * hand-over (and the revocation of a sponsor), against a real stack: dev server, worker, database,
+ * the HTTP app.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actions, activePartner, decide, partnerRow, submit, waitForState } from '../helpers/partners.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+let stack: Stack;
+const t = {} as Record<'alice' | 'bob' | 'carol' | 'sec' | 'root' | 'aud' | 'gw', string>;
+
+beforeAll(async () => {
+  // No review opens during a test (the suspension grace stays the fast policy's 4 s).
+  stack = await startStack({
+    policyOverrides: { recertifyEvery: '50 minutes', recertReminders: ['10 minutes'], approvalTimeout: '10 minutes', escalateAfter: '9 minutes', approvalReminders: [] },
+  });
+  t.alice = await stack.operator('alice', ['approver']);
+  t.bob = await stack.operator('bob', ['approver']);
+  t.sec = await stack.operator('sec', ['security']);
+  t.root = await stack.operator('root', ['admin']);
+  t.aud = await stack.operator('aud', ['auditor']);
+  t.gw = await stack.operator('gw', ['gateway']);
+}, 120_000);
+afterAll(() => stack?.stop());
+
+const introspect = async (apiKey: string) => (await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: apiKey } })).json;
+const feedHead = async () => (await stack.call('GET', '/v1/gateway/changes', { token: t.gw })).json.cursor as number;
+const feedSince = async (cursor: number, partnerId: string) =>
+  ((await stack.call('GET', `/v1/gateway/changes?after=${cursor}&wait=0`, { token: t.gw })).json.changes as { partnerId: string; kind: string }[])
+    .filter((c) => c.partnerId === partnerId)
+    .map((c) => c.kind);
+const auditOf = (partnerId: string, action: string) =>
+  stack.db.selectFrom('audit_events').select(['actor', 'reason', 'details', 'before', 'after']).where('partner_id', '=', partnerId).where('action', '=', action).orderBy('seq').execute();
+const suspend = (id: string, token: string, reason = 'key seen in a public repository') => stack.call('POST', `/v1/partners/${id}/suspension`, { token, body: { reason } });
+const resume = (id: string, token: string, reason = 'key rotated by the partner') => stack.call('POST', `/v1/partners/${id}/resumption`, { token, body: { reason } });
+
+describe('suspension by security (item 4)', () => {
+  it('refuses the keys at once (introspection and the edge change feed), runs no grace countdown, and resumes to where it was', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice });
+    expect(await introspect(p.apiKey)).toMatchObject({ active: true });
+    const cursor = await feedHead();
+
+    const suspended = await suspend(p.partnerId, t.sec);
+    expect(suspended.status, suspended.text).toBe(200);
+    expect(suspended.json).toMatchObject({ state: 'suspended' });
+    // answered after the transition committed: the key is refused by the time the caller hears back
+    expect(await introspect(p.apiKey)).toEqual({ active: false, reason: 'suspended' });
+    expect(await feedSince(cursor, p.partnerId)).toContain('partner.state');
+    expect(await auditOf(p.partnerId, 'partner.suspended')).toMatchObject([
+      { actor: 'operator:sec', reason: 'key seen in a public repository', before: 'active', after: 'suspended' },
+    ]);
+    // keys kept, not revoked: suspension is not a revocation
+    const keys = await stack.db.selectFrom('credentials').select('status').where('partner_id', '=', p.partnerId).execute();
+    expect(keys.map((k) => k.status)).toEqual(['active']);
+
+    // the unanswered-review grace (4 s) does not run for security's suspension
+    await new Promise((r) => setTimeout(r, 5500));
+    expect((await partnerRow(stack, p.partnerId)).state).toBe('suspended');
+    // the sponsor's answer cannot lift it; a second suspension is a conflict
+    expect((await stack.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token: t.alice, body: { decision: 'keep', reason: 'fine' } })).status).toBe(409);
+    expect((await suspend(p.partnerId, t.sec)).status).toBe(409);
+
+    const resumed = await resume(p.partnerId, t.sec);
+    expect(resumed.status, resumed.text).toBe(200);
+    expect(resumed.json).toMatchObject({ state: 'active' });
+    expect(await introspect(p.apiKey)).toMatchObject({ active: true });
+    expect(await auditOf(p.partnerId, 'partner.resumed')).toMatchObject([{ actor: 'operator:sec', reason: 'key rotated by the partner', before: 'suspended', after: 'active' }]);
+    expect((await resume(p.partnerId, t.sec)).status).toBe(409);
+    // the partner reads that security suspended it, never security's note
+    const timeline = await stack.call('GET', `/v1/partners/${p.partnerId}/timeline`, { token: p.requestToken });
+    expect(timeline.text).not.toContain('public repository');
+    expect(timeline.json.events).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'partner.suspended', by: 'security', reason: 'access suspended by security' })]));
+  });
+
+  it('security only; not before approval nor after the end; a suspended partner can still be revoked', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice });
+    for (const token of [t.alice, t.root, t.aud, t.gw, p.apiKey]) {
+      expect([403, 404]).toContain((await suspend(p.partnerId, token)).status);
+    }
+    expect((await suspend(p.partnerId, t.sec)).status).toBe(200);
+    expect((await resume(p.partnerId, t.root)).status).toBe(403);
+    const revoked = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.sec, body: { reason: 'confirmed leak' } });
+    expect(revoked.status, revoked.text).toBe(202);
+    await waitForState(stack, p.partnerId, 'revoked');
+    expect((await resume(p.partnerId, t.sec)).status).toBe(409);
+
+    const pending = await submit(stack);
+    const early = await suspend(pending.partnerId, t.sec);
+    expect(early.status, early.text).toBe(409);
+    expect((await stack.call('POST', `/v1/partners/${pending.partnerId}/suspension`, { token: t.sec, body: {} })).status).toBe(400);
+  });
+});
+
+describe('sponsor hand-over (item 3)', () => {
+  it('a pending approval follows the new sponsor; the hand-over is audited with its reason', async () => {
+    const { partnerId } = await submit(stack);
+    const handed = await stack.call('POST', `/v1/partners/${partnerId}/sponsor`, { token: t.root, body: { sponsor: 'bob', reason: 'alice moved teams' } });
+    expect(handed.status, handed.text).toBe(200);
+    expect((await partnerRow(stack, partnerId)).sponsor).toBe('bob');
+    expect(await auditOf(partnerId, 'partner.sponsor_changed')).toMatchObject([{ actor: 'operator:root', reason: 'alice moved teams' }]);
+    expect(JSON.parse((await auditOf(partnerId, 'partner.sponsor_changed'))[0]!.details!)).toMatchObject({ from: 'alice', to: 'bob' });
+    const inbox = (await stack.call('GET', '/v1/inbox', { token: t.bob })).json.items as { partnerId: string }[];
+    expect(inbox.map((i) => i.partnerId)).toContain(partnerId);
+    // the former sponsor no longer sees the request (an approver sees the partners it sponsors)
+    expect((await decide(stack, partnerId, t.alice, { decision: 'approve' })).status).toBe(404);
+    const approved = await decide(stack, partnerId, t.bob, { decision: 'approve' });
+    expect(approved.status, approved.text).toBe(200);
+    expect(approved.json.state).toBe('active');
+  });
+
+  it('admin and security only; the successor is an active approver other than the sponsor; nothing changes otherwise', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice });
+    const to = (token: string, sponsor: string) => stack.call('POST', `/v1/partners/${p.partnerId}/sponsor`, { token, body: { sponsor, reason: 'r' } });
+    expect((await to(t.alice, 'bob')).status).toBe(403);
+    expect((await to(t.aud, 'bob')).status).toBe(403);
+    expect((await to(t.sec, 'alice')).status).toBe(422);
+    expect((await to(t.sec, 'aud')).status).toBe(422);
+    expect((await to(t.sec, 'nobody')).status).toBe(422);
+    expect((await partnerRow(stack, p.partnerId)).sponsor).toBe('alice');
+    expect((await to(t.sec, 'bob')).status).toBe(200);
+    expect((await partnerRow(stack, p.partnerId)).sponsor).toBe('bob');
+    expect(await actions(stack, p.partnerId)).toContain('partner.sponsor_changed');
+  });
+
+  it('revoking a sponsor of live partners is refused with the list, unless a successor takes them over', async () => {
+    t.carol = await stack.operator('carol', ['approver']);
+    const live = await activePartner(stack, { sponsor: t.carol }, { sponsor: 'carol' });
+    const pending = await submit(stack, { sponsor: 'carol' });
+    const refused = await stack.call('POST', '/v1/operators/carol/revocation', { token: t.root, body: { reason: 'left the company' } });
+    expect(refused.status, refused.text).toBe(409);
+    expect(new Set(refused.json.partners)).toEqual(new Set([live.partnerId, pending.partnerId]));
+    expect((await stack.call('GET', '/v1/inbox', { token: t.carol })).status).toBe(200);
+
+    expect((await stack.call('POST', '/v1/operators/carol/revocation', { token: t.root, body: { reason: 'left', successor: 'aud' } })).status).toBe(422);
+    const revoked = await stack.call('POST', '/v1/operators/carol/revocation', { token: t.root, body: { reason: 'left the company', successor: 'bob' } });
+    expect(revoked.status, revoked.text).toBe(200);
+    expect((await stack.call('GET', '/v1/inbox', { token: t.carol })).status).toBe(401);
+    for (const id of [live.partnerId, pending.partnerId]) {
+      expect((await partnerRow(stack, id)).sponsor).toBe('bob');
+      expect(await auditOf(id, 'partner.sponsor_changed')).toMatchObject([{ actor: 'operator:root', reason: 'sponsor carol revoked: left the company' }]);
+    }
+    const event = await stack.db.selectFrom('audit_events').select('details').where('action', '=', 'operator.revoked').where('event_key', '=', 'operator:carol:revoked').executeTakeFirstOrThrow();
+    expect(JSON.parse(event.details!)).toMatchObject({ name: 'carol', successor: 'bob' });
+    expect((await decide(stack, pending.partnerId, t.bob, { decision: 'approve' })).status).toBe(200);
+  });
+});
