@@ -81,12 +81,13 @@ const partnerActions: Record<string, ReasonRule> = {
   'recertification.revoked': 'hidden',
   'partner.reactivated': 'hidden',
   'partner.suspended': 'system',
+  'partner.resumed': 'hidden',
   'partner.revocation_requested': 'revocation',
   'partner.revoked': 'revocation',
 };
 
 /** Actions only security takes (an operator actor of these acted as security). */
-const securityActions = new Set(['partner.revocation_requested', 'partner.revoked', 'partner.suspended']);
+const securityActions = new Set(['partner.revocation_requested', 'partner.revoked', 'partner.suspended', 'partner.resumed']);
 
 export const isPartnerVisible = (action: string): boolean => Object.hasOwn(partnerActions, action);
 

@@ -70,7 +70,12 @@ describe('suspension by security (item 4)', () => {
     // the partner reads that security suspended it, never security's note
     const timeline = await stack.call('GET', `/v1/partners/${p.partnerId}/timeline`, { token: p.requestToken });
     expect(timeline.text).not.toContain('public repository');
-    expect(timeline.json.events).toEqual(expect.arrayContaining([expect.objectContaining({ action: 'partner.suspended', by: 'security', reason: 'access suspended by security' })]));
+    expect(timeline.json.events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ action: 'partner.suspended', by: 'security', reason: 'access suspended by security' }),
+        expect.objectContaining({ action: 'partner.resumed', by: 'security', reason: null }),
+      ]),
+    );
   });
 
   it('security only; not before approval nor after the end; a suspended partner can still be revoked', async () => {
