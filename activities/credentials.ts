@@ -2,9 +2,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { generateApiKey, hashApiKey } from '../domain/api-key.js';
 import { seal } from '../domain/sealed-box.js';
 import type { Db } from '../schema/db.js';
-import { credentialsOf, issuedVersion, recordIssuedCredential } from '../schema/repositories/credentials.js';
+import { issuedVersion, recordIssuedCredential } from '../schema/repositories/credentials.js';
 import { findPartner } from '../schema/repositories/partners.js';
-import { scopesUsedBy } from '../schema/repositories/usage.js';
+import { usageEvidenceOf } from '../schema/repositories/usage.js';
 import type { IssueCredentialInput, IssuedCredential, PartnerEndedFailure, UsageEvidence } from '../domain/lifecycle-records.js';
 
 /**
@@ -46,17 +46,9 @@ export async function issueCredential(db: Db, pickupKey: Buffer, input: IssueCre
   return { keyId, prefix, expiresAt: input.expiresAt };
 }
 
-/** What the reviewer sees at recertification: last use per key, scopes used and never used. */
+/** What the reviewer sees at recertification: last use per key, scopes used and never used this cycle. */
 export async function gatherUsageEvidence(db: Db, partnerId: string): Promise<UsageEvidence> {
   const partner = await findPartner(db, partnerId);
   if (!partner) throw ApplicationFailure.create({ type: 'PartnerMissing', message: `no partner row ${partnerId}`, nonRetryable: true });
-  const keys = await credentialsOf(db, partnerId);
-  const scopes: string[] = JSON.parse(partner.scopes);
-  const used = await scopesUsedBy(db, partnerId);
-  const scopesUsed = used.filter((scope) => scopes.includes(scope));
-  return {
-    keys: keys.map((k) => ({ keyId: k.key_id, prefix: k.prefix, lastUsedAt: k.last_used_at })),
-    scopesUsed,
-    scopesNeverUsed: scopes.filter((scope) => !scopesUsed.includes(scope)),
-  };
+  return usageEvidenceOf(db, partner);
 }

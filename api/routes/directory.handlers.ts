@@ -1,9 +1,9 @@
-import { isWaitingOn, operatorLabel, seeAllRoles } from '../../domain/access-rules.js';
-import type { ApprovalStage } from '../../domain/partner-states.js';
+import { seeAllRoles } from '../../domain/access-rules.js';
 import { auditEventsOf } from '../../schema/repositories/audit.js';
-import { inboxCandidates, listPartners } from '../../schema/repositories/partners.js';
+import { listPartners } from '../../schema/repositories/partners.js';
 import type { AppDeps } from '../deps.js';
-import { loadPartnerTimeline, loadVisiblePartner, partnerFacts, partnerSummary } from '../partner-view.js';
+import { inboxOf } from '../inbox.js';
+import { loadPartnerTimeline, loadVisiblePartner, partnerSummary } from '../partner-view.js';
 import type { AppRouteHandler } from '../router.js';
 import { toAuditEvent } from './audit.handlers.js';
 import type * as routes from './directory.routes.js';
@@ -35,28 +35,10 @@ export function createDirectoryHandlers(deps: AppDeps) {
   const inbox: AppRouteHandler<typeof routes.inbox> = async (c) => {
     const principal = c.get('principal');
     if (principal.kind !== 'operator') throw new Error('unreachable: requireRole admits operators only');
-    const me = operatorLabel(principal);
-    const { rows, approvedByMe } = await inboxCandidates(deps.db, {
-      label: me,
-      name: principal.name,
-      isApprover: principal.roles.includes('approver'),
-      isSecurity: principal.roles.includes('security'),
+    const items = (await inboxOf(deps, principal)).map(({ partner, kind, stage }) => {
+      const { partnerId, name, environment, state, scopes, nextDeadline } = partnerSummary(partner);
+      return { partnerId, name, environment, kind, stage, state, scopes, deadline: nextDeadline };
     });
-    const items = rows
-      .filter((p) =>
-        isWaitingOn(principal, {
-          ...partnerFacts(p),
-          approvedBy: p.stage === 'security' && approvedByMe.has(p.id) ? [me] : [],
-          pendingExtension: p.pending_extension !== null,
-        }),
-      )
-      .map((p) => ({
-        ...partnerSummary(p),
-        kind: p.state === 'pending_approval' ? ('approval' as const) : p.pending_extension && p.state !== 'suspended' ? ('extension' as const) : ('recertification' as const),
-        stage: p.state === 'pending_approval' ? ((p.stage as ApprovalStage | null) ?? 'sponsor') : null,
-        deadline: partnerSummary(p).nextDeadline,
-      }))
-      .map(({ partnerId, name, environment, kind, stage, state, scopes, deadline }) => ({ partnerId, name, environment, kind, stage, state, scopes, deadline }));
     return c.json({ items }, 200);
   };
 

@@ -1,4 +1,7 @@
+import type { UsageEvidence } from '../../domain/lifecycle-records.js';
+import type { PartnerRow } from '../database.js';
 import type { Db } from '../db.js';
+import { credentialsOf } from './credentials.js';
 
 /** Usage evidence for recertification: last use per key, daily counts per key and scope. */
 
@@ -39,14 +42,32 @@ export function writeUsage(db: Db, batch: UsageBatch): Promise<void> {
   });
 }
 
-/** Every scope any key of the partner was used for. */
-export async function scopesUsedBy(db: Db, partnerId: string): Promise<string[]> {
-  const used = await db
+/** Every scope any key of the partner was used for, on `sinceDay` (YYYY-MM-DD) or later when given. */
+export async function scopesUsedBy(db: Db, partnerId: string, sinceDay?: string): Promise<string[]> {
+  let query = db
     .selectFrom('usage_counters')
     .innerJoin('credentials', 'credentials.key_id', 'usage_counters.key_id')
     .select('usage_counters.scope')
     .distinct()
-    .where('credentials.partner_id', '=', partnerId)
-    .execute();
+    .where('credentials.partner_id', '=', partnerId);
+  if (sinceDay) query = query.where('usage_counters.day', '>=', sinceDay);
+  const used = await query.execute();
   return used.map((u) => u.scope);
+}
+
+/**
+ * What a reviewer sees at recertification (the workflow's notice and the console's queue): last
+ * use per key, and the partner's scopes used and never used this cycle, that is since the last
+ * recertification (counts are per day, so that day counts), or ever before the first one.
+ */
+export async function usageEvidenceOf(db: Db, partner: Pick<PartnerRow, 'id' | 'scopes' | 'last_certified_at'>): Promise<UsageEvidence> {
+  const keys = await credentialsOf(db, partner.id);
+  const scopes: string[] = JSON.parse(partner.scopes);
+  const used = await scopesUsedBy(db, partner.id, partner.last_certified_at?.slice(0, 10));
+  const scopesUsed = scopes.filter((scope) => used.includes(scope));
+  return {
+    keys: keys.map((k) => ({ keyId: k.key_id, prefix: k.prefix, lastUsedAt: k.last_used_at })),
+    scopesUsed,
+    scopesNeverUsed: scopes.filter((scope) => !scopesUsed.includes(scope)),
+  };
 }
