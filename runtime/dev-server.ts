@@ -41,7 +41,7 @@ export interface DevServer {
  * Starts `temporal server start-dev` persisted to a SQLite file, with the Web UI and the product's
  * search attributes. Its output goes to a log file beside the database, not to our stdout.
  */
-export function startDevServer(opts: { cli: string; dbFile: string; port: number; uiPort: number; namespace: string }): DevServer {
+export function startDevServer(opts: { cli: string; dbFile: string; port: number; uiPort: number; namespace: string; codecEndpoint?: string }): DevServer {
   ensurePrivateDir(path.dirname(opts.dbFile));
   // workflow state (and the log) is partner data: 0600 like ours, also when an older release left them open
   for (const suffix of ['', '-wal', '-shm']) tightenIfExists(`${opts.dbFile}${suffix}`);
@@ -55,6 +55,8 @@ export function startDevServer(opts: { cli: string; dbFile: string; port: number
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
     '--namespace', opts.namespace,
+    // the Web UI decrypts the payloads it shows through our codec endpoint (runtime/codec-server.ts)
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     '--log-level', 'warn',
     // WAL keeps every commit durable (synchronous=FULL syncs the log on each commit) with one
     // fsync instead of the rollback journal's several; the benchmark's write-bound phases need it

@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startCodecServer } from '../../runtime/codec-server.js';
+import { freePort } from '../../runtime/dev-server.js';
 import { payloadDataConverter, payloadKeyring } from '../../runtime/payload-codec.js';
 import { workflowIdFor } from '../../workflows/messages.js';
 import { historyText } from '../helpers/histories.js';
@@ -155,5 +157,41 @@ describe('migration: histories recorded before the codec', () => {
     expect(migrating.every((e) => e === undefined)).toBe(true);
     const strict = await replay(false);
     expect(strict.some((e) => e !== undefined)).toBe(true);
+  });
+});
+
+describe("the Web UI's codec endpoint (embedded stack)", () => {
+  it('decodes a history payload for the UI origin only, on 127.0.0.1, and offers no /encode', async () => {
+    const ui = 'http://127.0.0.1:8233';
+    const server = await startCodecServer(stack.payloadKeyring, await freePort(), [ui]);
+    try {
+      const { partnerId } = await submit(stack);
+      const reason = `UI-reason-${Date.now()}`;
+      expect((await decide(stack, partnerId, t.alice!, { decision: 'approve', reason })).status).toBe(200);
+      const history = await stack.client.workflow.getHandle(workflowIdFor(partnerId)).fetchHistory();
+      const accepted = history.events!.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!;
+      const payload = accepted.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.args!.payloads![0]!;
+      // what the UI posts: the payload's JSON form, bytes as base64
+      const wire = {
+        metadata: Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+        data: Buffer.from(payload.data!).toString('base64'),
+      };
+      const post = (path: string, origin: string, body: unknown) =>
+        fetch(`${server.url}${path}`, { method: 'POST', headers: { origin, 'content-type': 'application/json', 'x-namespace': 'default' }, body: JSON.stringify(body) });
+
+      const preflight = await fetch(`${server.url}/decode`, { method: 'OPTIONS', headers: { origin: ui, 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(ui);
+      const decoded = await post('/decode', ui, { payloads: [wire] });
+      expect(decoded.status).toBe(200);
+      const [clear] = ((await decoded.json()) as { payloads: { data: string }[] }).payloads;
+      expect(Buffer.from(clear!.data, 'base64').toString('utf8')).toContain(reason);
+
+      expect((await post('/decode', 'https://evil.example', { payloads: [wire] })).status).toBe(403);
+      expect((await post('/encode', ui, { payloads: [wire] })).status).toBe(404);
+      expect((await post('/decode', ui, 'not payloads')).status).toBe(400);
+    } finally {
+      await server.close();
+    }
   });
 });
