@@ -39,6 +39,13 @@ const environmentPolicySchema = z
     rotationOverlap: duration,
     rateLimitTiers: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.strictObject({ requests: z.number().int().positive(), window: duration })),
     defaultRateLimitTier: z.string(),
+    /**
+     * Approval by the policy itself: `scopes: "low-risk"` approves a request whose scopes are all
+     * low-risk without a human, audited as `system:policy@<version>`. Absent: every request waits
+     * for its approvers. Per environment, so production approves by itself only when its own
+     * entry says so.
+     */
+    autoApprove: z.strictObject({ scopes: z.literal('low-risk') }).optional(),
   })
   .superRefine((p, ctx) => {
     p.approvalReminders.forEach((r, i) => {
@@ -52,6 +59,9 @@ const environmentPolicySchema = z
       if (w >= p.maxAccess) ctx.addIssue({ code: 'custom', path: ['expiryWarnings', i], message: 'must be shorter than maxAccess' });
     });
     if (Object.keys(p.rateLimitTiers).length === 0) ctx.addIssue({ code: 'custom', path: ['rateLimitTiers'], message: 'needs at least one tier' });
+    if (p.autoApprove && p.securityApproval === 'always') {
+      ctx.addIssue({ code: 'custom', path: ['autoApprove'], message: 'cannot be combined with securityApproval "always": every request there needs security' });
+    }
     if (!(p.defaultRateLimitTier in p.rateLimitTiers)) {
       ctx.addIssue({ code: 'custom', path: ['defaultRateLimitTier'], message: 'must name one of rateLimitTiers' });
     }
@@ -129,6 +139,8 @@ export function toLifecyclePolicy(policy: Policy, environment: Environment): Lif
     suspendedGraceMs: p.suspendedGrace,
     expiryWarningsMs: p.expiryWarnings,
     rotationOverlapMs: p.rotationOverlap,
+    // only when set: a workflow's recorded policy stays what it was for every file without it
+    ...(p.autoApprove ? { autoApprove: p.autoApprove.scopes } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ export interface LifecyclePolicy {
   /** offsets before the access end */
   expiryWarningsMs: number[];
   rotationOverlapMs: number;
+  /** the policy approves a request whose scopes are all low-risk by itself (absent: never) */
+  autoApprove?: 'low-risk';
 }
 
 export interface HeldCredential {
@@ -110,6 +112,11 @@ export function initialState(partnerId: string, submission: Submission, nowMs: n
     revocation: null,
     endReason: null,
   };
+}
+
+/** Does the policy approve this request by itself? Only where it says so, and only for low-risk scopes. */
+export function autoApproves(policy: LifecyclePolicy, scopes: string[]): boolean {
+  return policy.autoApprove === 'low-risk' && policy.securityApproval !== 'always' && scopes.every((scope) => policy.scopeRisk[scope] === 'low');
 }
 
 export function requiredStages(policy: LifecyclePolicy, scopes: string[]): ApprovalStage[] {

@@ -3,18 +3,18 @@
  * hand-over (and the revocation of a sponsor), against a real stack: dev server, worker, database,
  * the HTTP app.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actions, activePartner, decide, partnerRow, submit, waitForState } from '../helpers/partners.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { fastPolicyFile, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 const t = {} as Record<'alice' | 'bob' | 'carol' | 'sec' | 'root' | 'aud' | 'gw', string>;
 
 beforeAll(async () => {
-  // No review opens during a test (the suspension grace stays the fast policy's 4 s).
-  stack = await startStack({
-    policyOverrides: { recertifyEvery: '50 minutes', recertReminders: ['10 minutes'], approvalTimeout: '10 minutes', escalateAfter: '9 minutes', approvalReminders: [] },
-  });
+  stack = await startStack({ policyOverrides: quietTimers });
   t.alice = await stack.operator('alice', ['approver']);
   t.bob = await stack.operator('bob', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
@@ -23,6 +23,8 @@ beforeAll(async () => {
   t.gw = await stack.operator('gw', ['gateway']);
 }, 120_000);
 afterAll(() => stack?.stop());
+// No review opens during a test (the suspension grace stays the fast policy's 4 s).
+const quietTimers = { recertifyEvery: '50 minutes', recertReminders: ['10 minutes'], approvalTimeout: '10 minutes', escalateAfter: '9 minutes', approvalReminders: [] };
 
 const introspect = async (apiKey: string) => (await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: apiKey } })).json;
 const feedHead = async () => (await stack.call('GET', '/v1/gateway/changes', { token: t.gw })).json.cursor as number;
@@ -148,5 +150,52 @@ describe('sponsor hand-over (item 3)', () => {
     const event = await stack.db.selectFrom('audit_events').select('details').where('action', '=', 'operator.revoked').where('event_key', '=', 'operator:carol:revoked').executeTakeFirstOrThrow();
     expect(JSON.parse(event.details!)).toMatchObject({ name: 'carol', successor: 'bob' });
     expect((await decide(stack, pending.partnerId, t.bob, { decision: 'approve' })).status).toBe(200);
+  });
+});
+
+describe('auto-approval by policy (item 5)', () => {
+  let auto: Stack;
+  let policyDir: string;
+  const at = {} as Record<'alice' | 'sec' | 'gw', string>;
+  beforeAll(async () => {
+    // sandbox approves low-risk requests by itself; production says nothing, so it never does
+    const raw = JSON.parse(fs.readFileSync(fastPolicyFile, 'utf8'));
+    for (const env of ['sandbox', 'production']) Object.assign(raw.environments[env], quietTimers);
+    raw.environments.sandbox.autoApprove = { scopes: 'low-risk' };
+    policyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pa-auto-'));
+    const policyFile = path.join(policyDir, 'policy.json');
+    fs.writeFileSync(policyFile, JSON.stringify(raw));
+    auto = await startStack({ policyFile });
+    at.alice = await auto.operator('alice', ['approver']);
+    at.sec = await auto.operator('sec', ['security']);
+    at.gw = await auto.operator('gw', ['gateway']);
+  }, 120_000);
+  afterAll(async () => {
+    await auto?.stop();
+    fs.rmSync(policyDir, { recursive: true, force: true });
+  });
+
+  it('a sandbox request with only low-risk scopes is approved by the policy, audited as the policy; the key is picked up as usual', async () => {
+    const { partnerId, requestToken } = await submit(auto, { scopes: ['orders:read', 'catalog:read'] });
+    await waitForState(auto, partnerId, 'active');
+    const by = `system:policy@${auto.policy.version}`;
+    const granted = await auto.db.selectFrom('audit_events').select(['actor', 'reason']).where('partner_id', '=', partnerId).where('action', '=', 'approval.granted').execute();
+    expect(granted).toMatchObject([{ actor: by }]);
+    const decisions = await auto.db.selectFrom('decisions').select(['actor', 'stage', 'decision']).where('partner_id', '=', partnerId).execute();
+    expect(decisions).toEqual([{ actor: by, stage: 'sponsor', decision: 'approve' }]);
+    const pickup = await auto.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, { token: requestToken });
+    expect(pickup.status, pickup.text).toBe(200);
+    expect((await auto.call('POST', '/v1/introspect', { token: at.gw, body: { token: pickup.json.apiKey } })).json).toMatchObject({ active: true });
+  });
+
+  it('a high-risk scope, or an environment whose policy does not say so, waits for its approvers', async () => {
+    const risky = await submit(auto, { scopes: ['orders:read', 'payments:read'] });
+    const production = await submit(auto, { environment: 'production', scopes: ['orders:read'] });
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const { partnerId } of [risky, production]) {
+      expect(await partnerRow(auto, partnerId)).toMatchObject({ state: 'pending_approval', stage: 'sponsor' });
+      expect(await actions(auto, partnerId)).toEqual(['partner.submitted']);
+    }
+    expect((await decide(auto, risky.partnerId, at.alice, { decision: 'approve' })).json.state).toBe('pending_approval');
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Actor } from '../../workflows/messages.js';
 import { checkRecertification, checkResumption, checkSponsorChange, checkSuspension } from '../../workflows/rules.js';
-import { agenda, initialState, type LifecycleState } from '../../workflows/state.js';
+import { agenda, autoApproves, initialState, type LifecycleState } from '../../workflows/state.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const S = 1000;
@@ -65,5 +65,24 @@ describe('sponsor hand-over', () => {
     expect(to('carol', sec, state({ state: 'pending_approval', stage: 'sponsor' }))?.message).toContain('requester');
     expect(to('carol', sec)).toBeNull();
     expect(to('bob', sec, state({ state: 'offboarded' }))?.type).toBe('NotAllowedInState');
+  });
+});
+
+describe('auto-approval in the policy file', () => {
+  it('only beside securityApproval "high-risk"; only low-risk scopes; absent means never', async () => {
+    const { parsePolicy, PolicyError, toLifecyclePolicy } = await import('../../config/policy.js');
+    const fs = await import('node:fs');
+    const raw = JSON.parse(fs.readFileSync(new URL('../fixtures/policy.fast.json', import.meta.url), 'utf8'));
+    raw.environments.sandbox.autoApprove = { scopes: 'low-risk' };
+    const parsed = parsePolicy(raw);
+    const sandbox = toLifecyclePolicy(parsed, 'sandbox');
+    expect(autoApproves(sandbox, ['orders:read'])).toBe(true);
+    expect(autoApproves(sandbox, ['orders:read', 'payments:read'])).toBe(false);
+    expect(autoApproves(toLifecyclePolicy(parsed, 'production'), ['orders:read'])).toBe(false);
+    expect('autoApprove' in toLifecyclePolicy(parsed, 'production')).toBe(false);
+    raw.environments.production.autoApprove = { scopes: 'low-risk' };
+    expect(() => parsePolicy(raw)).toThrow(PolicyError); // production's securityApproval is "always"
+    raw.environments.production.autoApprove = { scopes: 'everything' };
+    expect(() => parsePolicy(raw)).toThrow(PolicyError);
   });
 });

@@ -5,8 +5,8 @@
  */
 import { actorLabel, type DecisionInput } from '../messages.js';
 import { checkDecision } from '../rules.js';
-import { agenda, nextItem, requiredStages, type AgendaItem } from '../state.js';
-import { iso, overtakenByRevocation, records, type Lifecycle, type QueuedCommand } from './context.js';
+import { agenda, autoApproves, nextItem, requiredStages, type AgendaItem } from '../state.js';
+import { iso, overtakenByRevocation, records, type CommandOutcome, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeSponsor } from './governance.js';
 
 export async function approvalPhase(lc: Lifecycle): Promise<void> {
@@ -43,7 +43,24 @@ async function submit(lc: Lifecycle): Promise<void> {
     patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
     details: { stages: s.stages },
   });
+  if (autoApproves(policy, s.scopes)) return approveByPolicy(lc);
   await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
+}
+
+/**
+ * The policy approves the request itself (its `autoApprove`): each stage is decided as the actor
+ * `system:policy@<version>`, recorded like a person's decision, and the key is issued for pickup as
+ * usual. Nobody is asked; the sponsor is told.
+ */
+async function approveByPolicy(lc: Lifecycle): Promise<void> {
+  const s = lc.s;
+  const policy = s.policy!;
+  const actor = { kind: 'system' as const, name: `policy@${policy.version}` };
+  const reason = `approved by policy ${policy.version}: every scope is low-risk`;
+  while (s.state === 'pending_approval' && s.stage && !s.revocation) {
+    await decideStage(lc, null, { decision: 'approve', reason, actor });
+  }
+  await lc.notify('approval.auto_approved', [`operator:${s.sponsor}`], `Approved by policy (${policy.version}): every scope is low-risk`, { policyVersion: policy.version });
 }
 
 /** Who hears about the open stage: security for its stage; the sponsor, and the approvers once escalated. */
@@ -66,16 +83,22 @@ async function onApprovalCommand(lc: Lifecycle, { id, command }: QueuedCommand):
   return decideStage(lc, id, command.input);
 }
 
-/** An approver's decision on the open stage: reject, open the next stage, or activate after the last. */
-async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise<void> {
+/**
+ * An approver's decision on the open stage: reject, open the next stage, or activate after the last.
+ * `id` null: the policy's own decision, which no caller waits for.
+ */
+async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): Promise<void> {
   const s = lc.s;
+  const answer = (outcome: CommandOutcome) => {
+    if (id !== null) lc.settle(id, outcome);
+  };
   const by = actorLabel(d.actor);
   const stage = s.stage!;
   const decision = { kind: 'approval' as const, stage, decision: d.decision, reason: d.reason, scopes: d.scopes, accessUntil: d.accessUntil };
 
   if (d.decision === 'reject') {
     await lc.end('rejected', 'approval.rejected', d.reason, by);
-    return lc.settle(id, { ok: lc.commandResult() });
+    return answer({ ok: lc.commandResult() });
   }
   if (d.scopes) s.scopes = [...new Set(d.scopes)];
   if (d.accessUntil) s.accessUntilMs = Date.parse(d.accessUntil);
@@ -92,7 +115,7 @@ async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise
       patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), escalated: false },
     });
     await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
-    return lc.settle(id, { ok: lc.commandResult() });
+    return answer({ ok: lc.commandResult() });
   }
   // Last stage: record the approval, issue the key, then open access.
   await lc.transition('approval.granted', 'pending_approval', {
@@ -102,7 +125,7 @@ async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise
     patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
   });
   // the signal came while the approval was written: the loop finishes the revocation
-  if (s.revocation) return lc.settle(id, { error: overtakenByRevocation });
+  if (s.revocation) return answer({ error: overtakenByRevocation });
   const issued = await lc.issueKey('approval', by);
   s.stage = null;
   s.certifiedAtMs = Date.now();
@@ -114,7 +137,7 @@ async function decideStage(lc: Lifecycle, id: number, d: DecisionInput): Promise
     details: { keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
   });
   await lc.notify('credential.ready', ['partner'], 'Your API key is ready for pickup', { keyId: issued.keyId });
-  lc.settle(id, {
+  answer({
     ok: lc.commandResult({ issued: { keyId: issued.keyId, expiresAt: issued.expiresAt }, accessUntil: iso(s.accessUntilMs) }),
   });
 }

@@ -52,7 +52,7 @@ export interface QueuedCommand {
   command: Command;
 }
 
-type Outcome = { ok: CommandResult } | { error: Rejection };
+export type CommandOutcome = { ok: CommandResult } | { error: Rejection };
 
 export const failure = (r: Rejection) => ApplicationFailure.create({ type: r.type, message: r.message, nonRetryable: true });
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -77,7 +77,7 @@ type TransitionOptions = Omit<TransitionRecord, 'partnerId' | 'seq' | 'at' | 'ac
 
 export class Lifecycle {
   private readonly queue: QueuedCommand[] = [];
-  private readonly results = new Map<number, Outcome>();
+  private readonly results = new Map<number, CommandOutcome>();
   private nextCommandId = 1;
 
   constructor(readonly s: LifecycleState) {}
@@ -122,7 +122,7 @@ export class Lifecycle {
     return this.queue.shift()!;
   }
 
-  settle(id: number, outcome: Outcome): void {
+  settle(id: number, outcome: CommandOutcome): void {
     this.results.set(id, outcome);
   }
 
