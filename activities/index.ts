@@ -2,7 +2,10 @@ import type { Db } from '../schema/db.js';
 import type { LifecyclePolicy } from '../workflows/state.js';
 import type { Environment } from '../workflows/messages.js';
 import { gatherUsageEvidence, issueCredential } from './credentials.js';
-import { notify, type WebhookTarget } from './notifications.js';
+import { Context } from '@temporalio/activity';
+import { notify } from './notifications.js';
+import type { WebhookConfig } from '../config/webhooks.js';
+import { defaultRetryPolicy } from '../domain/notice-delivery.js';
 import { applyTransition, recordedRevocation } from './transitions.js';
 import type { IssueCredentialInput, NotificationInput, TransitionRecord } from '../domain/lifecycle-records.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
@@ -11,12 +14,15 @@ export interface ActivityDeps {
   db: Db;
   /** AES-256 key sealing the one-time pickup copies */
   pickupKey: Buffer;
-  webhook?: WebhookTarget;
+  /** where notices are delivered (config/webhooks.ts); none: notices are only recorded */
+  webhooks?: WebhookConfig;
   /** when set, revocations are verified through the gateway */
   gatewayProbe?: GatewayProbe;
   /** reads the policy file now: the lifecycle re-reads it every cycle */
   lifecyclePolicy: (environment: Environment) => LifecyclePolicy;
 }
+
+const noWebhooks: WebhookConfig = { endpoints: [], retry: defaultRetryPolicy };
 
 /** The activities the lifecycle workflow calls, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -26,7 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     },
     applyTransition: (t: TransitionRecord) => applyTransition(deps.db, t),
     issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
-    notify: (n: NotificationInput) => notify(deps.db, deps.webhook, n),
+    notify: (n: NotificationInput) => notify({ db: deps.db, webhooks: deps.webhooks ?? noWebhooks, metricMeter: Context.current().metricMeter }, n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
     verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
     recordedRevocation: (partnerId: string) => recordedRevocation(deps.db, partnerId),

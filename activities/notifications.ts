@@ -1,13 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import type { MetricMeter } from '@temporalio/common';
+import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
-import { noticeAttemptFailed, noticeDelivered, recordNotice, storedNotice } from '../schema/repositories/notifications.js';
+import { claimDueDeliveries, recordAttempt, recordNotice, type ClaimedDelivery } from '../schema/repositories/notifications.js';
 import type { NotificationInput } from '../domain/lifecycle-records.js';
-
-export interface WebhookTarget {
-  url: string;
-  secret: string;
-}
+import { matchesEvent, nextAttemptAt } from '../domain/notice-delivery.js';
+import type { WebhookConfig, WebhookEndpoint } from '../config/webhooks.js';
 
 export const SIGNATURE_HEADER = 'x-partner-access-signature';
 export const DELIVERY_HEADER = 'x-partner-access-delivery';
@@ -18,43 +16,95 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/**
- * Writes the notice to the outbox (once, keyed by its id) and, when a webhook is configured,
- * delivers it. A failed attempt throws so Temporal retries it; the last attempt marks it failed.
- * The webhook target comes from configuration, never from a request.
- */
-export async function notify(db: Db, webhook: WebhookTarget | undefined, n: NotificationInput): Promise<void> {
-  const now = new Date().toISOString();
-  const payload = JSON.stringify({ id: n.id, kind: n.kind, partnerId: n.partnerId, recipients: n.recipients, message: n.message, data: n.data ?? {}, createdAt: now });
-  await recordNotice(db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, status: webhook ? 'pending' : 'not_configured', at: now });
-  if (!webhook) return;
-  const row = await storedNotice(db, n.id);
-  if (row.status === 'delivered') return;
+export interface NoticeDeps {
+  db: Db;
+  webhooks: WebhookConfig;
+  /** counts attempts by outcome (the activity's meter, or the runtime's for the deliverer) */
+  metricMeter?: MetricMeter;
+}
 
+/** A delivery holds its row this long: longer than an attempt (5 s timeout), so no second worker takes it meanwhile. */
+const LEASE_MS = 30_000;
+
+/**
+ * Writes the notice to the outbox with one delivery per endpoint that wants it (once, keyed by its
+ * id) and tries each at once. A failed attempt does not fail the activity: the delivery stays in
+ * the outbox with its next attempt, which the deliverer (`startNoticeDeliverer`, in the worker
+ * process) makes with backoff for hours; the lifecycle never waits on a receiver. Endpoints come
+ * from configuration, never from a request.
+ */
+export async function notify(deps: NoticeDeps, n: NotificationInput): Promise<void> {
+  const now = new Date();
+  const payload = JSON.stringify({ id: n.id, kind: n.kind, partnerId: n.partnerId, recipients: n.recipients, message: n.message, data: n.data ?? {}, createdAt: now.toISOString() });
+  const retryUntil = new Date(now.getTime() + deps.webhooks.retry.retryForMs).toISOString();
+  const deliveries = deps.webhooks.endpoints.filter((e) => matchesEvent(e.events, n.kind)).map((e) => ({ endpoint: e.name, retryUntil }));
+  await recordNotice(deps.db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, at: now.toISOString(), deliveries });
+  if (deliveries.length > 0) await deliverDue(deps, { notificationId: n.id });
+}
+
+/** Attempts the due deliveries (of one notice, or the oldest due of all); how many were attempted. */
+export async function deliverDue(deps: NoticeDeps, opts: { notificationId?: string; limit?: number } = {}): Promise<number> {
+  const claimed = await claimDueDeliveries(deps.db, { now: new Date(), leaseMs: LEASE_MS, limit: opts.limit ?? 20, notificationId: opts.notificationId });
+  await Promise.all(claimed.map((d) => attempt(deps, d)));
+  return claimed.length;
+}
+
+async function attempt(deps: NoticeDeps, d: ClaimedDelivery): Promise<void> {
+  const endpoint = deps.webhooks.endpoints.find((e) => e.name === d.endpoint);
+  const counter = deps.metricMeter?.createCounter('partner_access_webhook_deliveries', 'deliveries', 'Webhook delivery attempts, by outcome (delivered, failed: retried later, gave_up: a dead letter)');
+  const error = endpoint ? await post(endpoint, d) : 'the endpoint is no longer configured';
+  const now = new Date();
+  const next = error === undefined || !endpoint ? undefined : nextAttemptAt(d.attempts + 1, now.getTime(), Date.parse(d.retryUntil), deps.webhooks.retry);
+  counter?.add(1, { outcome: error === undefined ? 'delivered' : next ? 'failed' : 'gave_up', endpoint: d.endpoint });
+  await recordAttempt(deps.db, d, error === undefined ? { delivered: true } : { delivered: false, error, nextAttemptAt: next === undefined ? undefined : new Date(next).toISOString() }, now);
+}
+
+/** One POST of the stored payload, signed with the endpoint's secret; the error, or undefined when delivered. */
+async function post(endpoint: WebhookEndpoint, d: ClaimedDelivery): Promise<string | undefined> {
   const timestamp = String(Math.floor(Date.now() / 1000));
-  const { info, metricMeter } = Context.current();
-  // exported with the SDK's own metrics (WORKER_METRICS_ADDRESS), tagged with the activity and task queue
-  const deliveries = metricMeter.createCounter('partner_access_webhook_deliveries', 'deliveries', 'Webhook delivery attempts, by outcome (delivered, failed: retried, gave_up: the last attempt failed)');
   try {
-    const response = await fetch(webhook.url, {
+    const response = await fetch(endpoint.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        [SIGNATURE_HEADER]: signWebhook(webhook.secret, timestamp, row.payload),
-        [DELIVERY_HEADER]: n.id,
+        [SIGNATURE_HEADER]: signWebhook(endpoint.secret, timestamp, d.payload),
+        [DELIVERY_HEADER]: d.notificationId,
         [TIMESTAMP_HEADER]: timestamp,
       },
-      body: row.payload,
+      body: d.payload,
       redirect: 'error',
       signal: AbortSignal.timeout(5000),
     });
-    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
-    deliveries.add(1, { outcome: 'delivered' });
-    await noticeDelivered(db, n.id, new Date().toISOString());
+    await response.body?.cancel();
+    return response.ok ? undefined : `webhook answered ${response.status}`;
   } catch (err) {
-    const lastAttempt = info.retryPolicy?.maximumAttempts !== undefined && info.attempt >= info.retryPolicy.maximumAttempts;
-    deliveries.add(1, { outcome: lastAttempt ? 'gave_up' : 'failed' });
-    await noticeAttemptFailed(db, n.id, String((err as Error).message), lastAttempt);
-    throw err;
+    return String((err as Error).message);
   }
+}
+
+/**
+ * The worker process's deliverer: every `intervalMs`, the due retries, oldest first. Several workers
+ * may run one each (leases keep them apart). Returns its stop function, which waits for a pass in progress.
+ */
+export function startNoticeDeliverer(deps: NoticeDeps & { logger: Logger }, intervalMs = 1000): () => Promise<void> {
+  let stopped = false;
+  let current: Promise<void> | undefined;
+  const pass = async () => {
+    try {
+      // a full batch means more may be due: go on at once rather than after the interval
+      while (!stopped && (await deliverDue(deps)) === 20);
+    } catch (err) {
+      deps.logger.warn({ err: (err as Error).message }, 'notice deliverer: pass failed; retried next interval');
+    } finally {
+      current = undefined;
+    }
+  };
+  // one pass at a time: a slow receiver delays the next pass instead of stacking them up
+  const timer = setInterval(() => (current ??= pass()), intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await current;
+  };
 }

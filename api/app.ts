@@ -23,6 +23,7 @@ import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { revocationRoutes } from './routes/revocations.js';
 import { operatorRoutes } from './routes/operators.js';
 import { pageRoutes } from './pages/index.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
@@ -94,6 +95,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/introspect', introspectRoutes(deps, limiter, usage));
   app.route('/v1', auditRoutes(deps));
   app.route('/v1', operatorRoutes(deps));
+  app.route('/v1', notificationRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
   if (metrics) {
     app.use('/v1/gateway/auth', gatewayVerdicts(metrics, 'gateway_auth'));

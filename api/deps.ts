@@ -5,6 +5,7 @@ import type { RateLimits } from '../config/limits.js';
 import type { Policy } from '../config/policy.js';
 import type { AuditCheckpoints } from '../schema/audit-checkpoints.js';
 import type { Db } from '../schema/db.js';
+import type { RetryPolicy } from '../domain/notice-delivery.js';
 import type { ApiMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { UsageRecorder } from './usage.js';
@@ -38,4 +39,6 @@ export interface AppDeps {
   auditCheckpoints?: AuditCheckpoints;
   /** the Prometheus registry the app counts into (served by runtime/processes.ts on METRICS_PORT); none: nothing is counted */
   metrics?: ApiMetrics;
+  /** how long a redelivered notice is retried (the worker's WEBHOOKS_FILE retry policy; 24 h by default) */
+  noticeRetry?: RetryPolicy;
 }

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultRetryPolicy } from '../domain/notice-delivery.js';
+import { loadWebhookConfig, type WebhookConfig } from './webhooks.js';
 import { parseTrustedProxies, TrustedProxiesError } from '../domain/client-address.js';
 import { defaultRateLimits } from './limits.js';
 import { parsePayloadKeys, PayloadKeysError } from '../domain/payload-keys.js';
@@ -106,6 +108,8 @@ const envSchema = z.object({
   PAYLOAD_CODEC_ACCEPT_PLAINTEXT: z.enum(['true', 'false']).default('false'),
   WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
   WEBHOOK_SECRET: optionalString,
+  /** several webhook endpoints, each with its event filter and the variable holding its secret (config/webhooks.ts) */
+  WEBHOOKS_FILE: optionalString,
   GATEWAY_VERIFY_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
   GATEWAY_PROBE_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
   ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
@@ -187,7 +191,8 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       keysFile: path.join(dataDir, 'payload.keys'),
       acceptPlaintext: env.PAYLOAD_CODEC_ACCEPT_PLAINTEXT === 'true',
     },
-    webhook: env.WEBHOOK_URL ? { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET } : undefined,
+    /** set by loadConfig from WEBHOOK_URL / WEBHOOKS_FILE (config/webhooks.ts) */
+    webhooks: { endpoints: [], retry: defaultRetryPolicy } as WebhookConfig,
     probeSecret: env.GATEWAY_PROBE_SECRET,
     gatewayProbe: env.GATEWAY_VERIFY_URL && env.GATEWAY_PROBE_SECRET ? { url: env.GATEWAY_VERIFY_URL, secret: env.GATEWAY_PROBE_SECRET } : undefined,
     adminToken: env.ADMIN_TOKEN,
@@ -246,5 +251,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (cached > 0 && tasks > cached) {
     throw new ConfigError(`Invalid configuration: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=${tasks} must not exceed WORKER_MAX_CACHED_WORKFLOWS=${cached} (or set that to 0: no cache)`);
   }
-  return resolveConfig(parsed.data, cwd);
+  const config = resolveConfig(parsed.data, cwd);
+  try {
+    config.webhooks = loadWebhookConfig({ ...env, ...(parsed.data.WEBHOOKS_FILE ? { WEBHOOKS_FILE: path.resolve(cwd, parsed.data.WEBHOOKS_FILE) } : {}) });
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration: ${(err as Error).message}`);
+  }
+  return config;
 }

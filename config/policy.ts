@@ -10,7 +10,7 @@ import type { LifecyclePolicy } from '../workflows/state.js';
  * ("90 days", "2s"; "M" is minutes and there is no month unit) and resolve to milliseconds.
  * The version is a hash of the canonical content, so formatting changes do not change it.
  */
-const duration = z.string().transform((text, ctx) => {
+export const duration = z.string().transform((text, ctx) => {
   let ms: number;
   try {
     ms = msToNumber(text as Parameters<typeof msToNumber>[0]);

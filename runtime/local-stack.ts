@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { createApp } from '../api/app.js';
 import type { AppDeps } from '../api/deps.js';
@@ -22,6 +22,9 @@ import { AuditCheckpoints } from '../schema/audit-checkpoints.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import type { Role } from '../workflows/messages.js';
 import { createWorker, projectRoot } from '../worker.js';
+import { startNoticeDeliverer } from '../activities/notifications.js';
+import type { WebhookConfig } from '../config/webhooks.js';
+import { defaultRetryPolicy } from '../domain/notice-delivery.js';
 import { freePort, startDevServer, type DevServer } from './dev-server.js';
 import { createOperator } from './operators.js';
 import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
@@ -50,7 +53,10 @@ export interface LocalStackOptions {
 export interface InProcessWorkerOptions {
   /** a prebuilt workflow bundle (the tests bundle once per run) */
   workflowBundle?: { code: string };
+  /** one endpoint receiving every notice (a test's receiver), with the default retry policy */
   webhook?: { url: string; secret: string };
+  /** endpoints and retry policy in full (instead of `webhook`) */
+  webhooks?: WebhookConfig;
   gatewayProbe?: { url: string; secret: string };
   identity?: string;
 }
@@ -124,8 +130,10 @@ export async function startLocalStack(opts: LocalStackOptions) {
     let worker: Worker | undefined;
     let running: Promise<void> | undefined;
     /** The real worker in this process, on this stack's queue, database and key. */
-    async function startWorker(w: InProcessWorkerOptions = {}): Promise<void> {
+    let stopDeliverer = async (): Promise<void> => undefined;
+    async function startWorker({ webhook, webhooks: configured, ...w }: InProcessWorkerOptions = {}): Promise<void> {
       if (worker) return;
+      const webhooks: WebhookConfig = configured ?? { endpoints: webhook ? [{ name: 'default', ...webhook, events: ['*'] }] : [], retry: defaultRetryPolicy };
       if (!nativeConnection) {
         const native = await NativeConnection.connect({ address });
         nativeConnection = native;
@@ -139,12 +147,15 @@ export async function startLocalStack(opts: LocalStackOptions) {
         pickupKey,
         payloadKeyring: keyring,
         lifecyclePolicy: lifecyclePolicyFrom(policyFile),
+        webhooks,
         ...w,
       });
       running = worker.run();
+      stopDeliverer = startNoticeDeliverer({ db, webhooks, logger: opts.logger, metricMeter: Runtime.instance().metricMeter.withTags({ taskQueue }) }, 250);
     }
     stopWorker = async () => {
       if (!worker) return;
+      await stopDeliverer();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       worker = undefined;

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Worker } from '@temporalio/worker';
+import { Runtime, type Worker } from '@temporalio/worker';
+import { startNoticeDeliverer } from '../activities/notifications.js';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { ApiMetrics, serveMetrics } from '../api/metrics.js';
@@ -39,7 +40,7 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
     db,
     pickupKey: loadPickupKey(config),
     payloadKeyring: loadPayloadKeyring(config),
-    webhook: config.webhook?.secret ? { url: config.webhook.url, secret: config.webhook.secret } : undefined,
+    webhooks: config.webhooks,
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
     gatewayProbe: config.gatewayProbe,
     workflowBundle: config.temporal.workflowBundle ? { code: fs.readFileSync(config.temporal.workflowBundle, 'utf8') } : undefined,
@@ -47,9 +48,12 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
   });
   const running = worker.run();
   running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
+  // retries of notices whose first attempt failed (activities/notifications.ts); every worker runs one, leases keep them apart
+  const stopDeliverer = startNoticeDeliverer({ db, webhooks: config.webhooks, logger, metricMeter: Runtime.instance().metricMeter.withTags({ taskQueue: config.temporal.taskQueue }) });
   logger.info({ taskQueue: config.temporal.taskQueue }, 'worker started');
   return {
     async stop() {
+      await stopDeliverer();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();
@@ -80,6 +84,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     probeSecret: config.probeSecret,
     updateDeadlineMs: config.updateDeadlineMs,
     limits: config.limits,
+    noticeRetry: config.webhooks.retry,
     rateLimiter: config.rateLimitStore === 'database' ? new DatabaseRateLimiter(db) : undefined,
     trustedProxies: config.trustedProxies,
     auditCheckpoints: checkpoints,

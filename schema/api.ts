@@ -344,3 +344,31 @@ export const operatorTokenSchema = z
   .openapi('OperatorToken', { description: 'The bearer token, shown this once' });
 
 export const operatorNameParamSchema = operatorNameSchema;
+
+// ---- notices (issue #16, item 9) -------------------------------------------------------------
+
+export const notificationIdParamSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}:n[0-9]{1,9}$/, 'a notice id, <partnerId>:n<number>');
+
+export const deadLetterSchema = z
+  .object({
+    notificationId: z.string(),
+    endpoint: z.string(),
+    kind: z.string(),
+    partnerId: z.string(),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi('DeadLetter');
+
+export const deadLetterListSchema = z.object({ items: z.array(deadLetterSchema) }).openapi('DeadLetterList');
+
+export const redeliverySchema = z
+  .strictObject({
+    /** one endpoint's dead delivery; without: every dead delivery of the notice */
+    endpoint: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/).optional(),
+    reason: text(1000),
+  })
+  .openapi('Redelivery');
+
+export const redeliveryResultSchema = z.object({ notificationId: z.string(), requeued: z.number().int() }).openapi('RedeliveryResult');

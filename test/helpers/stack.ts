@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/deps.js';
+import type { WebhookConfig } from '../../config/webhooks.js';
 import { startLocalStack } from '../../runtime/local-stack.js';
 import { createLogger } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
@@ -25,6 +26,8 @@ export interface StackOptions {
   /** changes to both environments of the fast policy, written to a file of the test's own */
   policyOverrides?: Record<string, unknown>;
   webhook?: { url: string; secret: string };
+  /** webhook endpoints and retry policy in full (instead of `webhook`) */
+  webhooks?: WebhookConfig;
   /** revocations verified through a gateway (the API side gets the same secret) */
   gatewayProbe?: { url: string; secret: string };
   /** a Temporal server of the test's own (default: the run's shared dev server) */
@@ -78,7 +81,7 @@ export async function startStack(opts: StackOptions = {}) {
   );
 
   let workerCount = 0;
-  const startWorker = () => local.startWorker({ workflowBundle, webhook: opts.webhook, gatewayProbe: opts.gatewayProbe, identity: `test-worker-${++workerCount}` });
+  const startWorker = () => local.startWorker({ workflowBundle, webhook: opts.webhook, webhooks: opts.webhooks, gatewayProbe: opts.gatewayProbe, identity: `test-worker-${++workerCount}` });
   const stopWorker = local.stopWorker;
   if (!opts.noWorker) await startWorker();
 

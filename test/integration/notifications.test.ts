@@ -7,20 +7,33 @@ import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 let stack: Stack;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+let securityReceiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 const secret = 'whsec_test_0123456789abcdef';
+const securitySecret = 'whsec_security_fedcba9876543210';
+// fast backoff: a dead letter within seconds instead of a day
+const retry = { firstRetryMs: 200, maxBackoffMs: 600, retryForMs: 4000 };
 const t: Record<string, string> = {};
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
+  securityReceiver = await startWebhookReceiver();
   stack = await startStack({
-    webhook: { url: receiver.url, secret },
+    webhooks: {
+      endpoints: [
+        { name: 'default', url: receiver.url, secret, events: ['*'] },
+        { name: 'security', url: securityReceiver.url, secret: securitySecret, events: ['partner.revoked', 'revocation.*'] },
+      ],
+      retry,
+    },
     policyOverrides: { recertifyEvery: '3s', recertReminders: ['2s'], suspendedGrace: '30s' },
   });
   t.alice = await stack.operator('alice', ['approver']);
+  t.security = await stack.operator('sec', ['security']);
 });
 afterAll(async () => {
   await stack?.stop();
   await receiver?.close();
+  await securityReceiver?.close();
 });
 
 describe('notifications', () => {
@@ -38,7 +51,7 @@ describe('notifications', () => {
     expect(row.attempts).toBe(1);
   });
 
-  it('a failing receiver is retried by Temporal, boundedly, and the outbox records the outcome', async () => {
+  it('a failing receiver is retried from the outbox with backoff, and gets the notice once', async () => {
     receiver.failNext(2);
     const { partnerId } = await submit(stack);
     const row = await eventually(
@@ -53,10 +66,11 @@ describe('notifications', () => {
       20_000,
     );
     expect(row.attempts).toBe(3);
-    // Delivered once to the receiver despite the retries.
     expect(receiver.received.filter((r) => JSON.parse(r.body).id === row.id)).toHaveLength(1);
+  });
 
-    receiver.failNext(100);
+  it('gives up after the retry window: a dead letter that operators see and redeliver, audited', async () => {
+    receiver.failNext(1_000_000);
     const p2 = await submit(stack);
     const failed = await eventually(
       () =>
@@ -69,11 +83,40 @@ describe('notifications', () => {
           .executeTakeFirst(),
       30_000,
     );
-    expect(failed.attempts).toBe(4);
+    expect(failed.attempts).toBeGreaterThanOrEqual(3);
     expect(failed.last_error).toContain('500');
-    receiver.failNext(0);
     // The lifecycle is not held up by a dead webhook.
     expect((await partnerRow(stack, p2.partnerId)).state).toBe('pending_approval');
+
+    const listed = await stack.call('GET', '/v1/notifications/dead-letters', { token: t.security });
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.json.items).toContainEqual(expect.objectContaining({ notificationId: failed.id, endpoint: 'default', kind: 'approval.requested', partnerId: p2.partnerId }));
+    expect((await stack.call('GET', '/v1/notifications/dead-letters', { token: t.alice })).status).toBe(403);
+    expect((await stack.call('POST', '/v1/notifications/not-an-id/redelivery', { token: t.security, body: { reason: 'x' } })).status).toBe(400);
+
+    receiver.failNext(0);
+    const requeued = await stack.call('POST', `/v1/notifications/${failed.id}/redelivery`, { token: t.security, body: { reason: 'receiver fixed' } });
+    expect(requeued.status, requeued.text).toBe(202);
+    expect(requeued.json).toEqual({ notificationId: failed.id, requeued: 1 });
+    await eventually(() => stack.db.selectFrom('notifications').select('id').where('id', '=', failed.id).where('status', '=', 'delivered').executeTakeFirst(), 15_000);
+    expect(receiver.received.filter((r) => JSON.parse(r.body).id === failed.id)).toHaveLength(1);
+    const audit = await stack.db.selectFrom('audit_events').selectAll().where('action', '=', 'notice.redelivery_requested').where('partner_id', '=', p2.partnerId).execute();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: 'operator:sec', reason: 'receiver fixed' });
+    // nothing dead any more: a second request changes nothing
+    expect((await stack.call('POST', `/v1/notifications/${failed.id}/redelivery`, { token: t.security, body: { reason: 'again' } })).status).toBe(409);
+  });
+
+  it('each endpoint gets only the notices its filter names, signed with its own secret', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const revoked = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.security, body: { reason: 'incident 7' } });
+    expect(revoked.status, revoked.text).toBe(202);
+    const delivery = await eventually(async () => securityReceiver.received.find((r) => JSON.parse(r.body).partnerId === p.partnerId));
+    expect(JSON.parse(delivery.body).kind).toBe('partner.revoked');
+    expect(delivery.headers[SIGNATURE_HEADER]).toBe(signWebhook(securitySecret, delivery.headers[TIMESTAMP_HEADER] as string, delivery.body));
+    // the default endpoint got it too (it takes everything); the security endpoint nothing else of this partner
+    await eventually(async () => receiver.received.find((r) => JSON.parse(r.body).partnerId === p.partnerId && JSON.parse(r.body).kind === 'partner.revoked'));
+    expect(securityReceiver.received.filter((r) => JSON.parse(r.body).partnerId === p.partnerId).map((r) => JSON.parse(r.body).kind)).toEqual(['partner.revoked']);
   });
 
   it('the policy is re-read at each recertification: a changed file gives the next cycle its version', async () => {

@@ -9,6 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { lifecyclePolicyFrom } from '../../config/policy.js';
+import { defaultRetryPolicy } from '../../domain/notice-delivery.js';
 import { createLogger } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
 import { createWorker } from '../../worker.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
     pickupKey: stack.pickupKey,
     payloadKeyring: stack.payloadKeyring,
     lifecyclePolicy: lifecyclePolicyFrom(stack.policyFile),
-    webhook: { url: receiver.url, secret: 'whsec_test_0123456789abcdef' },
+    webhooks: { endpoints: [{ name: 'default', url: receiver.url, secret: 'whsec_test_0123456789abcdef', events: ['*'] }], retry: defaultRetryPolicy },
     workflowBundle: { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') },
     tuning,
   });
