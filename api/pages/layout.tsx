@@ -53,8 +53,8 @@ const whoLabel = (principal: Principal): string | undefined => {
   }
 };
 
-/** A POST form with the CSRF field every state-changing form needs (session.ts checks it). */
-export const PostForm: FC<PropsWithChildren<{ action: string; csrfToken: string; class?: string; id?: string }>> = ({ action, csrfToken, children, ...rest }) => (
+/** A POST form with the CSRF field every state-changing form needs (session.ts checks it); `data-confirm` asks once more (portal.js). */
+export const PostForm: FC<PropsWithChildren<{ action: string; csrfToken: string; class?: string; id?: string; 'data-confirm'?: string }>> = ({ action, csrfToken, children, ...rest }) => (
   <form method="post" action={action} {...rest}>
     <input type="hidden" name="_csrf" value={csrfToken} />
     {children}

@@ -36,10 +36,10 @@ export type CredentialVerdictRow = NonNullable<Awaited<ReturnType<typeof credent
 export function credentialsOf(
   db: Db,
   partnerId: string,
-): Promise<Pick<CredentialsTable, 'key_id' | 'prefix' | 'status' | 'expires_at' | 'retire_at' | 'last_used_at'>[]> {
+): Promise<Pick<CredentialsTable, 'key_id' | 'prefix' | 'status' | 'created_at' | 'expires_at' | 'retire_at' | 'last_used_at'>[]> {
   return db
     .selectFrom('credentials')
-    .select(['key_id', 'prefix', 'status', 'expires_at', 'retire_at', 'last_used_at'])
+    .select(['key_id', 'prefix', 'status', 'created_at', 'expires_at', 'retire_at', 'last_used_at'])
     .where('partner_id', '=', partnerId)
     .orderBy('version')
     .execute();

@@ -4,12 +4,18 @@ import type { PageAppEnv } from '../env.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
 import { TextField } from '../forms.js';
+import { auditPages } from './audit.js';
+import { inboxPages } from './inbox.js';
+import { partnerPages } from './partners.js';
+import { recertificationPages } from './recertifications.js';
+import { securityPages } from './security.js';
 
 /** Where sign-in may send the operator back to: a console path of ours, never another site. */
 const safeNext = (next: string | undefined) => (next && /^\/console(\/[A-Za-z0-9/_-]*)?$/.test(next) ? next : '/console');
 
 /** The operator console (issue #15): sign-in with an operator token, then a session. */
-export function consolePages({ sessions }: PageDeps) {
+export function consolePages(pageDeps: PageDeps) {
+  const { sessions } = pageDeps;
   const app = new Hono<PageAppEnv>();
 
   const signInForm = (c: Parameters<typeof renderPage>[0], next: string, error?: string) =>
@@ -47,7 +53,8 @@ export function consolePages({ sessions }: PageDeps) {
     return redirectAfterPost(c, '/console/sign-in');
   });
 
+  // every other console page needs a signed-in operator; each page adds the roles its JSON route requires
   app.use('*', requireOperatorPage());
-  app.get('/', (c) => renderPage(c, 'console', 'Inbox', <p>Decisions waiting for you appear here.</p>));
+  for (const pages of [inboxPages, recertificationPages, partnerPages, securityPages, auditPages]) app.route('/', pages(pageDeps));
   return app;
 }

@@ -1,0 +1,222 @@
+import { Hono, type Context } from 'hono';
+import type { FC } from 'hono/jsx';
+import type { Policy } from '../../../config/policy.js';
+import { decisionSchema } from '../../../schema/api.js';
+import type { AuditEventRow, PartnerRow } from '../../../schema/database.js';
+import { auditEventsOf } from '../../../schema/repositories/audit.js';
+import { inboxOf, type InboxItem } from '../../inbox.js';
+import { decide } from '../../lifecycle-commands.js';
+import { loadVisiblePartner } from '../../partner-view.js';
+import type { PageAppEnv } from '../env.js';
+import { CheckboxGroup, formBody, FormErrors, formErrors, parseForm, TextField, type FieldErrors, type PostedForm } from '../forms.js';
+import type { PageDeps } from '../index.js';
+import { PostForm } from '../layout.js';
+import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
+import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When } from './common.js';
+
+/**
+ * The approver inbox (GET /v1/inbox's decisions, for a person): what waits for me, oldest request
+ * first, with what the decision needs (the justification, scopes with their risk, the requested
+ * end, who approved earlier stages), and a decision page per item: approve or reject, narrowing
+ * scopes or shortening the end, always with a reason. Roles as the JSON routes: the inbox and
+ * decisions are for approvers and security.
+ */
+
+const deciders = requireOperatorPage('approver', 'security');
+
+/** Earlier stages' approvals, from the partner's audit events (the row does not say who approved). */
+const approvalsOf = (events: readonly AuditEventRow[]) => events.filter((e) => e.action === 'approval.granted');
+
+const RequestFacts: FC<{ policy: Policy; partner: PartnerRow; item?: Pick<InboxItem, 'kind' | 'stage'>; approvals: AuditEventRow[] }> = ({ policy, partner, item, approvals }) => {
+  const extension = pendingExtensionOf(partner);
+  return (
+    <dl class="facts">
+      {item ? (
+        <>
+          <dt>Waiting for</dt>
+          <dd>{item.kind === 'approval' ? `approval, ${item.stage} stage` : item.kind === 'extension' ? 'an extension decision' : 'recertification'}</dd>
+        </>
+      ) : null}
+      <dt>State</dt>
+      <dd>
+        <StateBadge state={partner.state} />
+      </dd>
+      <dt>Environment</dt>
+      <dd>{partner.environment}</dd>
+      <dt>Requested</dt>
+      <dd>
+        <When at={partner.created_at} /> by {partner.requested_by === 'partner' ? 'the partner' : partner.requested_by}
+      </dd>
+      <dt>Sponsor</dt>
+      <dd>{partner.sponsor}</dd>
+      <dt>Contact</dt>
+      <dd>{partner.contact_email}</dd>
+      <dt>Justification</dt>
+      <dd class="justification">{partner.justification}</dd>
+      <dt>Scopes</dt>
+      <dd>
+        <ScopeList policy={policy} scopes={scopesOf(partner)} />
+      </dd>
+      <dt>Access until</dt>
+      <dd>
+        <When at={partner.access_until} />
+      </dd>
+      {extension ? (
+        <>
+          <dt>Extension asked</dt>
+          <dd>
+            to <When at={extension.accessUntil} />: “{extension.reason}” (<When at={extension.requestedAt} />)
+          </dd>
+        </>
+      ) : null}
+      <dt>Earlier approvals</dt>
+      <dd>
+        {approvals.length === 0 ? (
+          <span class="note">none yet</span>
+        ) : (
+          <ul>
+            {approvals.map((a) => (
+              <li>
+                {a.actor.replace(/^operator:/, '')}, <When at={a.at} />
+                {a.reason ? `: “${a.reason}”` : ''}
+              </li>
+            ))}
+          </ul>
+        )}
+      </dd>
+      <dt>Next deadline</dt>
+      <dd>
+        {partner.next_deadline_at ? (
+          <>
+            <When at={partner.next_deadline_at} /> ({(partner.next_deadline_action ?? '').replaceAll('_', ' ')})
+          </>
+        ) : (
+          <span class="note">none</span>
+        )}
+      </dd>
+    </dl>
+  );
+};
+
+interface DecisionValues {
+  scopes?: string[];
+  accessUntil?: string;
+  reason?: string;
+}
+
+export function inboxPages({ deps, limiter }: PageDeps) {
+  const app = new Hono<PageAppEnv>();
+
+  app.get('/', deciders, async (c) => {
+    const principal = c.get('principal');
+    if (principal.kind !== 'operator') throw new Error('unreachable: the guard admits operators only');
+    const items = (await inboxOf(deps, principal)).sort((a, b) => (a.partner.created_at < b.partner.created_at ? -1 : a.partner.created_at > b.partner.created_at ? 1 : 0));
+    const decisions = items.filter((i) => i.kind !== 'recertification');
+    const reviews = items.filter((i) => i.kind === 'recertification');
+    const approvals = new Map(await Promise.all(decisions.map(async (i) => [i.partner.id, approvalsOf(await auditEventsOf(deps.db, i.partner.id))] as const)));
+    const policy = deps.policy();
+    return renderPage(
+      c,
+      'console',
+      'Inbox',
+      <>
+        <p class="hint">Decisions waiting for you, oldest request first.</p>
+        {decisions.length === 0 ? <p>Nothing waits for your decision.</p> : null}
+        {decisions.map((item) => (
+          <section class="card" aria-labelledby={`item-${item.partner.id}`}>
+            <h2 id={`item-${item.partner.id}`}>
+              <a href={`/console/partners/${item.partner.id}`}>{item.partner.name}</a>
+            </h2>
+            <RequestFacts policy={policy} partner={item.partner} item={item} approvals={approvals.get(item.partner.id) ?? []} />
+            <p>
+              <a class="button" href={`/console/decisions/${item.partner.id}`}>
+                Decide on {item.partner.name}
+              </a>
+            </p>
+          </section>
+        ))}
+        {reviews.length > 0 ? (
+          <p>
+            {reviews.length === 1 ? 'One recertification waits' : `${reviews.length} recertifications wait`} for you:{' '}
+            <a href="/console/recertifications">the recertification queue</a>.
+          </p>
+        ) : null}
+      </>,
+      { flash: doneFlash(c) },
+    );
+  });
+
+  const decisionPage = async (c: Context<PageAppEnv>, partner: PartnerRow, values: DecisionValues = {}, errors?: FieldErrors, status?: 200 | 400 | 403 | 409 | 422 | 429 | 503) => {
+    const policy = deps.policy();
+    const current = scopesOf(partner);
+    const approvals = approvalsOf(await auditEventsOf(deps.db, partner.id));
+    const extension = pendingExtensionOf(partner);
+    const isApproval = partner.state === 'pending_approval';
+    return renderPage(
+      c,
+      'console',
+      `Decide: ${partner.name}`,
+      <>
+        <RequestFacts policy={policy} partner={partner} approvals={approvals} />
+        <h2>Your decision</h2>
+        <FormErrors errors={errors} />
+        <PostForm action={`/console/decisions/${partner.id}`} csrfToken={c.get('csrfToken')}>
+          {isApproval ? (
+            <CheckboxGroup
+              name="scopes"
+              label="Scopes to grant"
+              hint="Untick a scope to narrow the grant; an approver never widens it."
+              errors={errors}
+              checked={values.scopes ?? current}
+              options={current.map((s) => ({ value: s, label: s, note: `${policy.scopes[s]?.risk ?? 'unknown'} risk` }))}
+            />
+          ) : null}
+          <TextField
+            name="accessUntil"
+            label={isApproval ? 'Shorten the end date (optional)' : 'Grant the extension until (optional)'}
+            type="date"
+            hint={isApproval ? `Requested: ${partner.access_until.slice(0, 10)}. Leave empty to keep it.` : extension ? `Asked: ${extension.accessUntil.slice(0, 10)}. Leave empty to grant what was asked.` : undefined}
+            errors={errors}
+            value={values.accessUntil}
+          />
+          <TextField name="reason" label="Reason" multiline required hint="Recorded in the audit trail with your decision." errors={errors} value={values.reason} />
+          <div class="actions">
+            <button type="submit" name="decision" value="approve">
+              Approve
+            </button>
+            <button type="submit" name="decision" value="reject" class="danger">
+              Reject
+            </button>
+          </div>
+        </PostForm>
+      </>,
+      { status },
+    );
+  };
+
+  app.get('/decisions/:id', deciders, async (c) => decisionPage(c, await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'))));
+
+  app.post('/decisions/:id', deciders, async (c) => {
+    const principal = c.get('principal');
+    const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
+    const form = (await c.req.parseBody({ all: true })) as PostedForm;
+    const body = formBody(form, ['decision', 'scopes', 'accessUntil', 'reason'], ['scopes']);
+    const values: DecisionValues = { scopes: body.scopes as string[], accessUntil: body.accessUntil as string | undefined, reason: body.reason as string | undefined };
+    // Scopes are sent only when narrowed: all boxes ticked means the grant as requested (and an
+    // extension decision has no scopes at all).
+    const current = scopesOf(partner);
+    const narrowed = partner.state === 'pending_approval' && !(values.scopes!.length === current.length && current.every((s) => values.scopes!.includes(s)));
+    if (!narrowed) delete body.scopes;
+    try {
+      const input = parseForm(decisionSchema, body);
+      await decide(deps, limiter, principal, partner.id, input);
+      return redirectAfterPost(c, `/console?done=${input.decision === 'approve' ? 'approved' : 'rejected'}`);
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal || refusal.status === 404 || refusal.status === 401) throw err;
+      return decisionPage(c, partner, values, errorsFor(formErrors(refusal), ['scopes', 'accessUntil', 'reason']), refusal.status as 400);
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,295 @@
+/**
+ * The operator console (issue #15) in a real Chromium against the real app, a real worker and the
+ * Temporal dev server: the sponsor and security approve from their inboxes, a reviewer keeps a
+ * recertification with the usage evidence in front of them, security contains a scope after a dry
+ * run (exactly the previewed partners lose their keys), forms show the API's messages next to
+ * their fields and keep what was typed, and a page for a role the operator lacks is a 403 page.
+ * Partners are seeded through the JSON API. Screenshots land in docs/screenshots/console-*.png.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startStack, eventually, type Stack } from '../helpers/stack.js';
+import { serveApp } from '../helpers/gateway.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { activePartner, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
+
+let stack: Stack;
+let server: Awaited<ReturnType<typeof serveApp>>;
+let browser: Browser;
+let base: string;
+const t = {} as { alice: string; sam: string; aud: string; gw: string };
+
+const screenshots = path.resolve(import.meta.dirname, '../../docs/screenshots');
+
+beforeAll(async () => {
+  // Approvals wait for people clicking (minutes); recertification comes round within seconds, and
+  // an overdue one stays answerable for a minute.
+  stack = await startStack({
+    policyOverrides: { approvalTimeout: '5 minutes', escalateAfter: '4 minutes', approvalReminders: ['3 minutes'], recertifyEvery: '4s', recertReminders: ['2s'], suspendedGrace: '60s' },
+  });
+  server = await serveApp(stack);
+  base = `http://127.0.0.1:${server.port}`;
+  browser = await launchBrowser();
+  t.alice = await stack.operator('alice', ['approver']);
+  t.sam = await stack.operator('sam', ['security']);
+  t.aud = await stack.operator('audrey', ['auditor']);
+  t.gw = await stack.operator('edge', ['gateway']);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await stack?.stop();
+});
+
+async function signIn(token: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/sign-in`);
+  await page.getByLabel('Operator token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  expect(new URL(page.url()).pathname).toBe('/console');
+  // forms that end something ask once more (data-confirm): the tests answer yes
+  page.on('dialog', (dialog) => void dialog.accept());
+  return page;
+}
+
+const introspect = async (key: string, scope?: string) =>
+  (await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: key, ...(scope ? { scope } : {}) } })).json as { active: boolean; scopes?: string[] };
+
+async function shot(page: Page, name: string) {
+  fs.mkdirSync(screenshots, { recursive: true });
+  const file = path.join(screenshots, `console-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  expect(fs.statSync(file).size).toBeLessThan(300 * 1024);
+}
+
+describe('approver inbox', () => {
+  it('the sponsor approves stage 1 in the console, security approves stage 2, and the key is issued', async () => {
+    const { partnerId } = await submit(stack, {
+      name: 'Northwind Payments',
+      scopes: ['orders:read', 'payments:read'],
+      justification: 'Reconcile captured payments against orders every night',
+    });
+    const alice = await signIn(t.alice);
+    const item = alice.locator('section.card', { has: alice.getByRole('heading', { name: 'Northwind Payments' }) });
+    await expect.poll(() => item.count()).toBe(1);
+    const card = await item.innerText();
+    expect(card).toContain('Reconcile captured payments against orders every night');
+    expect(card).toContain('payments:read');
+    expect(card).toContain('high risk');
+    expect(card).toContain('sponsor stage');
+    await shot(alice, 'inbox');
+
+    await item.getByRole('link', { name: /Decide on/ }).click();
+    await alice.getByLabel('Reason').fill('contract signed, DPA in place');
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    expect(new URL(alice.url()).pathname).toBe('/console');
+    expect(await alice.locator('.flash.ok').innerText()).toContain('Approved');
+    // decided: gone from the sponsor's inbox
+    expect(await alice.getByRole('heading', { name: 'Northwind Payments' }).count()).toBe(0);
+    expect((await partnerRow(stack, partnerId)).stage).toBe('security');
+
+    const sam = await signIn(t.sam);
+    const second = sam.locator('section.card', { has: sam.getByRole('heading', { name: 'Northwind Payments' }) });
+    const facts = await second.innerText();
+    expect(facts).toContain('security stage');
+    // who approved the earlier stage, with their note
+    expect(facts).toMatch(/alice, .*contract signed, DPA in place/);
+    await second.getByRole('link', { name: /Decide on/ }).click();
+    await sam.getByLabel('Reason').fill('payments scope reviewed');
+    await sam.getByRole('button', { name: 'Approve' }).click();
+    expect(await sam.locator('.flash.ok').innerText()).toContain('Approved');
+    await waitForState(stack, partnerId, 'active');
+    await waitForAction(stack, partnerId, 'credential.issued');
+
+    // the partner's page shows the issued key by prefix, never the key
+    await sam.goto(`${base}/console/partners/${partnerId}`);
+    const keys = await sam.locator('table.keys').innerText();
+    expect(keys).toMatch(/pak_test_/);
+    expect(keys).toContain('never');
+    await alice.context().close();
+    await sam.context().close();
+  });
+
+  it('shows the API’s message next to the field and keeps what was typed; nothing is decided', async () => {
+    const { partnerId } = await submit(stack, { name: 'Contoso Reports', scopes: ['reports:read', 'orders:read'] });
+    const alice = await signIn(t.alice);
+    await alice.goto(`${base}/console/decisions/${partnerId}`);
+    // every scope unticked: the API refuses an empty grant
+    await alice.getByLabel('reports:read').uncheck();
+    await alice.getByLabel('orders:read').uncheck();
+    await alice.getByLabel('Reason').fill('narrowing to nothing by mistake');
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    expect(new URL(alice.url()).pathname).toBe(`/console/decisions/${partnerId}`);
+    const fieldset = alice.locator('fieldset.field.invalid');
+    expect(await fieldset.locator('.field-error').innerText()).toMatch(/at least 1|too small|>=1/i);
+    expect(await alice.getByLabel('Reason').inputValue()).toBe('narrowing to nothing by mistake');
+    expect(await alice.locator('[role=alert]').first().innerText()).toContain('not accepted');
+
+    // text the API refuses (a bidi override) is named next to the reason, the other fields kept
+    await alice.getByLabel('orders:read').check();
+    await alice.getByLabel('Reason').fill('fine \u202e by me');
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    expect(await alice.locator('#reason-error').innerText()).toMatch(/U\+202E|format|character/i);
+    expect(await alice.getByLabel('orders:read').isChecked()).toBe(true);
+    expect(await alice.getByLabel('reports:read').isChecked()).toBe(false);
+    expect((await partnerRow(stack, partnerId)).stage).toBe('sponsor');
+    await alice.context().close();
+  });
+});
+
+describe('roles', () => {
+  it('a page for a role the operator lacks is a 403 page, and its form posts are refused too', async () => {
+    const alice = await signIn(t.alice);
+    const security = await alice.goto(`${base}/console/security`);
+    expect(security!.status()).toBe(403);
+    expect(await alice.locator('h1').innerText()).toBe('Forbidden');
+    expect(await alice.locator('main').innerText()).toContain('security');
+    expect((await alice.goto(`${base}/console/audit`))!.status()).toBe(403);
+
+    const audrey = await signIn(t.aud);
+    expect((await audrey.goto(`${base}/console/recertifications`))!.status()).toBe(403);
+    expect((await audrey.goto(`${base}/console/decisions/AAAAAAAAAAAA`))!.status()).toBe(403);
+    expect((await audrey.goto(`${base}/console/audit`))!.status()).toBe(200);
+    // a post with a valid session and CSRF token, but the wrong role: refused before anything runs
+    const cookies = await audrey.context().cookies();
+    const csrf = cookies.find((c) => c.name === 'pa_csrf')!.value;
+    const posted = await audrey.context().request.post(`${base}/console/security/containment/confirm`, {
+      form: { _csrf: csrf, scope: 'orders:read', reason: 'not mine to do', partnerIds: 'AAAAAAAAAAAA' },
+      maxRedirects: 0,
+    });
+    expect(posted.status()).toBe(403);
+    await alice.context().close();
+    await audrey.context().close();
+  });
+});
+
+describe('recertification queue', () => {
+  it('a reviewer keeps a recertification, with last use per key and the scopes never used in front of them', async () => {
+    const { partnerId, apiKey } = await activePartner(
+      stack,
+      { sponsor: t.alice, security: t.sam },
+      { name: 'Fabrikam Shipping', scopes: ['orders:read', 'catalog:read', 'webhooks:manage'], justification: 'Ship orders' },
+    );
+    // the key is used for one scope only: the evidence says the other two were never used
+    expect((await introspect(apiKey, 'orders:read')).active).toBe(true);
+    await eventually(async () => (await stack.db.selectFrom('credentials').select('last_used_at').where('partner_id', '=', partnerId).executeTakeFirst())?.last_used_at);
+    await waitForState(stack, partnerId, ['recertification_due', 'suspended'], 30_000);
+
+    const alice = await signIn(t.alice);
+    await alice.goto(`${base}/console/recertifications`);
+    const card = alice.locator('section.card', { has: alice.getByRole('heading', { name: 'Fabrikam Shipping' }) });
+    const evidence = await card.innerText();
+    expect(evidence).toMatch(/pak_test_/);
+    const neverUsed = await card.locator('ul.never-used').innerText();
+    expect(neverUsed).toContain('catalog:read');
+    expect(neverUsed).toContain('webhooks:manage');
+    expect(neverUsed).not.toContain('orders:read');
+    await shot(alice, 'recertifications');
+
+    await card.getByRole('link', { name: /Review/ }).click();
+    await alice.getByLabel('Reason').fill('still shipping with them');
+    await alice.getByRole('button', { name: 'Keep' }).click();
+    expect(new URL(alice.url()).pathname).toBe('/console/recertifications');
+    expect(await alice.locator('.flash.ok').innerText()).toContain('Kept');
+    await waitForAction(stack, partnerId, 'recertification.kept');
+    const kept = await stack.db.selectFrom('recertifications').selectAll().where('partner_id', '=', partnerId).executeTakeFirstOrThrow();
+    expect(kept).toMatchObject({ decision: 'keep', actor: 'operator:alice', reason: 'still shipping with them' });
+    expect((await introspect(apiKey)).active).toBe(true);
+    await alice.context().close();
+  });
+});
+
+describe('security', () => {
+  it('bulk-revokes exactly the partners the dry run listed; their keys are refused at introspection', async () => {
+    const a = await activePartner(stack, { sponsor: t.alice, security: t.sam }, { name: 'Litware Analytics', scopes: ['customers:read'] });
+    const b = await activePartner(stack, { sponsor: t.alice, security: t.sam }, { name: 'Tailspin Data', scopes: ['customers:read', 'orders:read'] });
+    const other = await activePartner(stack, { sponsor: t.alice }, { name: 'Wingtip Toys', scopes: ['orders:read'] });
+
+    const sam = await signIn(t.sam);
+    await sam.goto(`${base}/console/security`);
+    await sam.getByLabel('Scope').selectOption('customers:read');
+    await sam.locator('#bulkReason').fill('customer data export abused');
+    await sam.getByRole('button', { name: 'Show who would be cut off' }).click();
+    const listed = await sam.locator('table.dry-run').innerText();
+    expect(listed).toContain('Litware Analytics');
+    expect(listed).toContain('Tailspin Data');
+    expect(listed).not.toContain('Wingtip Toys');
+    // a dry run changes nothing
+    expect((await introspect(a.apiKey)).active).toBe(true);
+    await shot(sam, 'bulk-dry-run');
+
+    // a partner that starts holding the scope after the preview is not swept in by the confirm
+    const late = await activePartner(stack, { sponsor: t.alice, security: t.sam }, { name: 'Late Holder', scopes: ['customers:read'] });
+    await sam.getByRole('button', { name: /Revoke these 2 partners/ }).click();
+    expect(new URL(sam.url()).pathname).toBe('/console/security');
+    expect(await sam.locator('.flash.ok').innerText()).toContain('(2)');
+
+    expect((await introspect(a.apiKey)).active).toBe(false);
+    expect((await introspect(b.apiKey)).active).toBe(false);
+    expect((await introspect(other.apiKey)).active).toBe(true);
+    expect((await introspect(late.apiKey)).active).toBe(true);
+    await waitForState(stack, a.partnerId, 'revoked');
+    const revocation = await waitForAction(stack, b.partnerId, 'partner.revocation_requested');
+    expect(revocation).toMatchObject({ actor: 'operator:sam', reason: 'customer data export abused' });
+    await sam.context().close();
+  });
+
+  it('revokes one partner at once; an unknown id is said next to the field', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice }, { name: 'Adventure Works', scopes: ['catalog:read'] });
+    const sam = await signIn(t.sam);
+    await sam.goto(`${base}/console/security`);
+    await sam.getByLabel('Partner id').fill('NoSuchPartner1');
+    await sam.locator('#reason').fill('key posted publicly');
+    await sam.getByRole('button', { name: 'Revoke now' }).click();
+    expect(await sam.locator('#partnerId-error').innerText()).toContain('no such partner');
+    expect(await sam.locator('#reason').inputValue()).toBe('key posted publicly');
+
+    await sam.goto(`${base}/console/partners/${p.partnerId}`);
+    await sam.getByRole('link', { name: /Emergency revocation/ }).click();
+    expect(await sam.getByLabel('Partner id').inputValue()).toBe(p.partnerId);
+    await sam.locator('#reason').fill('key posted publicly');
+    await sam.getByRole('button', { name: 'Revoke now' }).click();
+    expect(new URL(sam.url()).pathname).toBe(`/console/partners/${p.partnerId}`);
+    expect(await sam.locator('.flash.ok').innerText()).toContain('Revoked');
+    expect((await introspect(p.apiKey)).active).toBe(false);
+    await sam.context().close();
+  });
+});
+
+describe('auditor', () => {
+  it('shows the trail with filters, the chain check, and an NDJSON export that works with the session', async () => {
+    const { partnerId } = await submit(stack, { name: 'Audited Co', scopes: ['orders:read'] });
+    const audrey = await signIn(t.aud);
+    await audrey.goto(`${base}/console/audit`);
+    expect(await audrey.locator('.chain').innerText()).toContain('The chain is intact');
+
+    await audrey.getByLabel('Partner id').fill(partnerId);
+    await audrey.getByRole('button', { name: 'Filter' }).click();
+    const rows = await audrey.locator('table.audit tbody tr').allInnerTexts();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row).toContain(partnerId);
+    expect(rows.join('\n')).toContain('partner.submitted');
+    await shot(audrey, 'audit');
+
+    const href = await audrey.getByRole('link', { name: 'Export NDJSON' }).getAttribute('href');
+    const exported = await audrey.context().request.get(`${base}${href}`);
+    expect(exported.status()).toBe(200);
+    expect(exported.headers()['content-type']).toContain('application/x-ndjson');
+    const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l) as { partnerId: string; hash: string });
+    expect(lines.length).toBe(rows.length);
+    expect(lines.every((e) => e.partnerId === partnerId && /^[0-9a-f]{64}$/.test(e.hash))).toBe(true);
+    // without a session the export is not served (sent to sign in)
+    const anonymous = await fetch(`${base}${href}`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(303);
+
+    // a bad filter: the message next to the field, the value kept
+    await audrey.goto(`${base}/console/audit?afterSeq=soon`);
+    expect(await audrey.locator('#afterSeq-error').innerText()).not.toBe('');
+    expect(await audrey.getByLabel('After event number').inputValue()).toBe('soon');
+    await audrey.context().close();
+  });
+});
