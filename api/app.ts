@@ -24,6 +24,7 @@ import { revocationRoutes } from './routes/revocations.js';
 import { operatorRoutes } from './routes/operators.js';
 import { pageRoutes } from './pages/index.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { governanceRoutes } from './routes/governance.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
@@ -97,6 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', notificationRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
+  app.route('/v1', governanceRoutes(deps, () => gatewayConfig));
   if (metrics) {
     app.use('/v1/gateway/auth', gatewayVerdicts(metrics, 'gateway_auth'));
     app.use('/v1/gateway/verdict', gatewayVerdicts(metrics, 'gateway_verdict'));

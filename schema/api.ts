@@ -1,7 +1,7 @@
 /** Request and response bodies of the HTTP API: validated here and published in /openapi.json. */
 import { z } from '@hono/zod-openapi';
 import { textPattern, textProblem } from '../domain/text.js';
-import { environments, partnerStates, roles } from '../domain/partner-states.js';
+import { approvalStages, environments, partnerStates, roles } from '../domain/partner-states.js';
 import { keyDeadReasons } from '../domain/key-liveness.js';
 
 // Free text (names, justifications, reasons) follows one rule (domain/text.ts): no blanks-only, no
@@ -372,3 +372,41 @@ export const redeliverySchema = z
   .openapi('Redelivery');
 
 export const redeliveryResultSchema = z.object({ notificationId: z.string(), requeued: z.number().int() }).openapi('RedeliveryResult');
+
+// ---- governance (issue #16, item 1) ----------------------------------------------------------
+
+const driftFindingSchema = z.object({ rule: z.string(), detail: z.string() });
+
+export const driftReportSchema = z
+  .object({
+    checkedAt: z.string(),
+    policyVersion: z.string(),
+    grants: z.array(
+      z.object({
+        partnerId: z.string(),
+        name: z.string(),
+        environment: z.enum(environments),
+        state: partnerStateSchema,
+        scopes: z.array(z.string()),
+        /** the version the grant was last checked against */
+        policyVersion: z.string(),
+        findings: z.array(driftFindingSchema),
+      }),
+    ),
+    routes: z.array(driftFindingSchema),
+    environments: z.object({
+      findings: z.array(driftFindingSchema),
+      scopes: z.array(z.object({ scope: z.string(), risk: z.enum(['low', 'high']), sandbox: z.array(z.enum(approvalStages)), production: z.array(z.enum(approvalStages)) })),
+      settings: z.array(
+        z.object({
+          environment: z.enum(environments),
+          securityApproval: z.enum(['always', 'high-risk']),
+          autoApprove: z.string().nullable(),
+          maxAccessMs: z.number(),
+          recertifyEveryMs: z.number(),
+          rateLimitTiers: z.array(z.string()),
+        }),
+      ),
+    }),
+  })
+  .openapi('DriftReport');

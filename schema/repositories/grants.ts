@@ -1,0 +1,56 @@
+import { liveStates, type ApprovalStage, type Environment, type PartnerState } from '../../domain/partner-states.js';
+import type { Db } from '../db.js';
+
+/** Live grants with what their approval recorded: what the drift report (api/governance.ts) checks against today's policy. */
+
+export interface LiveGrant {
+  partnerId: string;
+  name: string;
+  environment: Environment;
+  state: PartnerState;
+  scopes: string[];
+  accessUntil: string;
+  /** the policy version the grant was last checked against (approval, recertification) */
+  policyVersion: string;
+  rateLimitTier: string;
+  /** the last approving decision of the approval, or null */
+  grantedAt: string | null;
+  approvedStages: ApprovalStage[];
+}
+
+export async function liveGrants(db: Db): Promise<LiveGrant[]> {
+  const partners = await db
+    .selectFrom('partners')
+    .select(['id', 'name', 'environment', 'state', 'scopes', 'access_until', 'policy_version', 'rate_limit_tier'])
+    .where('state', 'in', [...liveStates])
+    .orderBy('id')
+    .execute();
+  if (partners.length === 0) return [];
+  // one pass over the approvals of every partner (a grant's stages and when it was granted), not one query per grant
+  const approvals = await db
+    .selectFrom('decisions')
+    .select(['partner_id', 'stage', (eb) => eb.fn.max('at').as('at')])
+    .where('kind', '=', 'approval')
+    .where('decision', '=', 'approve')
+    .groupBy(['partner_id', 'stage'])
+    .execute();
+  const byPartner = new Map<string, { stages: ApprovalStage[]; at: string | null }>();
+  for (const a of approvals) {
+    const entry = byPartner.get(a.partner_id) ?? { stages: [], at: null };
+    if (a.stage) entry.stages.push(a.stage as ApprovalStage);
+    if (a.at && (!entry.at || a.at > entry.at)) entry.at = a.at;
+    byPartner.set(a.partner_id, entry);
+  }
+  return partners.map((p) => ({
+    partnerId: p.id,
+    name: p.name,
+    environment: p.environment,
+    state: p.state,
+    scopes: JSON.parse(p.scopes) as string[],
+    accessUntil: p.access_until,
+    policyVersion: p.policy_version,
+    rateLimitTier: p.rate_limit_tier,
+    grantedAt: byPartner.get(p.id)?.at ?? null,
+    approvedStages: byPartner.get(p.id)?.stages ?? [],
+  }));
+}
