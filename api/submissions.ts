@@ -18,6 +18,8 @@ import type { Principal } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { findIdempotent, idempotencyClaim, idempotencyRef, openIdempotentResponse, type IdempotencyRef } from './idempotency.js';
 import { problems } from './problem.js';
+import type { RateLimiter } from './rate-limit.js';
+import { rateLimits } from '../config/limits.js';
 
 type SubmissionBody = z.infer<typeof submissionSchema>;
 type SubmissionAccepted = z.infer<typeof submissionAcceptedSchema>;
@@ -47,6 +49,19 @@ export function submitterOf(principal: Principal, clientAddress: string): Submit
     );
   }
   return { requestedBy: `operator:${principal.name}`, caller: `operator:${principal.name}`, budget: `operator:${principal.name}` };
+}
+
+/**
+ * What every submission door checks before `submit`: the submitter's onboarding budget (per client
+ * address, or per operator, so one caller cannot flood approvers) and the Idempotency-Key's form.
+ * The JSON handler and the portal's request form both call it.
+ */
+export async function admitSubmission(deps: Pick<AppDeps, 'limits'>, limiter: RateLimiter, submitter: Submitter, idempotencyKey: string | undefined): Promise<void> {
+  const budget = await limiter.take(`onboarding:${submitter.budget}`, rateLimits(deps.limits).onboardingPerMinute, 60_000);
+  if (!budget.ok) throw problems.tooMany(budget.retryAfterSeconds);
+  if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,128}$/.test(idempotencyKey)) {
+    throw problems.badRequest('Idempotency-Key must be 1-128 visible ASCII characters');
+  }
 }
 
 /** A start that hangs (Temporal unreachable) is cut short; the resume loop tries again. */

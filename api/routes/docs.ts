@@ -1,42 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Hono } from 'hono';
-import { html, raw } from 'hono/html';
 import { pagePolicy, type PageEnv } from '../headers.js';
-
-interface OpenApiDoc {
-  info: { title: string; version: string; description?: string };
-  paths: Record<string, Record<string, { summary?: string; security?: unknown[] }>>;
-}
+import { docsPage, type ReferenceDocument } from '../pages/docs-page.js';
+import { Problem } from '../problem.js';
 
 /**
- * A self-contained reference page rendered from the OpenAPI document (no CDN: these machines and
- * many deployments have no internet). The machine-readable document is at /openapi.json.
+ * /docs: an interactive reference rendered in the browser from /openapi.json by Swagger UI
+ * (the `swagger-ui-dist` package). Nothing comes from a CDN (these machines and many deployments
+ * have no internet): the bundle and its stylesheet are read from node_modules at start and served
+ * under /docs/assets/ with our own init script, under a Content-Security-Policy of 'self' only.
  */
-export function docsRoutes(document: () => OpenApiDoc) {
+const swaggerUi = (file: string) => createRequire(import.meta.url).resolve(`swagger-ui-dist/${file}`);
+const assets: Record<string, { body: string; type: string }> = {
+  'swagger-ui-bundle.js': { body: readFileSync(swaggerUi('swagger-ui-bundle.js'), 'utf8'), type: 'text/javascript; charset=utf-8' },
+  'swagger-ui.css': { body: readFileSync(swaggerUi('swagger-ui.css'), 'utf8'), type: 'text/css; charset=utf-8' },
+  'docs-init.js': { body: readFileSync(new URL('../pages/assets/docs-init.js', import.meta.url), 'utf8'), type: 'text/javascript; charset=utf-8' },
+};
+
+/** The reference loads only what we serve; it fetches /openapi.json and, on "Try it out", calls this API. */
+const referenceSources = () => ({
+  'style-src': ["'self'"],
+  'script-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'form-action': ["'self'"],
+});
+
+export function docsRoutes(document: () => ReferenceDocument) {
   const app = new Hono<PageEnv>();
-  // the only inline block is the style, carrying this response's nonce
-  app.get('/docs', pagePolicy(), (c) => {
-    const doc = document();
-    const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.entries(ops).map(([method, op]) => html`<tr><td><code>${method.toUpperCase()}</code></td><td><code>${path}</code></td><td>${op.summary ?? ''}</td></tr>`),
-    );
-    return c.html(html`<!doctype html>
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <title>${doc.info.title} API</title>
-          <style nonce="${c.get('cspNonce')}">
-            body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
-            table { border-collapse: collapse; width: 100%; } td { border-top: 1px solid #ddd; padding: .4rem .6rem; vertical-align: top; }
-            code { font-size: 13px; }
-          </style>
-        </head>
-        <body>
-          <h1>${doc.info.title} <small>${doc.info.version}</small></h1>
-          <p>${doc.info.description ?? ''}</p>
-          <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors are <code>application/problem+json</code> (RFC 9457).</p>
-          <table>${raw(rows.join(''))}</table>
-        </body>
-      </html>`);
+  app.get('/docs', pagePolicy(referenceSources), (c) => c.html(docsPage(document())));
+  app.get('/docs/assets/:name', (c) => {
+    const asset = Object.hasOwn(assets, c.req.param('name')) ? assets[c.req.param('name')] : undefined;
+    if (!asset) throw new Problem(404, 'Not Found', 'no such asset');
+    return c.body(asset.body, 200, { 'Content-Type': asset.type });
   });
   return app;
 }

@@ -20,6 +20,12 @@ export async function requestTokenHolder(db: Db, tokenHash: string): Promise<str
   return row?.request_token_hash;
 }
 
+/** The partner a request token opens (the portal's request-token session knows the token's hash only). */
+export async function partnerIdByRequestToken(db: Db, tokenHash: string): Promise<string | undefined> {
+  const row = await db.selectFrom('partners').select('id').where('request_token_hash', '=', tokenHash).executeTakeFirst();
+  return row?.id;
+}
+
 /**
  * Records a new submission: the partner row and, when the caller sent an Idempotency-Key, its
  * claim, in one transaction. False when a concurrent request with the same key committed first
