@@ -58,6 +58,8 @@ export interface PartnersTable {
   planned_offboarding: string | null;
   end_reason: string | null;
   ended_at: string | null;
+  /** when name, contact and justification were erased on request (migration 010); null: never */
+  erased_at: string | null;
   /** last applied workflow transition sequence: makes read-model updates idempotent and ordered */
   transition_seq: number;
   created_at: string;
