@@ -99,6 +99,11 @@ describe('a partner, from the request form to a working key', () => {
   it('requests access (bad input first), lands on its status page, picks the key up once, uses and rotates it', async () => {
     const { context, page, urls } = await partnerBrowser({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${base}/portal/request`);
+    // every control has a label, and the first Tab reaches the skip link
+    const unlabelled = await page.locator('input:not([type=hidden]), select, textarea').evaluateAll((els) => els.filter((el) => (el as HTMLInputElement).labels?.length === 0).map((el) => el.outerHTML));
+    expect(unlabelled).toEqual([]);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
 
     // --- bad input: the API's messages next to the fields, what was typed kept, nothing created
     const before = await partnerCount();
@@ -157,8 +162,13 @@ describe('a partner, from the request form to a working key', () => {
       await page.goto(`${base}/portal/access`);
       return (await page.getByRole('button', { name: 'Pick up my API key' }).count()) === 1;
     });
-    await page.getByRole('button', { name: 'Pick up my API key' }).click();
+    const [pickupResponse] = await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/portal/access/pickup'),
+      page.getByRole('button', { name: 'Pick up my API key' }).click(),
+    ]);
     await page.waitForLoadState();
+    // the one answer that holds the key is never kept by a cache
+    expect(pickupResponse.headers()['cache-control']).toBe('no-store');
     const apiKey = (await page.locator('#api-key').innerText()).trim();
     expect(apiKey).toMatch(/^pak_test_/);
     expect(await page.locator('.warning').innerText()).toContain('only time this key is shown');
