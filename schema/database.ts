@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { Environment, PartnerState } from '../domain/partner-states.js';
 
 /**
@@ -59,7 +59,7 @@ export interface PartnersTable {
   end_reason: string | null;
   ended_at: string | null;
   /** when name, contact and justification were erased on request (migration 010); null: never */
-  erased_at: string | null;
+  erased_at: ColumnType<string | null, string | null | undefined, string | null>;
   /** last applied workflow transition sequence: makes read-model updates idempotent and ordered */
   transition_seq: number;
   created_at: string;
