@@ -32,6 +32,8 @@ export async function inboxOf(deps: Pick<AppDeps, 'db'>, operator: OperatorFacts
         ...partnerFacts(p),
         approvedBy: p.stage === 'security' && approvedByMe.has(p.id) ? [me] : [],
         pendingExtension: p.pending_extension !== null,
+        // the stage the workflow wrote with the request (absent: the sponsor's)
+        pendingExtensionStage: p.pending_extension ? ((JSON.parse(p.pending_extension) as { stage?: ApprovalStage }).stage ?? 'sponsor') : undefined,
       }),
     )
     .map((p) => ({

@@ -78,10 +78,23 @@ export function mayDecideStage(operator: OperatorFacts, partner: PartnerFacts): 
   return allowed;
 }
 
-/** Only the sponsor, as an approver, decides a partner's extension request. */
-export function mayDecideExtension(operator: OperatorFacts, partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy'>): Permission {
+/**
+ * Who decides a partner's extension request: the sponsor, as an approver; then, where the
+ * environment's policy requires security for the grant (its `securityApproval` rule, as at
+ * approval), a security operator other than the one who approved the sponsor stage (`approvedBy`).
+ */
+export function mayDecideExtension(
+  operator: OperatorFacts,
+  partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy'>,
+  stage: ApprovalStage = 'sponsor',
+  approvedBy?: string,
+): Permission {
   const requester = mayDecideAsRequester(operator, partner);
   if (!requester.ok) return requester;
+  if (stage === 'security') {
+    if (!has(operator, 'security')) return refused('the extension needs a security operator now');
+    return approvedBy === operatorLabel(operator) ? refused('nobody approves two stages') : allowed;
+  }
   return operator.name === partner.sponsor && has(operator, 'approver') ? allowed : refused('only the sponsor decides an extension');
 }
 
@@ -165,12 +178,15 @@ export const maySubmitOnBehalf = (roles: readonly Role[]) => roles.some((role) =
  * decide, a recertification it owes, or an extension it decides. The workflow's "when" checks
  * (a recertification is due, an extension waits in a key-bearing state) are part of "waiting".
  */
-export function isWaitingOn(operator: OperatorFacts, partner: PartnerFacts & { pendingExtension: boolean }): boolean {
+export function isWaitingOn(
+  operator: OperatorFacts,
+  partner: PartnerFacts & { pendingExtension: boolean; pendingExtensionStage?: ApprovalStage; extensionApprovedBy?: string },
+): boolean {
   // The inbox never lists a request the operator filed, not even its later recertifications.
   if (!mayDecideAsRequester(operator, partner).ok) return false;
   if (partner.state === 'pending_approval') return mayDecideStage(operator, partner).ok;
+  const extension = partner.pendingExtension && isKeyBearing(partner.state);
+  if (extension && mayDecideExtension(operator, partner, partner.pendingExtensionStage, partner.extensionApprovedBy).ok) return true;
   if (!has(operator, 'approver')) return false;
-  if (isRecertifiable(partner.state)) return mayRecertify(operator, partner).ok;
-  if (partner.pendingExtension && isKeyBearing(partner.state)) return mayDecideExtension(operator, partner).ok;
-  return false;
+  return isRecertifiable(partner.state) && mayRecertify(operator, partner).ok;
 }

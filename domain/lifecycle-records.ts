@@ -16,7 +16,8 @@ export interface ReadModelPatch {
   policyVersion?: string;
   recertCycle?: number;
   lastCertifiedAt?: string | null;
-  pendingExtension?: { accessUntil: string; reason: string; requestedAt: string } | null;
+  /** `stage` set once the sponsor approved and security decides next */
+  pendingExtension?: { accessUntil: string; reason: string; requestedAt: string; stage?: 'security' } | null;
   plannedOffboarding?: { at: string; reason: string; by: string } | null;
   endReason?: string | null;
   endedAt?: string | null;

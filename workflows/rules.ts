@@ -98,7 +98,7 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
   }
 
   if (s.pendingExtension && isKeyBearing(s.state)) {
-    const who = forbidden(mayDecideExtension(actor, factsOf(s)));
+    const who = forbidden(mayDecideExtension(actor, factsOf(s), s.pendingExtension.stage, s.pendingExtension.approvedBy));
     if (who) return who;
     if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, 'an extension decision does not change scopes');
     if (input.decision === 'approve' && input.accessUntil !== undefined) {

@@ -74,7 +74,12 @@ export interface LifecycleState {
    * workflows activated before it existed.
    */
   securityHold?: { reason: string; by: string; atMs: number; resumeTo: 'active' | 'recertification_due' } | null;
-  pendingExtension: { accessUntilMs: number; reason: string; requestedAtMs: number } | null;
+  /**
+   * An extension request waiting for its decision. `stage` `security` once the sponsor approved and
+   * the grant needs security too (`approvedBy`: the sponsor's label, `accessUntilMs` the end it
+   * approved); absent means the sponsor's stage.
+   */
+  pendingExtension: { accessUntilMs: number; reason: string; requestedAtMs: number; stage?: ApprovalStage; approvedBy?: string } | null;
   plannedOffboarding: { atMs: number; reason: string; by: string } | null;
   /** agenda items already handled (reminders, warnings), keyed so they never fire twice */
   done: string[];

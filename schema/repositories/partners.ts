@@ -126,7 +126,13 @@ export async function inboxCandidates(db: Db, me: InboxOwner, limit = 500): Prom
           eb.and([eb('sponsor', '=', me.name), eb('pending_extension', 'is not', null), eb('state', 'in', keyBearingStates)]),
         );
       }
-      if (me.isSecurity) waiting.push(eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'security')]));
+      if (me.isSecurity) {
+        waiting.push(
+          eb.and([eb('state', '=', 'pending_approval'), eb('stage', '=', 'security')]),
+          // an extension the sponsor approved that security decides next (the workflow writes the stage in the JSON)
+          eb.and([eb('pending_extension', 'like', '%"stage":"security"%'), eb('state', 'in', keyBearingStates)]),
+        );
+      }
       return eb.or(waiting);
     })
     .where('requested_by', '!=', me.label)

@@ -153,6 +153,60 @@ describe('sponsor hand-over (item 3)', () => {
   });
 });
 
+describe('extensions of a grant that needs security (item 2)', () => {
+  const minutes = (n: number) => new Date(Date.now() + n * 60_000).toISOString();
+  const extend = (p: { partnerId: string; apiKey: string }, accessUntil: string) =>
+    stack.call('POST', `/v1/partners/${p.partnerId}/extension`, { token: p.apiKey, body: { accessUntil, reason: 'the integration runs longer' } });
+
+  it('a high-risk grant: the sponsor approves, then security; the end moves only with security’s approval', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice, security: t.sec }, { scopes: ['orders:read', 'payments:read'], accessUntil: minutes(30) });
+    const before = await partnerRow(stack, p.partnerId);
+    const wanted = minutes(45);
+    expect((await extend(p, wanted)).status).toBe(200);
+    const sponsor = await decide(stack, p.partnerId, t.alice, { decision: 'approve', reason: 'still needed' });
+    expect(sponsor.status, sponsor.text).toBe(200);
+    const waiting = await partnerRow(stack, p.partnerId);
+    expect(waiting.access_until).toBe(before.access_until);
+    expect(JSON.parse(waiting.pending_extension!)).toMatchObject({ stage: 'security' });
+    expect((await auditOf(p.partnerId, 'extension.sponsor_approved'))).toMatchObject([{ actor: 'operator:alice' }]);
+    // the sponsor's second word is not security's
+    expect((await decide(stack, p.partnerId, t.alice, { decision: 'approve' })).status).toBe(403);
+    const inbox = (await stack.call('GET', '/v1/inbox', { token: t.sec })).json.items as { partnerId: string }[];
+    expect(inbox.map((i) => i.partnerId)).toContain(p.partnerId);
+
+    const security = await decide(stack, p.partnerId, t.sec, { decision: 'approve', reason: 'reviewed' });
+    expect(security.status, security.text).toBe(200);
+    expect(security.json.accessUntil).toBe(new Date(wanted).toISOString());
+    const after = await partnerRow(stack, p.partnerId);
+    expect(after.pending_extension).toBeNull();
+    expect(after.access_until).toBe(new Date(wanted).toISOString());
+    const key = await stack.db.selectFrom('credentials').select('expires_at').where('key_id', '=', p.keyId).executeTakeFirstOrThrow();
+    expect(key.expires_at).toBe(new Date(wanted).toISOString());
+    const decisions = await stack.db.selectFrom('decisions').select(['kind', 'stage', 'actor']).where('partner_id', '=', p.partnerId).where('kind', '=', 'extension').orderBy('id').execute();
+    expect(decisions).toEqual([
+      { kind: 'extension', stage: 'sponsor', actor: 'operator:alice' },
+      { kind: 'extension', stage: 'security', actor: 'operator:sec' },
+    ]);
+  });
+
+  it('security may refuse what the sponsor approved; a low-risk grant needs the sponsor only', async () => {
+    const risky = await activePartner(stack, { sponsor: t.alice, security: t.sec }, { scopes: ['payments:read'], accessUntil: minutes(30) });
+    const end = (await partnerRow(stack, risky.partnerId)).access_until;
+    expect((await extend(risky, minutes(40))).status).toBe(200);
+    expect((await decide(stack, risky.partnerId, t.alice, { decision: 'approve' })).status).toBe(200);
+    expect((await decide(stack, risky.partnerId, t.sec, { decision: 'reject', reason: 'no' })).status).toBe(200);
+    expect(await partnerRow(stack, risky.partnerId)).toMatchObject({ access_until: end, pending_extension: null });
+    expect(await actions(stack, risky.partnerId)).toEqual(expect.arrayContaining(['extension.sponsor_approved', 'extension.rejected']));
+
+    const plain = await activePartner(stack, { sponsor: t.alice }, { accessUntil: minutes(30) });
+    const wanted = minutes(40);
+    expect((await extend(plain, wanted)).status).toBe(200);
+    const approved = await decide(stack, plain.partnerId, t.alice, { decision: 'approve' });
+    expect(approved.json.accessUntil).toBe(new Date(wanted).toISOString());
+    expect(await actions(stack, plain.partnerId)).not.toContain('extension.sponsor_approved');
+  });
+});
+
 describe('auto-approval by policy (item 5)', () => {
   let auto: Stack;
   let policyDir: string;

@@ -15,12 +15,14 @@ import {
   type RotationInput,
 } from '../messages.js';
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
-import { agenda, nextItem, recertificationDueAtMs, type AgendaItem } from '../state.js';
+import { agenda, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeSponsor, resume, suspend } from './governance.js';
 
 /** The extension cap counts from the grant's approval (before: from now). */
 const EXTENSION_CAP_FROM_GRANT = 'extension-cap-from-grant';
+/** An extension of a grant that needs security approval goes to security after the sponsor (before: the sponsor's word was final). */
+const EXTENSION_SECURITY_STAGE = 'extension-security-stage';
 
 /** `continue`: a recertification cycle completed (or history grew long) with nothing left queued. */
 export async function accessPhase(lc: Lifecycle): Promise<'ended' | 'continue'> {
@@ -93,9 +95,14 @@ async function onAccessCommand(lc: Lifecycle, { id, command }: QueuedCommand): P
 async function decideExtension(lc: Lifecycle, id: number, d: DecisionInput, now: number): Promise<false> {
   const s = lc.s;
   const ext = s.pendingExtension!;
-  s.pendingExtension = null;
   const by = actorLabel(d.actor);
-  const decision = { kind: 'extension' as const, stage: null, decision: d.decision, reason: d.reason, accessUntil: d.accessUntil };
+  // The sponsor's approval is the last word only where the grant needs no security approval (the
+  // environment's securityApproval rule, as at approval). The rule decides which commands follow,
+  // so a workflow that served a sponsor's approval without it replays it so.
+  const needsSecurity = d.decision === 'approve' && (ext.stage ?? 'sponsor') === 'sponsor' && requiredStages(s.policy!, s.scopes).includes('security');
+  if (needsSecurity && patched(EXTENSION_SECURITY_STAGE)) return openExtensionSecurityStage(lc, id, d, by);
+  s.pendingExtension = null;
+  const decision = { kind: 'extension' as const, stage: ext.stage ?? null, decision: d.decision, reason: d.reason, accessUntil: d.accessUntil };
   if (d.decision === 'approve') {
     s.accessUntilMs = d.accessUntil ? Date.parse(d.accessUntil) : ext.accessUntilMs;
     s.accessWindowSetAtMs = now;
@@ -114,6 +121,25 @@ async function decideExtension(lc: Lifecycle, id: number, d: DecisionInput, now:
     accessUntil: iso(s.accessUntilMs),
   });
   lc.settle(id, { ok: lc.commandResult({ accessUntil: iso(s.accessUntilMs) }) });
+  return false;
+}
+
+/** The sponsor approved an extension of a grant that needs security: security decides it next. */
+async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: DecisionInput, by: string): Promise<false> {
+  const s = lc.s;
+  const ext = s.pendingExtension!;
+  // the sponsor may have shortened it; security decides that end, or an earlier one
+  const accessUntilMs = d.accessUntil ? Date.parse(d.accessUntil) : ext.accessUntilMs;
+  s.pendingExtension = { ...ext, accessUntilMs, stage: 'security', approvedBy: by };
+  const accessUntil = iso(accessUntilMs);
+  await lc.transition('extension.sponsor_approved', s.state, {
+    actor: by,
+    reason: d.reason,
+    decision: { kind: 'extension', stage: 'sponsor', decision: 'approve', reason: d.reason, accessUntil },
+    patch: { pendingExtension: { accessUntil, reason: ext.reason, requestedAt: iso(ext.requestedAtMs), stage: 'security' } },
+  });
+  await lc.notify('extension.security_requested', ['role:security'], `Extension to ${accessUntil} approved by the sponsor; security approval needed`, { accessUntil });
+  lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
 
