@@ -1,6 +1,6 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { mayHandOverSponsor, maySuspend, sponsorSuccessorProblem, type Permission } from '../domain/access-rules.js';
+import { mayChangeRateTier, mayHandOverSponsor, maySuspend, sponsorSuccessorProblem, type Permission } from '../domain/access-rules.js';
 import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import { recordEmergencyRevocation } from '../schema/repositories/lifecycle.js';
@@ -8,6 +8,7 @@ import { activeOperatorRoles } from '../schema/repositories/operators.js';
 import { queuedSignals, signalAttemptFailed, dequeueSignal } from '../schema/repositories/outbox.js';
 import {
   actorLabel,
+  changeRateTierUpdate,
   changeSponsorUpdate,
   emergencyRevokeSignal,
   resumeUpdate,
@@ -189,4 +190,16 @@ export async function handOverSponsoredPartners(deps: AppDeps, principal: Princi
   for (const partnerId of partnerIds) {
     await changeSponsor(deps, principal, partnerId, { sponsor: successor, reason: `sponsor ${from} revoked: ${reason}` });
   }
+}
+
+/**
+ * Security or an admin sets a live partner's rate tier (audited, with the reason); every gateway
+ * enforces it from the transition's commit on (auth_request reads it, the edge hears of it through
+ * the change feed).
+ */
+export async function changeRateTier(deps: AppDeps, principal: Principal, partnerId: string, body: { tier: string; reason: string }) {
+  const partner = await loadVisiblePartner(deps.db, principal, partnerId);
+  allow(mayChangeRateTier(operatorOf(principal)));
+  assertNotEnded(partner.state);
+  return commandResponse(partnerId, await runUpdate(deps, partnerId, changeRateTierUpdate, { ...body, actor: actorFor(principal, partnerId) }));
 }

@@ -46,6 +46,11 @@ const environmentPolicySchema = z
      * entry says so.
      */
     autoApprove: z.strictObject({ scopes: z.literal('low-risk') }).optional(),
+    /**
+     * The tiers an approver may grant at approval (absent: the default tier only). Security and
+     * admins change a live partner's tier to any of `rateLimitTiers` afterwards.
+     */
+    approverRateLimitTiers: z.array(z.string()).min(1).optional(),
   })
   .superRefine((p, ctx) => {
     p.approvalReminders.forEach((r, i) => {
@@ -59,6 +64,9 @@ const environmentPolicySchema = z
       if (w >= p.maxAccess) ctx.addIssue({ code: 'custom', path: ['expiryWarnings', i], message: 'must be shorter than maxAccess' });
     });
     if (Object.keys(p.rateLimitTiers).length === 0) ctx.addIssue({ code: 'custom', path: ['rateLimitTiers'], message: 'needs at least one tier' });
+    p.approverRateLimitTiers?.forEach((tier, i) => {
+      if (!(tier in p.rateLimitTiers)) ctx.addIssue({ code: 'custom', path: ['approverRateLimitTiers', i], message: 'must name one of rateLimitTiers' });
+    });
     if (p.autoApprove && p.securityApproval === 'always') {
       ctx.addIssue({ code: 'custom', path: ['autoApprove'], message: 'cannot be combined with securityApproval "always": every request there needs security' });
     }
@@ -139,6 +147,9 @@ export function toLifecyclePolicy(policy: Policy, environment: Environment): Lif
     suspendedGraceMs: p.suspendedGrace,
     expiryWarningsMs: p.expiryWarnings,
     rotationOverlapMs: p.rotationOverlap,
+    rateLimitTiers: Object.keys(p.rateLimitTiers),
+    defaultRateLimitTier: p.defaultRateLimitTier,
+    approverRateLimitTiers: p.approverRateLimitTiers ?? [p.defaultRateLimitTier],
     // only when set: a workflow's recorded policy stays what it was for every file without it
     ...(p.autoApprove ? { autoApprove: p.autoApprove.scopes } : {}),
   };

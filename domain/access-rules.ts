@@ -131,6 +131,13 @@ export function maySuspend(operator: OperatorFacts | undefined): Permission {
   return operator && has(operator, 'security') ? allowed : refused('only security suspends or resumes a partner');
 }
 
+/** Roles that change a live partner's rate tier after approval (an incident, or a partner that grew). */
+export const rateTierRoles: readonly Role[] = ['admin', 'security'];
+
+export function mayChangeRateTier(operator: OperatorFacts | undefined): Permission {
+  return operator && operator.roles.some((role) => rateTierRoles.includes(role)) ? allowed : refused("only an admin or security changes a partner's rate tier");
+}
+
 /** Roles that hand a partner to another sponsor (a sponsor left, or moved on). */
 export const sponsorHandOverRoles: readonly Role[] = ['admin', 'security'];
 

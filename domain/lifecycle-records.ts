@@ -11,6 +11,8 @@ export interface ReadModelPatch {
   escalated?: boolean;
   /** the sponsor's operator name (a hand-over) */
   sponsor?: string;
+  /** the rate tier (granted at approval, changed later) */
+  rateLimitTier?: string;
   scopes?: string[];
   accessUntil?: string;
   policyVersion?: string;

@@ -117,12 +117,16 @@ export const readinessSchema = z
   .openapi('Readiness');
 
 const reason = text(1000);
+/** A rate tier's name, as config/policy.ts accepts them. */
+const rateTierNameSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'not a rate tier name');
 
 export const decisionSchema = z
   .strictObject({
     decision: z.enum(['approve', 'reject']),
     scopes: z.array(scopeNameSchema).min(1).max(50).optional(),
     accessUntil: isoDateTimeSchema.optional(),
+    /** at approval: the rate tier granted, one the policy lets an approver grant (default: the policy's default tier) */
+    rateLimitTier: rateTierNameSchema.optional(),
     reason,
   })
   .openapi('Decision');
@@ -140,6 +144,7 @@ export const offboardingSchema = z.strictObject({ at: isoDateTimeSchema.optional
 export const revocationSchema = z.strictObject({ reason }).openapi('Revocation');
 export const suspensionSchema = z.strictObject({ reason }).openapi('Suspension');
 export const sponsorChangeSchema = z.strictObject({ sponsor: operatorNameSchema, reason }).openapi('SponsorChange');
+export const rateTierChangeSchema = z.strictObject({ tier: rateTierNameSchema, reason }).openapi('RateTierChange');
 
 export const commandResultSchema = z
   .object({

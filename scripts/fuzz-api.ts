@@ -45,8 +45,8 @@ const publicOps = ['GET /healthz', 'GET /readyz', 'POST /v1/partners'];
 const partnerRead = ['GET /v1/partners/{id}', 'GET /v1/partners/{id}/timeline'];
 const operatorRead = ['GET /v1/partners', ...partnerRead];
 const audit = ['GET /v1/audit', 'GET /v1/audit/verify'];
-// security's suspension and resumption, and the sponsor hand-over (admin too)
-const governance = ['POST /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/resumption', 'POST /v1/partners/{id}/sponsor'];
+// security's suspension and resumption; the sponsor hand-over and the rate tier (admin too)
+const governance = ['POST /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/resumption', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier'];
 const allowed: Record<string, string[]> = {
   anonymous: publicOps,
   approver: [...publicOps, ...operatorRead, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/recertifications', 'POST /v1/partners/{id}/offboarding'],
@@ -61,7 +61,7 @@ const allowed: Record<string, string[]> = {
     ...governance,
   ],
   auditor: [...publicOps, ...operatorRead, ...audit, 'GET /v1/operators'],
-  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding', 'POST /v1/partners/{id}/sponsor', 'GET /v1/operators', 'POST /v1/operators', 'POST /v1/operators/{name}/rotation', 'POST /v1/operators/{name}/revocation'],
+  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier', 'GET /v1/operators', 'POST /v1/operators', 'POST /v1/operators/{name}/rotation', 'POST /v1/operators/{name}/revocation'],
   gateway: [...publicOps, 'POST /v1/introspect', 'GET /v1/gateway/auth', 'GET /v1/gateway/verdict', 'GET /v1/gateway/changes', 'POST /v1/gateway/usage'],
   // a partner submits nothing for others: POST /v1/partners is 403 with its credentials
   requestToken: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/pickup', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],

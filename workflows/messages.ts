@@ -38,6 +38,8 @@ export interface DecisionInput {
   actor: Actor;
   /** the approval stage the API showed when it took the decision: it decides that stage only */
   stage?: ApprovalStage;
+  /** at approval: the rate tier granted, one the policy lets an approver grant (default: the policy's default tier) */
+  rateLimitTier?: string;
 }
 export interface RecertificationInput {
   decision: 'keep' | 'narrow' | 'revoke';
@@ -63,6 +65,12 @@ export interface RotationInput {
 }
 /** Security suspends a live partner (reversible) or lifts its suspension. */
 export interface SuspensionInput {
+  reason: string;
+  actor: Actor;
+}
+/** Security or an admin sets a live partner's rate tier, one of the policy's. */
+export interface RateTierInput {
+  tier: string;
   reason: string;
   actor: Actor;
 }
@@ -133,6 +141,7 @@ export const rotateCredentialUpdate = defineUpdate<CommandResult, [RotationInput
 export const suspendUpdate = defineUpdate<CommandResult, [SuspensionInput]>('suspend');
 export const resumeUpdate = defineUpdate<CommandResult, [SuspensionInput]>('resume');
 export const changeSponsorUpdate = defineUpdate<CommandResult, [SponsorChangeInput]>('changeSponsor');
+export const changeRateTierUpdate = defineUpdate<CommandResult, [RateTierInput]>('changeRateTier');
 export const emergencyRevokeSignal = defineSignal<[RevocationInput]>('emergencyRevoke');
 export const statusQuery = defineQuery<LifecycleStatus>('status');
 

@@ -10,6 +10,7 @@
  */
 import { allHandlersFinished, condition, continueAsNew, setHandler } from '@temporalio/workflow';
 import {
+  changeRateTierUpdate,
   changeSponsorUpdate,
   decideUpdate,
   emergencyRevokeSignal,
@@ -28,6 +29,7 @@ import {
   checkDecision,
   checkExtension,
   checkOffboarding,
+  checkRateTierChange,
   checkRecertification,
   checkResumption,
   checkRotation,
@@ -81,6 +83,9 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
   });
   setHandler(changeSponsorUpdate, (c) => lc.enqueue({ kind: 'sponsor', input: c }), {
     validator: (c) => lc.validate(checkSponsorChange(s, c)),
+  });
+  setHandler(changeRateTierUpdate, (t) => lc.enqueue({ kind: 'rateTier', input: t }), {
+    validator: (t) => lc.validate(checkRateTierChange(s, t)),
   });
   setHandler(emergencyRevokeSignal, (r) => {
     s.revocation ??= r;

@@ -9,6 +9,7 @@ import {
   mayDecideAsRequester,
   mayDecideExtension,
   mayDecideStage,
+  mayChangeRateTier,
   mayHandOverSponsor,
   mayOffboard,
   mayRecertify,
@@ -28,6 +29,7 @@ import {
   type ExtensionInput,
   type OffboardingInput,
   type RecertificationInput,
+  type RateTierInput,
   type RotationInput,
   type SponsorChangeInput,
   type SuspensionInput,
@@ -87,6 +89,12 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
     if (input.decision === 'approve') {
       const scopeProblem = checkScopesNarrow(s, input.scopes, false);
       if (scopeProblem) return scopeProblem;
+      if (input.rateLimitTier !== undefined && s.policy) {
+        const grantable = s.policy.approverRateLimitTiers ?? [];
+        if (!grantable.includes(input.rateLimitTier)) {
+          return reject(FailureTypes.invalidRequest, `rate tier ${input.rateLimitTier} is not one an approver may grant (${grantable.join(', ') || 'none'})`);
+        }
+      }
       if (input.accessUntil !== undefined) {
         const until = Date.parse(input.accessUntil);
         if (Number.isNaN(until)) return reject(FailureTypes.invalidRequest, 'accessUntil is not a date');
@@ -101,6 +109,7 @@ export function checkDecision(s: LifecycleState, input: DecisionInput, nowMs: nu
     const who = forbidden(mayDecideExtension(actor, factsOf(s), s.pendingExtension.stage, s.pendingExtension.approvedBy));
     if (who) return who;
     if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, 'an extension decision does not change scopes');
+    if (input.rateLimitTier !== undefined) return reject(FailureTypes.invalidRequest, 'an extension decision does not change the rate tier');
     if (input.decision === 'approve' && input.accessUntil !== undefined) {
       const until = Date.parse(input.accessUntil);
       if (Number.isNaN(until) || until > s.pendingExtension.accessUntilMs || until <= s.accessUntilMs) {
@@ -215,4 +224,15 @@ export function checkSponsorChange(s: LifecycleState, input: SponsorChangeInput)
   if (s.state !== 'pending_approval' && !isLive(s.state)) return reject(FailureTypes.notAllowedInState, `cannot change the sponsor in state ${s.state}`);
   const problem = sponsorSuccessorProblem(factsOf(s), input.sponsor);
   return problem ? reject(FailureTypes.invalidRequest, problem) : null;
+}
+
+/** A live partner's rate tier, set by security or an admin to another of the policy's tiers. */
+export function checkRateTierChange(s: LifecycleState, input: RateTierInput): Rejection | null {
+  const who = forbidden(mayChangeRateTier(operatorOf(input.actor)));
+  if (who) return who;
+  if (!isLive(s.state)) return reject(FailureTypes.notAllowedInState, `cannot change the rate tier in state ${s.state}`);
+  const tiers = s.policy?.rateLimitTiers ?? [];
+  if (!tiers.includes(input.tier)) return reject(FailureTypes.invalidRequest, `rate tier ${input.tier} is not one of the policy's (${tiers.join(', ') || 'none'})`);
+  if (input.tier === (s.rateLimitTier ?? s.policy?.defaultRateLimitTier)) return reject(FailureTypes.invalidRequest, `the partner already has rate tier ${input.tier}`);
+  return null;
 }

@@ -25,6 +25,10 @@ export interface LifecyclePolicy {
   rotationOverlapMs: number;
   /** the policy approves a request whose scopes are all low-risk by itself (absent: never) */
   autoApprove?: 'low-risk';
+  /** the rate tiers' names, the default, and those an approver may grant (absent in policies recorded before tiers were decisions) */
+  rateLimitTiers?: string[];
+  defaultRateLimitTier?: string;
+  approverRateLimitTiers?: string[];
 }
 
 export interface HeldCredential {
@@ -81,6 +85,8 @@ export interface LifecycleState {
    */
   pendingExtension: { accessUntilMs: number; reason: string; requestedAtMs: number; stage?: ApprovalStage; approvedBy?: string } | null;
   plannedOffboarding: { atMs: number; reason: string; by: string } | null;
+  /** the rate tier granted (at approval, or changed later by security or an admin); absent: the policy's default */
+  rateLimitTier?: string;
   /** agenda items already handled (reminders, warnings), keyed so they never fire twice */
   done: string[];
   revocation: RevocationInput | null;

@@ -12,6 +12,7 @@ import {
   actorFor,
   allow,
   assertNotEnded,
+  changeRateTier as setRateTier,
   changeSponsor as handOver,
   commandResponse,
   resumePartner,
@@ -124,5 +125,10 @@ export function createLifecycleHandlers(deps: AppDeps, limiter: RateLimiter) {
     return c.json(await handOver(deps, c.get('principal'), id, c.req.valid('json')), 200);
   };
 
-  return { decide, recertify, requestExtension, offboard, revoke, suspend, resume, changeSponsor };
+  const changeRateTier: AppRouteHandler<typeof routes.changeRateTier> = async (c) => {
+    const { id } = c.req.valid('param');
+    return c.json(await setRateTier(deps, c.get('principal'), id, c.req.valid('json')), 200);
+  };
+
+  return { decide, recertify, requestExtension, offboard, revoke, suspend, resume, changeSponsor, changeRateTier };
 }

@@ -8,6 +8,7 @@ import {
   recertificationSchema,
   revocationAcceptedSchema,
   revocationSchema,
+  rateTierChangeSchema,
   sponsorChangeSchema,
   suspensionSchema,
 } from '../../schema/api.js';
@@ -100,5 +101,15 @@ export const changeSponsor = createRoute({
   security: bearerSecurity,
   middleware: [requireRole('admin', 'security')] as const,
   request: { params, body: json(sponsorChangeSchema) },
+  responses: { ...ok, ...commandProblems },
+});
+
+export const changeRateTier = createRoute({
+  method: 'post',
+  path: '/{id}/rate-tier',
+  summary: "Set a live partner's rate tier to one of the policy's (security, admin; audited): every gateway enforces it at once",
+  security: bearerSecurity,
+  middleware: [requireRole('admin', 'security')] as const,
+  request: { params, body: json(rateTierChangeSchema) },
   responses: { ...ok, ...commandProblems },
 });

@@ -4,7 +4,7 @@ import { createRouter } from '../router.js';
 import { createLifecycleHandlers } from './lifecycle.handlers.js';
 import * as routes from './lifecycle.routes.js';
 
-/** Decisions, recertifications, extensions, offboarding, emergency revocation, suspension and sponsor hand-over: contracts in lifecycle.routes.ts, behaviour in lifecycle.handlers.ts. */
+/** Decisions, recertifications, extensions, offboarding, emergency revocation, suspension, sponsor hand-over and rate tier: contracts in lifecycle.routes.ts, behaviour in lifecycle.handlers.ts. */
 export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
   const handlers = createLifecycleHandlers(deps, limiter);
   return createRouter()
@@ -15,5 +15,6 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     .openapi(routes.revoke, handlers.revoke)
     .openapi(routes.suspend, handlers.suspend)
     .openapi(routes.resume, handlers.resume)
-    .openapi(routes.changeSponsor, handlers.changeSponsor);
+    .openapi(routes.changeSponsor, handlers.changeSponsor)
+    .openapi(routes.changeRateTier, handlers.changeRateTier);
 }

@@ -58,6 +58,8 @@ const routes: RouteCase[] = [
   { method: 'POST', path: '/v1/partners/{id}/suspension', body: () => ({ reason: 'r' }), fresh: true, allowed: { security: [200] } },
   { method: 'POST', path: '/v1/partners/{id}/resumption', body: () => ({ reason: 'r' }), allowed: { security: [409] } },
   { method: 'POST', path: '/v1/partners/{id}/sponsor', body: () => ({ sponsor: 'bob', reason: 'r' }), fresh: true, allowed: { security: [200], admin: [200] } },
+  // the fast policy has one tier: setting it again is a 422 (and changes nothing)
+  { method: 'POST', path: '/v1/partners/{id}/rate-tier', body: () => ({ tier: 'standard', reason: 'r' }), allowed: { security: [422], admin: [422] } },
   // activePartner() has picked the key up already: the owner's second pickup is the 410
   { method: 'POST', path: '/v1/partners/{id}/credentials/pickup', allowed: { ownToken: [410] } },
   { method: 'POST', path: '/v1/partners/{id}/credentials/rotate', fresh: true, allowed: { ownKey: [200] } },

@@ -14,7 +14,13 @@ let stack: Stack;
 const t = {} as Record<'alice' | 'bob' | 'carol' | 'sec' | 'root' | 'aud' | 'gw', string>;
 
 beforeAll(async () => {
-  stack = await startStack({ policyOverrides: quietTimers });
+  stack = await startStack({
+    policyOverrides: {
+      ...quietTimers,
+      rateLimitTiers: { standard: { requests: 5, window: '2s' }, elevated: { requests: 50, window: '2s' }, restricted: { requests: 1, window: '2s' } },
+      approverRateLimitTiers: ['standard', 'elevated'],
+    },
+  });
   t.alice = await stack.operator('alice', ['approver']);
   t.bob = await stack.operator('bob', ['approver']);
   t.sec = await stack.operator('sec', ['security']);
@@ -204,6 +210,35 @@ describe('extensions of a grant that needs security (item 2)', () => {
     const approved = await decide(stack, plain.partnerId, t.alice, { decision: 'approve' });
     expect(approved.json.accessUntil).toBe(new Date(wanted).toISOString());
     expect(await actions(stack, plain.partnerId)).not.toContain('extension.sponsor_approved');
+  });
+});
+
+describe('the rate tier as a decision (item 10)', () => {
+  it('granted at approval within what the policy lets an approver grant; changed later by security, audited, enforced at once', async () => {
+    const { partnerId, requestToken } = await submit(stack);
+    const tooHigh = await decide(stack, partnerId, t.alice, { decision: 'approve', rateLimitTier: 'restricted' });
+    expect(tooHigh.status, tooHigh.text).toBe(422);
+    expect(tooHigh.json.detail).toMatch(/not one an approver may grant/);
+    const approved = await decide(stack, partnerId, t.alice, { decision: 'approve', rateLimitTier: 'elevated' });
+    expect(approved.status, approved.text).toBe(200);
+    expect((await partnerRow(stack, partnerId)).rate_limit_tier).toBe('elevated');
+    const apiKey = (await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, { token: requestToken })).json.apiKey as string;
+    expect((await introspect(apiKey)).rateLimit).toMatchObject({ tier: 'elevated', requests: 50 });
+
+    const set = (token: string, tier: string) => stack.call('POST', `/v1/partners/${partnerId}/rate-tier`, { token, body: { tier, reason: 'abusive polling' } });
+    expect((await set(t.alice, 'restricted')).status).toBe(403);
+    expect((await set(t.sec, 'platinum')).status).toBe(422);
+    expect((await set(t.sec, 'elevated')).status).toBe(422);
+    const cursor = await feedHead();
+    const changed = await set(t.sec, 'restricted');
+    expect(changed.status, changed.text).toBe(200);
+    // enforced from the answer on: auth_request reads the row, the edge hears it from the feed
+    expect((await introspect(apiKey)).rateLimit).toMatchObject({ tier: 'restricted', requests: 1 });
+    expect(await feedSince(cursor, partnerId)).toContain('partner.rate_limit_tier');
+    const events = await auditOf(partnerId, 'partner.rate_tier_changed');
+    expect(events).toMatchObject([{ actor: 'operator:sec', reason: 'abusive polling' }]);
+    expect(JSON.parse(events[0]!.details!)).toEqual({ from: 'elevated', to: 'restricted' });
+    expect((await set(t.root, 'standard')).status).toBe(200);
   });
 });
 

@@ -17,7 +17,7 @@ import {
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
 import { agenda, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
-import { changeSponsor, resume, suspend } from './governance.js';
+import { changeRateTier, changeSponsor, resume, suspend } from './governance.js';
 
 /** The extension cap counts from the grant's approval (before: from now). */
 const EXTENSION_CAP_FROM_GRANT = 'extension-cap-from-grant';
@@ -89,6 +89,8 @@ async function onAccessCommand(lc: Lifecycle, { id, command }: QueuedCommand): P
       return resume(lc, id, command.input);
     case 'sponsor':
       return changeSponsor(lc, id, command.input);
+    case 'rateTier':
+      return changeRateTier(lc, id, command.input);
   }
 }
 

@@ -102,6 +102,9 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
   }
   if (d.scopes) s.scopes = [...new Set(d.scopes)];
   if (d.accessUntil) s.accessUntilMs = Date.parse(d.accessUntil);
+  // the tier an approver granted (the validator held it to the policy's approverRateLimitTiers)
+  if (d.rateLimitTier) s.rateLimitTier = d.rateLimitTier;
+  const tier = d.rateLimitTier ? { rateLimitTier: d.rateLimitTier } : {};
   s.approvedBy.push(by);
   const nextStage = s.stages[s.stages.indexOf(stage) + 1];
   if (nextStage) {
@@ -112,7 +115,8 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
       actor: by,
       reason: d.reason,
       decision,
-      patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), escalated: false },
+      patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), escalated: false, ...tier },
+      ...(d.rateLimitTier ? { details: tier } : {}),
     });
     await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
     return answer({ ok: lc.commandResult() });
@@ -122,7 +126,8 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
     actor: by,
     reason: d.reason,
     decision,
-    patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
+    patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), ...tier },
+    ...(d.rateLimitTier ? { details: tier } : {}),
   });
   // the signal came while the approval was written: the loop finishes the revocation
   if (s.revocation) return answer({ error: overtakenByRevocation });

@@ -16,6 +16,7 @@ import {
   type ExtensionInput,
   type OffboardingInput,
   type PartnerState,
+  type RateTierInput,
   type RecertificationInput,
   type RotationInput,
   type SponsorChangeInput,
@@ -45,7 +46,8 @@ export type Command =
   | { kind: 'rotation'; input: RotationInput }
   | { kind: 'suspend'; input: SuspensionInput }
   | { kind: 'resume'; input: SuspensionInput }
-  | { kind: 'sponsor'; input: SponsorChangeInput };
+  | { kind: 'sponsor'; input: SponsorChangeInput }
+  | { kind: 'rateTier'; input: RateTierInput };
 
 export interface QueuedCommand {
   id: number;

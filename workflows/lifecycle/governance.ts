@@ -7,8 +7,8 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import { neutralReasons } from '../../domain/partner-facing.js';
-import { actorLabel, type SponsorChangeInput, type SuspensionInput } from '../messages.js';
-import { checkResumption, checkSponsorChange, checkSuspension } from '../rules.js';
+import { actorLabel, type RateTierInput, type SponsorChangeInput, type SuspensionInput } from '../messages.js';
+import { checkRateTierChange, checkResumption, checkSponsorChange, checkSuspension } from '../rules.js';
 import { iso, type Lifecycle } from './context.js';
 
 /**
@@ -86,6 +86,28 @@ export async function changeSponsor(lc: Lifecycle, id: number, input: SponsorCha
     `Partner ${s.partnerId} is now sponsored by ${input.sponsor} (was ${previous})${waiting ? `; waiting on the sponsor: ${waiting}` : ''}`,
     { from: previous, to: input.sponsor },
   );
+  lc.settle(id, { ok: lc.commandResult() });
+  return false;
+}
+
+/**
+ * Security or an admin sets the partner's rate tier. The read model's tier is what every gateway
+ * enforces: `auth_request` reads it on each request, and the edge gateways hear of the change
+ * through the change feed (the partners row's trigger), so it applies at once.
+ */
+export async function changeRateTier(lc: Lifecycle, id: number, input: RateTierInput): Promise<false> {
+  const s = lc.s;
+  const problem = checkRateTierChange(s, input);
+  if (problem) return lc.refuse(id, problem);
+  const previous = s.rateLimitTier ?? s.policy?.defaultRateLimitTier ?? null;
+  s.rateLimitTier = input.tier;
+  await lc.transition('partner.rate_tier_changed', s.state, {
+    actor: actorLabel(input.actor),
+    reason: input.reason,
+    patch: { rateLimitTier: input.tier },
+    details: { from: previous, to: input.tier },
+  });
+  await lc.notify('partner.rate_tier_changed', ['partner', `operator:${s.sponsor}`], `Rate limit tier is now ${input.tier}`, { tier: input.tier });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
