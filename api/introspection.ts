@@ -23,23 +23,33 @@ export type Introspection =
  * Never touches Temporal.
  */
 export async function introspect(db: Db, policy: Policy, token: string, environment?: Environment, now = new Date()): Promise<Introspection> {
-  const found = await presentedKey(db, token);
-  return 'reason' in found ? { active: false, reason: found.reason } : verdict(found.row, policy, environment, now);
+  return keyVerdict(db, policy, token, environment, now);
 }
+
+/** `introspect`, without a promise where the lookup needs none (SQLite's read connection): for introspection's lean path, which awaits only what must wait. */
+export function keyVerdict(db: Db, policy: Policy, token: string, environment?: Environment, now = new Date()): MaybePromise<Introspection> {
+  return andThen(presentedKey(db, token), (found) => ('reason' in found ? { active: false, reason: found.reason } : verdict(found.row, policy, environment, now)));
+}
+
+type MaybePromise<T> = T | Promise<T>;
+const andThen = <T, U>(value: MaybePromise<T>, next: (value: T) => U): MaybePromise<U> => (value instanceof Promise ? value.then(next) : next(value));
+
+type PresentedKey = { row: CredentialVerdictRow; keyId: string } | { reason: 'malformed' | 'bad_checksum' | 'unknown' | 'wrong_environment' };
 
 /**
  * The key a caller presents, if it is one of ours: checksum before any query, one indexed lookup
  * by key id, a constant-time comparison of hashes (against a dummy when the id is unknown, so both
  * paths cost the same), and the key's own environment. Whether it is live is `keyLivenessOf`.
  */
-async function presentedKey(db: Db, token: string): Promise<{ row: CredentialVerdictRow; keyId: string } | { reason: 'malformed' | 'bad_checksum' | 'unknown' | 'wrong_environment' }> {
+function presentedKey(db: Db, token: string): MaybePromise<PresentedKey> {
   const parsed = parseApiKey(token);
   if (!parsed.ok) return { reason: parsed.reason };
-  const row = await credentialForVerdict(db, parsed.keyId);
-  const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
-  if (!row || !matches) return { reason: 'unknown' };
-  if (row.environment !== parsed.environment) return { reason: 'wrong_environment' };
-  return { row, keyId: parsed.keyId };
+  return andThen(credentialForVerdict(db, parsed.keyId), (row): PresentedKey => {
+    const matches = hashesEqual(row?.hash ?? '0'.repeat(64), hashApiKey(token));
+    if (!row || !matches) return { reason: 'unknown' };
+    if (row.environment !== parsed.environment) return { reason: 'wrong_environment' };
+    return { row, keyId: parsed.keyId };
+  });
 }
 
 /** The partner and key a live API key proves (partner-key authentication of the API), else undefined. */

@@ -182,5 +182,7 @@ export function failureBudget(limiter: RateLimiter, name: string, perMinute: num
     },
     /** one failure spent where nothing is worth bounding (a malformed probe); `ok: false` when it was over the budget */
     spend: (source: string): Promise<RateDecision> => limiter.take(key(source), perMinute, 60_000),
+    /** is the source within its budget? Counts nothing: for a credential already known good, which cannot spend (a cached gateway token) */
+    peek: (source: string): Promise<RateDecision> => limiter.peek(key(source), perMinute, 60_000),
   };
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Environment } from './partner-states.js';
 
 /**
@@ -29,9 +29,14 @@ const CRC_TABLE = (() => {
 })();
 
 export function crc32(data: string | Uint8Array): number {
-  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  // ASCII text (every key) is its own UTF-8: read it in place, without a buffer (introspection's hot path)
+  const ascii = typeof data === 'string' && /^[\x00-\x7f]*$/.test(data);
+  const bytes = typeof data === 'string' && !ascii ? Buffer.from(data, 'utf8') : data;
   let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = typeof bytes === 'string' ? bytes.charCodeAt(i) : bytes[i]!;
+    crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  }
   return (crc ^ 0xffffffff) >>> 0;
 }
 
@@ -80,7 +85,7 @@ export function parseApiKey(raw: unknown): ParsedApiKey {
   return { ok: true, env, environment: environmentFor(env), keyId, prefix: `pak_${env}_${keyId}` };
 }
 
-export const hashApiKey = (apiKey: string): string => createHash('sha256').update(apiKey).digest('hex');
+export const hashApiKey = (apiKey: string): string => hash('sha256', apiKey, 'hex');
 export const hashToken = hashApiKey;
 
 const HEX64 = /^[0-9a-f]{64}$/;

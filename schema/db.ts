@@ -142,8 +142,37 @@ function openSqlite(file: string, opts: OpenOptions): Db {
   // FULL: an acknowledged revocation or audit event must survive power loss, not just a crash.
   sqlite.pragma('synchronous = FULL');
   cachePreparedStatements(sqlite);
-  return new Kysely<Database>({ dialect: new WriteLockingSqliteDialect({ database: sqlite }) });
+  let reader: SQLite.Database | undefined;
+  const db = new Kysely<Database>({
+    dialect: new WriteLockingSqliteDialect({
+      database: sqlite,
+      onDestroy: () => {
+        reader?.close();
+        reader = undefined;
+      },
+    }),
+  });
+  sqliteReaders.set(db, () => {
+    if (!reader) {
+      reader = new SQLite(file, { readonly: true, fileMustExist: true });
+      reader.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    }
+    return reader;
+  });
+  return db;
 }
+
+const sqliteReaders = new WeakMap<Db, () => SQLite.Database>();
+
+/**
+ * A read-only second connection to a SQLite database's file, opened on first use and closed with
+ * the database; undefined on Postgres. For the hottest reads only (a key's verdict,
+ * schema/repositories/credentials.ts): a synchronous prepared statement without Kysely's one-
+ * connection queue. Its own connection, not Kysely's: a read there could land inside another
+ * request's open transaction and see what that one has not committed; in WAL mode this one reads
+ * the last commit and never waits on a writer.
+ */
+export const sqliteReader = (db: Db): SQLite.Database | undefined => sqliteReaders.get(db)?.();
 
 /**
  * Every transaction here writes, and the API and the worker write to one file from separate
@@ -153,8 +182,8 @@ function openSqlite(file: string, opts: OpenOptions): Db {
  * timeout instead of failing (measured: revocations under onboarding load got 500s before this).
  */
 class WriteLockingSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
-  constructor(config: SqliteDialectConfig) {
+  readonly #config: SqliteDialectConfig & { onDestroy: () => void };
+  constructor(config: SqliteDialectConfig & { onDestroy: () => void }) {
     super(config);
     this.#config = config;
   }
@@ -164,8 +193,17 @@ class WriteLockingSqliteDialect extends SqliteDialect {
 }
 
 class WriteLockingSqliteDriver extends SqliteDriver {
+  readonly #onDestroy: () => void;
+  constructor(config: SqliteDialectConfig & { onDestroy: () => void }) {
+    super(config);
+    this.#onDestroy = config.onDestroy;
+  }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  override async destroy(): Promise<void> {
+    this.#onDestroy();
+    await super.destroy();
   }
 }
 

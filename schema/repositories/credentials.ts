@@ -1,7 +1,9 @@
+import type { Statement } from 'better-sqlite3';
+import type { CompiledQuery } from 'kysely';
 import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
 import type { CredentialsTable, PickupPurpose } from '../database.js';
-import type { Db } from '../db.js';
+import { sqliteReader, type Db } from '../db.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 
@@ -11,8 +13,8 @@ import { appendAudit, type AuditEventInput } from './audit.js';
  */
 
 /** What a verdict on a key needs: the key's own record and its partner's (introspection, the gateway, partner-key authentication). */
-export function credentialForVerdict(db: Db, keyId: string) {
-  return db
+const verdictQuery = (db: Db, keyId: string) =>
+  db
     .selectFrom('credentials')
     .innerJoin('partners', 'partners.id', 'credentials.partner_id')
     .select([
@@ -26,11 +28,36 @@ export function credentialForVerdict(db: Db, keyId: string) {
       'partners.scopes',
       'partners.rate_limit_tier',
     ])
-    .where('credentials.key_id', '=', keyId)
-    .executeTakeFirst();
+    .where('credentials.key_id', '=', keyId);
+
+/**
+ * The hottest query there is (every introspection, and every gateway check the edge cannot answer
+ * from its cache): built and compiled once per database, then only its one parameter changes. On
+ * SQLite it runs as a prepared statement on the read connection (schema/db.ts `sqliteReader`),
+ * synchronously; on Postgres as the compiled query. Building, compiling and queueing it through
+ * Kysely per call was a tenth of introspection's CPU (profiled, bench/README.md).
+ */
+const verdictQueries = new WeakMap<Db, { compiled: CompiledQuery<CredentialVerdictRow>; statement?: Statement<[string], CredentialVerdictRow> }>();
+
+function verdictQueryOf(db: Db) {
+  let prepared = verdictQueries.get(db);
+  if (!prepared) {
+    const compiled = verdictQuery(db, '').compile();
+    if (compiled.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key id');
+    prepared = { compiled, statement: sqliteReader(db)?.prepare<[string], CredentialVerdictRow>(compiled.sql) };
+    verdictQueries.set(db, prepared);
+  }
+  return prepared;
 }
 
-export type CredentialVerdictRow = NonNullable<Awaited<ReturnType<typeof credentialForVerdict>>>;
+/** The key's verdict row: at once on SQLite, a promise on Postgres (callers that do not mind simply await it). */
+export function credentialForVerdict(db: Db, keyId: string): CredentialVerdictRow | undefined | Promise<CredentialVerdictRow | undefined> {
+  const { compiled, statement } = verdictQueryOf(db);
+  if (statement) return statement.get(keyId);
+  return db.executeQuery<CredentialVerdictRow>({ ...compiled, parameters: [keyId] }).then(({ rows }) => rows[0]);
+}
+
+export type CredentialVerdictRow = NonNullable<Awaited<ReturnType<ReturnType<typeof verdictQuery>['executeTakeFirst']>>>;
 
 /** A partner's keys, oldest first, without their hashes. */
 export function credentialsOf(

@@ -1,3 +1,6 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +8,13 @@ import { introspect } from '../../api/introspection.js';
 import { createApp } from '../../api/app.js';
 import { generateApiKey } from '../../domain/api-key.js';
 import type { Database } from '../../schema/database.js';
+import { authenticator } from '../../api/auth.js';
+import { Problem, problemResponse } from '../../api/problem.js';
+import { InMemoryRateLimiter } from '../../api/rate-limit.js';
+import { createRouter } from '../../api/router.js';
+import { introspection } from '../../api/routes/introspect.js';
+import { UsageRecorder } from '../../api/usage.js';
+import { serveApp } from '../helpers/gateway.js';
 import { activePartner } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
@@ -145,5 +155,98 @@ describe('introspection', () => {
     expect(body).not.toHaveProperty('active');
     expect(JSON.stringify(body)).not.toMatch(/no such table|sqlite|at .*\.ts/i);
     await broken.destroy();
+  });
+});
+
+/**
+ * The lean path (api/routes/introspect.lean.ts) answers the ordinary question before the app's
+ * other middleware; it only runs for requests served from a socket (never for `app.request`).
+ */
+describe('introspection’s lean path', () => {
+  let served: Awaited<ReturnType<typeof serveApp>>;
+  beforeAll(async () => {
+    served = await serveApp(stack);
+  });
+  afterAll(() => served?.close());
+
+  /** One request over the socket, through node's client (so a body can be sent chunked). */
+  function overSocket(port: number, init: { headers: Record<string, string>; body: string; chunked?: boolean }) {
+    return new Promise<{ status: number; headers: Record<string, string>; text: string }>((resolve, reject) => {
+      const headers = { ...init.headers, ...(init.chunked ? {} : { 'content-length': String(Buffer.byteLength(init.body)) }) };
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/introspect', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers as Record<string, string>, text }));
+      });
+      req.on('error', reject);
+      if (init.chunked) for (const part of [init.body.slice(0, 5), init.body.slice(5)]) req.write(part);
+      else req.write(init.body);
+      req.end();
+    });
+  }
+
+  const json = { 'content-type': 'application/json' };
+  const cases = (): Array<{ name: string; headers: Record<string, string>; body: string; chunked?: boolean; lean: boolean }> => [
+    { name: 'active key', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: sandbox.apiKey, scope: 'orders:read' }), lean: true },
+    { name: 'active key, other environment', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: sandbox.apiKey, environment: 'production' }), lean: true },
+    { name: 'unknown key', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: generateApiKey('sandbox').apiKey }), lean: true },
+    { name: 'bad checksum', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: `${sandbox.apiKey.slice(0, -1)}0` }), lean: true },
+    { name: 'no credentials', headers: json, body: JSON.stringify({ token: sandbox.apiKey }), lean: true },
+    { name: 'wrong role', headers: { ...json, authorization: `Bearer ${t.alice}` }, body: JSON.stringify({ token: sandbox.apiKey }), lean: true },
+    { name: 'a partner key as the caller', headers: { ...json, 'x-api-key': sandbox.apiKey }, body: JSON.stringify({ token: sandbox.apiKey }), lean: true },
+    { name: 'unknown operator token', headers: { ...json, authorization: `Bearer pat_${'x'.repeat(43)}` }, body: JSON.stringify({ token: sandbox.apiKey }), lean: true },
+    { name: 'schema refuses the body', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: 42 }), lean: false },
+    { name: 'schema refuses, and no credentials', headers: json, body: JSON.stringify({ token: 42 }), lean: false },
+    { name: 'unknown field', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: sandbox.apiKey, active: true }), lean: false },
+    { name: 'duplicate key', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: `{"token":"x","token":${JSON.stringify(sandbox.apiKey)}}`, lean: false },
+    { name: 'malformed JSON', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: '{"token":', lean: false },
+    { name: 'not JSON', headers: { 'content-type': 'text/plain', authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: sandbox.apiKey }), lean: false },
+    { name: 'a BOM before the JSON', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: `\ufeff${JSON.stringify({ token: sandbox.apiKey })}`, lean: true },
+    { name: 'CORS request', headers: { ...json, authorization: `Bearer ${t.gw}`, origin: 'https://evil.example' }, body: JSON.stringify({ token: sandbox.apiKey }), lean: false },
+    { name: 'chunked body', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: sandbox.apiKey }), chunked: true, lean: false },
+    { name: 'oversized body', headers: { ...json, authorization: `Bearer ${t.gw}` }, body: JSON.stringify({ token: 'x'.repeat(70 * 1024) }), lean: false },
+  ];
+  // what the socket adds and what differs per request
+  const comparable = (headers: Record<string, string>) =>
+    Object.fromEntries(Object.entries(headers).filter(([name]) => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-request-id'].includes(name.toLowerCase())));
+  const withoutRequestId = (text: string) => text.replace(/"requestId":"[^"]*"/, '"requestId":"…"');
+
+  it('answers the ordinary question itself and hands everything else to the route', async () => {
+    // the lean path alone, the route replaced by a marker: which requests it answers itself
+    const limiter = new InMemoryRateLimiter();
+    const deps = { db: stack.db, policy: () => stack.policy, limits: { authFailuresPerMinute: 10_000 } };
+    const auth = authenticator(stack.db, { limiter, failuresPerMinute: 10_000 });
+    const usage = new UsageRecorder(stack.db);
+    const lean = introspection(deps as never, limiter, usage).lean({ principalOf: auth.principalOf, maxBodyBytes: 64 * 1024, headers: async () => [['x-fixed', 'yes']] });
+    const app = createRouter();
+    app.post('/v1/introspect', lean);
+    app.post('/v1/introspect', (c) => c.text('the route', 599 as never));
+    app.onError((err, c) => (err instanceof Problem ? problemResponse(c, err) : c.text('error', 500)));
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      const port = (server.address() as AddressInfo).port;
+      for (const c of cases()) {
+        const res = await overSocket(port, c);
+        expect(res.status === 599, `${c.name}: ${res.status} ${res.text}`).toBe(!c.lean);
+        if (c.lean) expect(res.headers['x-fixed'], c.name).toBe('yes');
+      }
+    } finally {
+      await usage.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('gives the same answers, headers included, as the full route', async () => {
+    for (const c of cases()) {
+      const socket = await overSocket(served.port, c);
+      const inProcess = await stack.call('POST', '/v1/introspect', { headers: c.headers, body: c.body });
+      if (c.chunked) continue; // in process there is no chunked body: compared by the first test
+      expect(socket.status, c.name).toBe(inProcess.status);
+      expect(withoutRequestId(socket.text), c.name).toBe(withoutRequestId(inProcess.text));
+      expect(comparable(socket.headers), c.name).toEqual(comparable(Object.fromEntries(inProcess.headers)));
+    }
   });
 });
