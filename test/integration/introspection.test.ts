@@ -8,7 +8,7 @@ import { introspect } from '../../api/introspection.js';
 import { createApp } from '../../api/app.js';
 import { generateApiKey } from '../../domain/api-key.js';
 import type { Database } from '../../schema/database.js';
-import { authenticator } from '../../api/auth.js';
+import { authenticator, GATEWAY_TOKEN_VERDICT_MS } from '../../api/auth.js';
 import { Problem, problemResponse } from '../../api/problem.js';
 import { InMemoryRateLimiter } from '../../api/rate-limit.js';
 import { createRouter } from '../../api/router.js';
@@ -248,5 +248,24 @@ describe('introspection’s lean path', () => {
       expect(withoutRequestId(socket.text), c.name).toBe(withoutRequestId(inProcess.text));
       expect(comparable(socket.headers), c.name).toEqual(comparable(Object.fromEntries(inProcess.headers)));
     }
+  });
+});
+
+describe('the gateway token’s cached verdict', () => {
+  it('a revoked gateway token is refused within GATEWAY_TOKEN_VERDICT_MS; another operator’s at once', async () => {
+    const admin = await stack.operator('gw-admin', ['admin']);
+    const gw = await stack.operator('gw-cached', ['gateway']);
+    const auditor = await stack.operator('aud-cached', ['auditor']);
+    const asked = () => stack.call('POST', '/v1/introspect', { token: gw, body: { token: sandbox.apiKey } });
+    expect((await asked()).status).toBe(200); // now cached
+    expect((await stack.call('GET', '/v1/audit', { token: auditor })).status).toBe(200);
+    for (const name of ['gw-cached', 'aud-cached']) {
+      expect((await stack.call('POST', `/v1/operators/${name}/revocation`, { token: admin, body: { reason: 'test' } })).status).toBe(200);
+    }
+    const revokedAt = Date.now();
+    // not cached: a human's or an admin's token stops at once
+    expect((await stack.call('GET', '/v1/audit', { token: auditor })).status).toBe(401);
+    await eventually(async () => ((await asked()).status === 401 ? true : undefined), 3000);
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(GATEWAY_TOKEN_VERDICT_MS + 250);
   });
 });
