@@ -33,6 +33,7 @@ export const partnerFacts = (partner: PartnerRow): PartnerFacts => ({
   sponsor: partner.sponsor,
   requestedBy: partner.requested_by,
   escalated: partner.escalated === 1,
+  suspendedBySecurity: partner.suspended_by !== null,
 });
 
 /**

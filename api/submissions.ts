@@ -204,6 +204,8 @@ export async function submit(
     planned_offboarding: null,
     end_reason: null,
     ended_at: null,
+    erased_at: null,
+    suspended_by: null,
     transition_seq: 0,
     created_at: submittedAt,
     updated_at: submittedAt,

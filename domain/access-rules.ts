@@ -28,6 +28,8 @@ export interface PartnerFacts {
   escalated: boolean;
   /** actor labels of the earlier stages' approvers, when known (the workflow knows; the row does not) */
   approvedBy?: readonly string[];
+  /** suspended by security (not for an unanswered review): only security lifts it, no recertification answer does */
+  suspendedBySecurity?: boolean;
 }
 
 /** The partner acting for itself: its request token or one of its keys, resolved to its id. */
@@ -195,5 +197,5 @@ export function isWaitingOn(
   const extension = partner.pendingExtension && isKeyBearing(partner.state);
   if (extension && mayDecideExtension(operator, partner, partner.pendingExtensionStage, partner.extensionApprovedBy).ok) return true;
   if (!has(operator, 'approver')) return false;
-  return isRecertifiable(partner.state) && mayRecertify(operator, partner).ok;
+  return isRecertifiable(partner.state) && !partner.suspendedBySecurity && mayRecertify(operator, partner).ok;
 }

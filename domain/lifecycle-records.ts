@@ -13,6 +13,8 @@ export interface ReadModelPatch {
   sponsor?: string;
   /** the rate tier (granted at approval, changed later) */
   rateLimitTier?: string;
+  /** the operator holding the partner suspended for security; null when lifted */
+  suspendedBy?: string | null;
   scopes?: string[];
   accessUntil?: string;
   policyVersion?: string;

@@ -60,6 +60,8 @@ export interface PartnersTable {
   ended_at: string | null;
   /** when name, contact and justification were erased on request (migration 010); null: never */
   erased_at: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the operator label holding the partner suspended for security (migration 011); null otherwise */
+  suspended_by: ColumnType<string | null, string | null | undefined, string | null>;
   /** last applied workflow transition sequence: makes read-model updates idempotent and ordered */
   transition_seq: number;
   created_at: string;

@@ -9,6 +9,7 @@ import * as operatorTokenExpiry from './2026_12_05_007_operator_token_expiry.js'
 import * as portalSessions from './2026_12_05_008_portal_sessions.js';
 import * as noticeDeliveries from './2026_12_05_009_notice_deliveries.js';
 import * as partnerErasure from './2026_12_05_010_partner_erasure.js';
+import * as securitySuspension from './2026_12_05_011_security_suspension.js';
 
 /**
  * Migrations listed explicitly: Kysely's FileMigrationProvider cannot import .ts files under
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '2026_12_05_008_portal_sessions': portalSessions,
   '2026_12_05_009_notice_deliveries': noticeDeliveries,
   '2026_12_05_010_partner_erasure': partnerErasure,
+  '2026_12_05_011_security_suspension': securitySuspension,
 };
 
 export const migrationProvider: MigrationProvider = {

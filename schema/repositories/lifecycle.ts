@@ -18,6 +18,7 @@ function toRow(patch: ReadModelPatch): PartnerUpdate {
   if (patch.escalated !== undefined) row.escalated = patch.escalated ? 1 : 0;
   if (patch.sponsor !== undefined) row.sponsor = patch.sponsor;
   if (patch.rateLimitTier !== undefined) row.rate_limit_tier = patch.rateLimitTier;
+  if (patch.suspendedBy !== undefined) row.suspended_by = patch.suspendedBy;
   if (patch.scopes !== undefined) row.scopes = JSON.stringify(patch.scopes);
   if (patch.accessUntil !== undefined) row.access_until = patch.accessUntil;
   if (patch.policyVersion !== undefined) row.policy_version = patch.policyVersion;

@@ -65,7 +65,10 @@ describe('suspension by security (item 4)', () => {
     // the unanswered-review grace (4 s) does not run for security's suspension
     await new Promise((r) => setTimeout(r, 5500));
     expect((await partnerRow(stack, p.partnerId)).state).toBe('suspended');
-    // the sponsor's answer cannot lift it; a second suspension is a conflict
+    // the sponsor's answer cannot lift it, and the sponsor's inbox does not offer one; a second suspension is a conflict
+    expect((await partnerRow(stack, p.partnerId)).suspended_by).toBe('operator:sec');
+    const aliceInbox = (await stack.call('GET', '/v1/inbox', { token: t.alice })).json.items as { partnerId: string }[];
+    expect(aliceInbox.map((i) => i.partnerId)).not.toContain(p.partnerId);
     expect((await stack.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token: t.alice, body: { decision: 'keep', reason: 'fine' } })).status).toBe(409);
     expect((await suspend(p.partnerId, t.sec)).status).toBe(409);
 
@@ -73,6 +76,7 @@ describe('suspension by security (item 4)', () => {
     expect(resumed.status, resumed.text).toBe(200);
     expect(resumed.json).toMatchObject({ state: 'active' });
     expect(await introspect(p.apiKey)).toMatchObject({ active: true });
+    expect((await partnerRow(stack, p.partnerId)).suspended_by).toBeNull();
     expect(await auditOf(p.partnerId, 'partner.resumed')).toMatchObject([{ actor: 'operator:sec', reason: 'key rotated by the partner', before: 'suspended', after: 'active' }]);
     expect((await resume(p.partnerId, t.sec)).status).toBe(409);
     // the partner reads that security suspended it, never security's note

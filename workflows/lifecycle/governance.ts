@@ -23,7 +23,7 @@ export async function suspend(lc: Lifecycle, id: number, input: SuspensionInput)
   const by = actorLabel(input.actor);
   const resumeTo = s.state === 'recertification_due' ? 'recertification_due' : 'active';
   s.securityHold = { reason: input.reason, by, atMs: Date.now(), resumeTo };
-  await lc.transition('partner.suspended', 'suspended', { actor: by, reason: input.reason, details: { by: 'security', resumeTo } });
+  await lc.transition('partner.suspended', 'suspended', { actor: by, reason: input.reason, patch: { suspendedBy: by }, details: { by: 'security', resumeTo } });
   // security's reason is internal: the partner reads the neutral sentence its timeline shows
   await lc.notify('partner.suspended', ['partner', `operator:${s.sponsor}`], `Access ${neutralReasons.suspendedByOperator}`, { by: 'security' });
   lc.settle(id, { ok: lc.commandResult() });
@@ -45,6 +45,7 @@ export async function resume(lc: Lifecycle, id: number, input: SuspensionInput):
   await lc.transition('partner.resumed', hold.resumeTo, {
     actor: by,
     reason: input.reason,
+    patch: { suspendedBy: null },
     details: { suspendedAt: iso(hold.atMs), suspendedBy: hold.by },
   });
   await lc.notify('partner.resumed', ['partner', `operator:${s.sponsor}`], 'Access resumed');
