@@ -163,6 +163,36 @@ describe('sponsor hand-over (item 3)', () => {
   });
 });
 
+describe('a due review follows the new sponsor (item 3)', () => {
+  let reviews: Stack;
+  const rt = {} as Record<'alice' | 'bob' | 'root', string>;
+  beforeAll(async () => {
+    // a review opens 2 s after approval and is due 4 s later
+    reviews = await startStack({ policyOverrides: { ...quietTimers, recertifyEvery: '6s', recertReminders: ['4s'] } });
+    rt.alice = await reviews.operator('alice', ['approver']);
+    rt.bob = await reviews.operator('bob', ['approver']);
+    rt.root = await reviews.operator('root', ['admin']);
+  }, 120_000);
+  afterAll(() => reviews?.stop());
+
+  it('the successor answers the review; the former sponsor no longer can', async () => {
+    const p = await activePartner(reviews, { sponsor: rt.alice });
+    await waitForState(reviews, p.partnerId, 'recertification_due');
+    const handed = await reviews.call('POST', `/v1/partners/${p.partnerId}/sponsor`, { token: rt.root, body: { sponsor: 'bob', reason: 'alice is on leave' } });
+    expect(handed.status, handed.text).toBe(200);
+    expect(handed.json.state).toBe('recertification_due');
+    const inbox = (await reviews.call('GET', '/v1/inbox', { token: rt.bob })).json.items as { partnerId: string; kind: string }[];
+    expect(inbox).toEqual(expect.arrayContaining([expect.objectContaining({ partnerId: p.partnerId, kind: 'recertification' })]));
+    const keep = (token: string) => reviews.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token, body: { decision: 'keep', reason: 'still needed' } });
+    expect((await keep(rt.alice)).status).toBe(404);
+    const kept = await keep(rt.bob);
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.json.state).toBe('active');
+    const recert = await reviews.db.selectFrom('recertifications').select(['actor', 'decision']).where('partner_id', '=', p.partnerId).execute();
+    expect(recert).toEqual([{ actor: 'operator:bob', decision: 'keep' }]);
+  });
+});
+
 describe('extensions of a grant that needs security (item 2)', () => {
   const minutes = (n: number) => new Date(Date.now() + n * 60_000).toISOString();
   const extend = (p: { partnerId: string; apiKey: string }, accessUntil: string) =>
