@@ -1,5 +1,5 @@
 import { stream } from 'hono/streaming';
-import { auditEventsAfter, verifyAuditChain } from '../../schema/repositories/audit.js';
+import { auditEventsAfter, verifyAuditChain, type ChainVerification } from '../../schema/repositories/audit.js';
 import type { AuditEventRow } from '../../schema/database.js';
 import type { AppDeps } from '../deps.js';
 import type { AppRouteHandler } from '../router.js';
@@ -41,7 +41,7 @@ export async function* auditExportLines(deps: Pick<AppDeps, 'db'>, q: { partnerI
  * The chain as the database shows it, then held against the signed checkpoints kept outside it:
  * a database rewritten and re-hashed forward is consistent in itself, never with them.
  */
-export async function auditChainCheck(deps: Pick<AppDeps, 'db' | 'auditCheckpoints'>) {
+export async function auditChainCheck(deps: Pick<AppDeps, 'db' | 'auditCheckpoints'>): Promise<ChainVerification & { checkpoint?: { seq: number; at: string } | null }> {
   const chain = await verifyAuditChain(deps.db);
   return deps.auditCheckpoints ? await deps.auditCheckpoints.check(deps.db, chain) : chain;
 }
