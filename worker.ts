@@ -4,19 +4,30 @@ import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions }
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { payloadDataConverter, type PayloadKeyring } from './runtime/payload-codec.js';
 import { unauthenticatedMarker } from './workflows/command-authentication.js';
+import { requestIdActivityInterceptor } from './runtime/request-context.js';
+import { tracingActivityInterceptors, tracingSinks, tracingWorkflowModule, type Tracing } from './runtime/tracing.js';
 
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
 /**
  * The workflow interceptors bundled with the lifecycle: the refusal of commands whose payload is
- * not authenticated (workflows/command-authentication.ts) comes first.
+ * not authenticated (workflows/command-authentication.ts) comes first; then the request id in the
+ * workflow's and its activities' logs (workflows/request-context.ts).
  */
-export const workflowInterceptorModules = [fileURLToPath(new URL('./workflows/command-authentication.ts', import.meta.url))];
+export const workflowInterceptorModules = [
+  fileURLToPath(new URL('./workflows/command-authentication.ts', import.meta.url)),
+  fileURLToPath(new URL('./workflows/request-context.ts', import.meta.url)),
+];
 
-/** The workflow bundle every worker runs (tests and the benchmark bundle once, ahead of time). */
-export async function bundleWorkflows(): Promise<{ code: string }> {
+/**
+ * The workflow bundle every worker runs (tests and the benchmark bundle once, ahead of time). With
+ * `tracing`, the Temporal OpenTelemetry workflow interceptors are bundled too: only then, so a
+ * deployment without tracing makes no span in its workflows.
+ */
+export async function bundleWorkflows(opts: { tracing?: boolean } = {}): Promise<{ code: string }> {
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
-  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quiet as never });
+  const modules = [...workflowInterceptorModules, ...(opts.tracing ? [tracingWorkflowModule] : [])];
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: modules, logger: quiet as never });
   return { code };
 }
 
@@ -31,6 +42,8 @@ export interface WorkerDeps extends ActivityDeps {
   identity?: string;
   /** the payload codec's keys: the same on every client and worker of the deployment */
   payloadKeyring: PayloadKeyring;
+  /** OpenTelemetry (OTEL_EXPORTER_OTLP_ENDPOINT): activity spans, and workflow spans when the bundle has their interceptors */
+  tracing?: Tracing;
   /** how much the worker holds and runs at once (WORKER_MAX_* variables); the SDK's defaults when absent */
   tuning?: WorkerTuning;
 }
@@ -58,7 +71,13 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     activities: createActivities(deps),
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    interceptors: {
+      // ignored with a prebuilt bundle, which holds them already (bundleWorkflows)
+      workflowModules: [...workflowInterceptorModules, ...(deps.tracing ? [tracingWorkflowModule] : [])],
+      activity: [requestIdActivityInterceptor, ...tracingActivityInterceptors(deps.tracing)],
+    },
+    sinks: tracingSinks(deps.tracing),
     dataConverter: payloadDataConverter(deps.payloadKeyring),
     ...(deps.identity ? { identity: deps.identity } : {}),
     shutdownGraceTime: '10 seconds',

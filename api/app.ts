@@ -7,6 +7,8 @@ import { rejectUnsupportedMethods } from './methods.js';
 import { withAuthenticationResponses } from './openapi.js';
 import type { AppDeps } from './deps.js';
 import { mapTemporalError } from './temporal-errors.js';
+import { requestScope } from './request-scope.js';
+import { isRequestId } from '../domain/request-id.js';
 import { Problem, problemResponse, problems } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { credentialRoutes } from './routes/credentials.js';
@@ -49,13 +51,14 @@ export function createApp(deps: AppDeps) {
   app.use('*', resolveClientAddress(deps.trustedProxies));
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming && /^[A-Za-z0-9._-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    const requestId = isRequestId(incoming) ? incoming : randomUUID();
     c.set('requestId', requestId);
     // every log line of the request carries its id
     c.set('log', deps.logger.child({ requestId }));
     c.header('X-Request-Id', requestId);
     const started = performance.now();
-    await next();
+    // the request's id reaches what it calls without a context: the Temporal client carries it on (runtime/request-context.ts)
+    await requestScope.run(requestId, next);
     c.get('log').info(
       { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
       'request',

@@ -104,6 +104,9 @@ const envSchema = z.object({
     const problem = v === undefined ? undefined : payloadKeysProblem(v);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
+  /** OpenTelemetry traces to this OTLP/HTTP endpoint (unset: no tracing at all) */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  OTEL_SERVICE_NAME: z.string().min(1).default('partner-access'),
   /** migration only: plaintext payloads (workflows started before the codec) are believed */
   PAYLOAD_CODEC_ACCEPT_PLAINTEXT: z.enum(['true', 'false']).default('false'),
   WEBHOOK_URL: optionalString.refine((v) => v === undefined || /^https?:\/\//.test(v), 'must be an http(s) URL'),
@@ -185,6 +188,8 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
       keyFile: path.join(dataDir, 'audit-checkpoint.key'),
       file: env.AUDIT_CHECKPOINT_FILE ? path.resolve(cwd, env.AUDIT_CHECKPOINT_FILE) : path.join(dataDir, 'audit-checkpoints.ndjson'),
     },
+    /** OpenTelemetry traces (runtime/tracing.ts): undefined endpoint, none */
+    tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME },
     /** the Temporal payload codec's keys: PAYLOAD_KEYS, or a file under the data dir made on first run */
     payloadCodec: {
       keys: env.PAYLOAD_KEYS,

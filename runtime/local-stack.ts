@@ -30,6 +30,7 @@ import { createOperator } from './operators.js';
 import { resolveTemporalCli, temporalCliVersion } from './temporal-cli.js';
 import { waitForTemporal } from './temporal.js';
 import { generatePayloadKeys, payloadDataConverter, payloadKeyring } from './payload-codec.js';
+import { requestIdClientInterceptor } from './request-context.js';
 
 export interface LocalStackOptions {
   /** prefix of the temp dir: `pa-test-`, `pa-bench-`, … */
@@ -124,7 +125,7 @@ export async function startLocalStack(opts: LocalStackOptions) {
     const taskQueue = opts.taskQueue ?? path.basename(dir);
     const connection = await Connection.connect({ address });
     closers.push(() => connection.close());
-    const client = new Client({ connection, namespace: 'default', dataConverter: payloadDataConverter(keyring) });
+    const client = new Client({ connection, namespace: 'default', dataConverter: payloadDataConverter(keyring), interceptors: { workflow: [requestIdClientInterceptor] } });
     let nativeConnection: NativeConnection | undefined;
 
     let worker: Worker | undefined;

@@ -23,6 +23,7 @@ import { lifecyclePolicyFrom } from '../config/policy.js';
 import { loadAuditCheckpoints, loadPayloadKeyring, loadPickupKey } from './services.js';
 import { connectClient, connectWorkerConnection, type TemporalTarget } from './temporal.js';
 import { installTemporalRuntime } from './temporal-runtime.js';
+import { startTracing, tracedFetch } from './tracing.js';
 
 export interface Running {
   stop(): Promise<void>;
@@ -31,6 +32,8 @@ export interface Running {
 /** The worker process: connects, registers the lifecycle, runs until stopped (drains on stop). */
 export async function runWorkerProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running> {
   installTemporalRuntime(logger, 'WARN', config.worker.metricsAddress);
+  const tracing = startTracing(config.tracing.endpoint, config.tracing.serviceName);
+  if (tracing && config.temporal.workflowBundle) logger.warn('a prebuilt WORKFLOW_BUNDLE has no tracing interceptors unless built with bundleWorkflows({ tracing: true }): workflow spans may be missing');
   if (config.worker.metricsAddress) logger.info({ url: `http://${config.worker.metricsAddress}/metrics` }, 'worker metrics (Temporal SDK) listening');
   const connection = await connectWorkerConnection(target);
   const worker: Worker = await createWorker({
@@ -40,6 +43,7 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
     db,
     pickupKey: loadPickupKey(config),
     payloadKeyring: loadPayloadKeyring(config),
+    tracing,
     webhooks: config.webhooks,
     lifecyclePolicy: lifecyclePolicyFrom(config.policyFile),
     gatewayProbe: config.gatewayProbe,
@@ -56,6 +60,7 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
       await stopDeliverer();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
+      await tracing?.spanProcessor.forceFlush();
       await connection.close();
     },
   };
@@ -67,7 +72,8 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     onChange: (next, previous) => logger.warn({ version: next.version, previous: previous.version }, 'policy file changed: this process now acts on the new version'),
     onError: (err) => logger.error({ err: err.message }, 'policy file changed but is invalid: the last valid version stays in force'),
   });
-  const { connection, client } = await connectClient(target, loadPayloadKeyring(config));
+  const tracing = startTracing(config.tracing.endpoint, config.tracing.serviceName);
+  const { connection, client } = await connectClient(target, loadPayloadKeyring(config), tracing);
   const usage = new UsageRecorder(db);
   const checkpoints = loadAuditCheckpoints(config);
   const metrics = config.metrics ? new ApiMetrics({ processMetrics: true }) : undefined;
@@ -90,7 +96,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
     auditCheckpoints: checkpoints,
   });
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+    const s = serve({ fetch: tracing ? tracedFetch(app.fetch) : app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
     s.once('error', reject);
   });
   const url = `http://${config.host}:${config.port}`;
@@ -134,6 +140,7 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       await usage.close();
       await checkpoint();
       await metricsServer?.close();
+      await tracing?.spanProcessor.forceFlush();
       await connection.close();
     },
   };

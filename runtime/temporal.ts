@@ -3,6 +3,8 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
 import type { AppConfig } from '../config/env.js';
 import { payloadDataConverter, type PayloadKeyring } from './payload-codec.js';
+import { requestIdClientInterceptor } from './request-context.js';
+import { tracingClientInterceptors, type Tracing } from './tracing.js';
 
 export interface TemporalTarget {
   address: string;
@@ -26,9 +28,16 @@ export function temporalTarget(config: AppConfig): TemporalTarget {
 }
 
 /** A client whose payloads go through the deployment's codec: what it sends is encrypted and authenticated. */
-export async function connectClient(target: TemporalTarget, keyring: PayloadKeyring): Promise<{ connection: Connection; client: Client }> {
+export async function connectClient(target: TemporalTarget, keyring: PayloadKeyring, tracing?: Tracing): Promise<{ connection: Connection; client: Client }> {
   const connection = await Connection.connect({ address: target.address, ...(target.options as object) });
-  return { connection, client: new Client({ connection, namespace: target.namespace, dataConverter: payloadDataConverter(keyring) }) };
+  const client = new Client({
+    connection,
+    namespace: target.namespace,
+    dataConverter: payloadDataConverter(keyring),
+    // the request id in every start, Update and signal; with tracing, the client's spans
+    interceptors: { workflow: [requestIdClientInterceptor, ...tracingClientInterceptors(tracing)] },
+  });
+  return { connection, client };
 }
 
 export async function connectWorkerConnection(target: TemporalTarget): Promise<NativeConnection> {
