@@ -202,6 +202,27 @@ describe('a partner, from the request form to a working key', () => {
     await context.close();
   });
 
+  it('a form posted twice (a double click, a retry) files one request', async () => {
+    const { context, page } = await partnerBrowser();
+    await page.goto(`${base}/portal/request`);
+    await page.getByLabel('Application name').fill('Gamma Twice');
+    await page.getByLabel('Contact e-mail').fill('dev@gamma.example');
+    await page.getByLabel('Sponsor').fill('portal-alice');
+    await page.getByLabel(/^catalog:read/).check();
+    await page.getByLabel('Justification').fill('Catalogue sync');
+    const before = await partnerCount();
+    // the same form data twice, as a browser resends it: one partner, the same id in both answers
+    const answers = await page.locator('#request-form').evaluate(async (form) => {
+      const post = () => fetch('/portal/request', { method: 'POST', body: new URLSearchParams(new FormData(form as HTMLFormElement) as never) }).then((r) => r.text());
+      return [await post(), await post()];
+    });
+    const idOf = (html: string) => /partner id <code>([A-Za-z0-9]+)<\/code>/.exec(html)?.[1];
+    expect(idOf(answers[0]!)).toBeTruthy();
+    expect(idOf(answers[1]!)).toBe(idOf(answers[0]!));
+    expect(await partnerCount()).toBe(before + 1);
+    await context.close();
+  });
+
   it('asks for an extension and offboards, with the refusals next to the fields', async () => {
     const submitted = await stack.call('POST', '/v1/partners', {
       body: { name: 'Beta Freight', contactEmail: 'ops@beta.example', sponsor: 'portal-alice', environment: 'sandbox', scopes: ['orders:read'], justification: 'Order sync', accessUntil: new Date(Date.now() + 5 * 86_400_000).toISOString() },
