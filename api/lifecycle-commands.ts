@@ -7,14 +7,13 @@ import {
   mayOffboard,
   mayRecertify,
   mayRequestExtension,
-  type Permission,
 } from '../domain/access-rules.js';
 import type { PartnerState } from '../domain/partner-states.js';
 import type { bulkRevocationSchema, decisionSchema, extensionSchema, offboardingSchema, recertificationSchema, revocationSchema } from '../schema/api.js';
 import { liveHolders } from '../schema/repositories/partners.js';
 import { actorLabel, decideUpdate, planOffboardingUpdate, recertifyUpdate, requestExtensionUpdate } from '../workflows/messages.js';
 import { operatorOf, type Principal } from './auth.js';
-import { actorFor, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from './commands.js';
+import { actorFor, allow, assertNotEnded, commandResponse, revokeInDatabase, runUpdate, signalRevocation } from './commands.js';
 import type { AppDeps } from './deps.js';
 import { loadVisiblePartner, partnerFacts, partnerSelf } from './partner-view.js';
 import { problems } from './problem.js';
@@ -37,13 +36,8 @@ export type RevocationRequest = z.output<typeof revocationSchema>;
 export type BulkRevocationRequest = z.output<typeof bulkRevocationSchema>;
 export type CommandResponse = ReturnType<typeof commandResponse>;
 
-/**
- * The API's pre-checks ask the access rules (domain/access-rules.ts) the workflow's validators
- * ask, on the partners row, so a refusal costs no Update; the workflow checks again on its state.
- */
-const allow = (permission: Permission) => {
-  if (!permission.ok) throw problems.forbidden(permission.reason);
-};
+// The API's pre-checks ask the access rules (domain/access-rules.ts) the workflow's validators
+// ask, on the partners row (`allow`), so a refusal costs no Update; the workflow checks again on its state.
 
 /** Decisions are sensitive flows: a per-operator budget bounds scripted or replayed decisions. */
 async function spendDecisionBudget(deps: AppDeps, limiter: RateLimiter, principal: Principal): Promise<void> {
