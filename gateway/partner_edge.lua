@@ -249,6 +249,18 @@ local function cached(key_id)
   return decoded:get(key_id) or from_shared(key_id)
 end
 
+--- Whether the feed has caught up since this nginx (re)loaded its configuration: a poll sent
+--- after the load has been answered. Until then a cached verdict may predate a change made while
+--- nginx was reloading (the cache survives a reload, the follower starts over), so it is not
+--- trusted while the API can answer (see M.access). Once true it stays true for the worker.
+local caught_up_since_load = false
+local function caught_up()
+  if not caught_up_since_load then
+    caught_up_since_load = (feed:get('confirmed_at') or 0) >= (feed:get('loaded_at') or math.huge)
+  end
+  return caught_up_since_load
+end
+
 --- Whether a cached verdict may still be used now (digest aside). Every condition, every time.
 local function usable(entry, t)
   if t >= entry.expires then return false, 'expired' end
@@ -387,7 +399,8 @@ function M.access()
     -- this worker's copy is spent: another worker may have fetched a fresh one
     entry = from_shared(key_id)
   end
-  if not (entry and entry.digest == digest and usable(entry, t)) then
+  local fresh = entry and entry.digest == digest and usable(entry, t)
+  if not (fresh and caught_up()) then
     state = 'miss'
     local result = ask_once(key_id .. digest)
     if result.status == 200 then
@@ -404,6 +417,9 @@ function M.access()
       return unauthorized(result.reason or 'unknown')
     elseif result.status == 429 then
       return too_many('too many failed keys', result.retryAfter or 60)
+    elseif fresh then
+      -- just (re)loaded and the API cannot answer: the cached verdict, as when cut off (stale TTL)
+      state = 'hit-api-unavailable'
     else
       return unavailable('api unavailable (' .. tostring(result.status) .. ')')
     end
@@ -500,6 +516,8 @@ local function poll_changes(sock)
   local cursor = feed:get('cursor')
   -- with a cursor, the API's longest wait (it answers at once when there are changes)
   local query = cursor and ('?after=' .. string.format('%d', cursor)) or ''
+  -- after a (re)load the first answer comes at once: until then the cache is not trusted (caught_up)
+  if cursor and (feed:get('confirmed_at') or 0) < (feed:get('loaded_at') or 0) then query = query .. '&wait=0' end
   local sent_at = now()
   local ok, err = sock:send('GET /v1/gateway/changes' .. query .. ' HTTP/1.1\r\nHost: partner-access\r\nAuthorization: Bearer ' ..
     settings.gatewayToken .. '\r\nAccept: application/json\r\n\r\n')
@@ -630,6 +648,9 @@ function M.init(settings_file)
   request_path.set_ambiguous(settings.ambiguousCodePoints)
   settings.ambiguousCodePoints = nil
   if not libcrypto then error('no libcrypto for SHA-256') end
+  -- in the master, at every start and reload: what the feed confirms from now on is what caught_up() wants
+  ngx.update_time()
+  feed:set('loaded_at', now())
 end
 
 function M.init_worker()

@@ -45,21 +45,31 @@ export async function startGatewayFor(stack: Stack, gatewayToken: string, portOr
   const options: GatewayTestOptions = typeof portOrOptions === 'number' ? { port: portOrOptions } : (portOrOptions ?? {});
   let api = await serveApp(stack, '127.0.0.1', 0, options.observeApi);
   const upstream = await startSampleUpstream();
+  const gatewayPort = options.port ?? (await freePort());
+  const startOptions = () => ({
+    port: gatewayPort,
+    apiUpstream: `127.0.0.1:${api.port}`,
+    upstream: `127.0.0.1:${upstream.port}`,
+    gatewayToken,
+    runtimeDir: options.runtimeDir ?? path.join(stack.dir, 'gateway'),
+    mode: options.mode,
+    staleTtlSeconds: options.staleTtlSeconds,
+    failedKeysPerMinute: options.failedKeysPerMinute,
+    workers: options.workers,
+  });
   try {
-    const gateway = await startGateway({
-      port: options.port ?? (await freePort()),
-      apiUpstream: `127.0.0.1:${api.port}`,
-      upstream: `127.0.0.1:${upstream.port}`,
-      gatewayToken,
-      runtimeDir: options.runtimeDir ?? path.join(stack.dir, 'gateway'),
-      mode: options.mode,
-      staleTtlSeconds: options.staleTtlSeconds,
-      failedKeysPerMinute: options.failedKeysPerMinute,
-      workers: options.workers,
-    });
+    let gateway = await startGateway(startOptions());
     return {
-      gateway,
+      get gateway() {
+        return gateway;
+      },
       upstream,
+      /** nginx stopped (its shared memory gone with it); `during` runs while it is down; then started again on the same port */
+      async restartGateway(during: () => Promise<void> = async () => {}) {
+        await gateway.stop();
+        await during();
+        gateway = await startGateway(startOptions());
+      },
       get api() {
         return api;
       },

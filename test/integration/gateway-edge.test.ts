@@ -268,6 +268,43 @@ describe('edge mode: verdicts cached in nginx, changes pushed by the feed', () =
     expect(Date.now() - started).toBeLessThan(BOUND_MS);
   });
 
+  it('a revocation made while nginx reloads, cut off from the API, is refused as soon as the API answers: the inherited cache waits for the feed', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const other = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    await warm(other.apiKey);
+    await edge.restartApi(async () => {
+      await stack.db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', p.keyId).execute();
+      process.kill(edge.gateway.process.pid!, 'SIGHUP');
+      // the old workers are gone; the new ones inherit the cache and cannot reach the feed
+      await new Promise((r) => setTimeout(r, 4000));
+      // cut off, the cached verdict is honoured (the stale TTL), as without a reload
+      const cutOff = await withReason(() => get('/orders/1', other.apiKey));
+      expect([cutOff.res.status, cutOff.reason]).toEqual([200, 'hit-api-unavailable']);
+    });
+    // back: before the follower has caught up, a cached verdict is asked about again
+    const { res, reason } = await withReason(() => get('/orders/1', p.apiKey));
+    expect(res.status).toBe(401);
+    expect(reason).not.toMatch(/^hit/);
+    expect((await get('/orders/1', other.apiKey)).status).toBe(200);
+    // and once it has, the cache serves again
+    await warm(other.apiKey);
+  });
+
+  it('a revocation made while nginx was stopped is refused right after it is back; other keys pass', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const other = await activePartner(stack, { sponsor: t.alice! });
+    await warm(p.apiKey);
+    await warm(other.apiKey);
+    await edge.restartGateway(async () => {
+      await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.sec, body: { reason: 'while the gateway was down' } });
+    });
+    expect((await get('/orders/1', p.apiKey)).status).toBe(401);
+    expect((await get('/orders/1', other.apiKey)).status).toBe(200);
+    await warm(other.apiKey);
+    expect((await get('/orders/1', p.apiKey)).status).toBe(401);
+  });
+
   it('verified revocation: the probe goes through the cache logic and is refused', async () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     await warm(p.apiKey);
