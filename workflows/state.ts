@@ -72,12 +72,12 @@ export interface LifecycleState {
   grantedAtMs?: number;
   suspendedAtMs: number | null;
   /**
-   * Set while security holds the partner suspended (state `suspended`): who, why, since when, and
+   * Set while security holds the partner suspended (state `suspended`): who, since when, and
    * the state a resumption returns to. Distinct from the suspension for an unanswered review
    * (`suspendedAtMs`): no grace countdown runs, and the review clock keeps its dates. Absent in
    * workflows activated before it existed.
    */
-  securityHold?: { reason: string; by: string; atMs: number; resumeTo: 'active' | 'recertification_due' } | null;
+  securityHold?: { by: string; atMs: number; resumeTo: 'active' | 'recertification_due' } | null;
   /**
    * An extension request waiting for its decision. `stage` `security` once the sponsor approved and
    * the grant needs security too (`approvedBy`: the sponsor's label, `accessUntilMs` the end it

@@ -30,7 +30,7 @@ function state(overrides: Partial<LifecycleState> = {}): LifecycleState {
   return { ...s, policy, state: 'active', stage: null, ...overrides };
 }
 const op = (name: string, ...roles: ('approver' | 'security' | 'admin' | 'auditor')[]): Actor => ({ kind: 'operator', name, roles });
-const hold = { reason: 'leak', by: 'operator:sec', atMs: T0, resumeTo: 'active' as const };
+const hold = { by: 'operator:sec', atMs: T0, resumeTo: 'active' as const };
 const sec = op('sec', 'security');
 
 describe('suspension by security', () => {

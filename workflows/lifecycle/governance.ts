@@ -1,6 +1,6 @@
 /**
  * Governance commands served in any phase they apply to: security's reversible suspension and its
- * lifting, and the hand-over of a partner to another sponsor. Each re-checks its rule at dequeue
+ * lifting, the hand-over of a partner to another sponsor, and a change of its rate tier. Each re-checks its rule at dequeue
  * (the state may have moved since the validator), writes one transition, tells whom it concerns,
  * and answers the command.
  */
@@ -22,7 +22,7 @@ export async function suspend(lc: Lifecycle, id: number, input: SuspensionInput)
   if (problem) return lc.refuse(id, problem);
   const by = actorLabel(input.actor);
   const resumeTo = s.state === 'recertification_due' ? 'recertification_due' : 'active';
-  s.securityHold = { reason: input.reason, by, atMs: Date.now(), resumeTo };
+  s.securityHold = { by, atMs: Date.now(), resumeTo };
   await lc.transition('partner.suspended', 'suspended', { actor: by, reason: input.reason, patch: { suspendedBy: by }, details: { by: 'security', resumeTo } });
   // security's reason is internal: the partner reads the neutral sentence its timeline shows
   await lc.notify('partner.suspended', ['partner', `operator:${s.sponsor}`], `Access ${neutralReasons.suspendedByOperator}`, { by: 'security' });
