@@ -5,13 +5,19 @@
  * span, the Temporal client's, the workflow's and its activities'. The request id reaches the
  * workflow's and the activities' log lines. No span carries a secret.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/env.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { runApiProcess, runWorkerProcess, type Running } from '../../runtime/processes.js';
+import { payloadDataConverter } from '../../runtime/payload-codec.js';
 import { createLogger } from '../../runtime/services.js';
+import { bundleWorkflows } from '../../worker.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
 import { baseSubmission, partnerRow } from '../helpers/partners.js';
 import { findSecrets } from '../helpers/secret-scan.js';
@@ -127,4 +133,21 @@ describe('one trace from the HTTP request through the workflow to its activities
     expect(findSecrets(exported)).toEqual([]);
     for (const secret of [reason, requestToken, alice]) expect(exported.includes(secret)).toBe(false);
   });
+});
+
+describe('turning tracing on for live workflows', () => {
+  it('the recorded histories (made without tracing) replay with the tracing interceptors bundled', async () => {
+    const dir = path.resolve(import.meta.dirname, '../fixtures/histories');
+    const histories = fs.readdirSync(dir).map((f) => ({ workflowId: f, history: temporal.api.history.v1.History.decode(fs.readFileSync(path.join(dir, f))) }));
+    const workflowBundle = await bundleWorkflows({ tracing: true });
+    expect(workflowBundle.code).toContain('OpenTelemetryInboundInterceptor');
+    // the fixtures predate the payload codec: replayed as in its migration
+    const dataConverter = payloadDataConverter({ ...stack.payloadKeyring, acceptPlaintext: true });
+    let replayed = 0;
+    for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter, replayName: 'tracing-on' }, histories)) {
+      expect(result.error, result.workflowId).toBeUndefined();
+      replayed++;
+    }
+    expect(replayed).toBe(histories.length);
+  }, 60_000);
 });
