@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --smoke] [--n 1000] [--m 10000] [--duration 10] [--connections 10]
- *  [--only intro,gateway,onboarding,decision,revocation,scale] [--wave-after 600]
+ *  [--only intro,gateway,edgerestart,onboarding,decision,revocation,scale] [--wave-after 600]
  *  [--wave burst|live]`
  * Measures partner-access on the embedded stack and writes bench/results/<stamp>.json and
  * bench/results/latest.md. See bench/README.md for what each number means.
@@ -40,7 +40,7 @@ const DURATION = Number(values.duration ?? (smoke ? 2 : 10));
 const CONNECTIONS = Number(values.connections);
 const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 6))));
 const WAVE = values.wave === 'live' ? 'live' : 'burst';
-const only = new Set((values.only ?? 'intro,gateway,onboarding,decision,revocation,scale').split(','));
+const only = new Set((values.only ?? 'intro,gateway,edgerestart,onboarding,decision,revocation,scale').split(','));
 
 const submission = (i: number, environment = 'sandbox') => ({
   name: `Bench partner ${i}`,
@@ -134,8 +134,7 @@ async function introspection(stack: EmbeddedStack) {
 async function gatewayPath(stack: EmbeddedStack) {
   nginxBinary(); // fails with the install hint before anything starts
   const [partner] = await activePartners(stack, 1);
-  const upstreamProcess = fork(path.resolve(import.meta.dirname, 'upstream-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const upstreamPort = await new Promise<number>((resolve) => upstreamProcess.once('message', (m: any) => resolve(m.port)));
+  const { upstreamProcess, upstreamPort } = await startUpstreamProcess();
   const common: Omit<GatewayOptions, 'port' | 'runtimeDir'> = {
     apiUpstream: new URL(stack.api).host,
     upstream: `127.0.0.1:${upstreamPort}`,
@@ -182,6 +181,120 @@ async function gatewayPath(stack: EmbeddedStack) {
     };
   } finally {
     await Promise.all(started.map((g) => g.stop()));
+    upstreamProcess.kill('SIGTERM');
+  }
+}
+
+/** The sample upstream in a process of its own (it must not share the bench driver's event loop). */
+async function startUpstreamProcess() {
+  const upstreamProcess = fork(path.resolve(import.meta.dirname, 'upstream-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const upstreamPort = await new Promise<number>((resolve) => upstreamProcess.once('message', (m: any) => resolve(m.port)));
+  return { upstreamProcess, upstreamPort };
+}
+
+/**
+ * A gateway restarted mid-load (issue #14). An edge gateway serves a steady load (4 connections,
+ * one partner's key) while a watcher asks, round after round, about a live key and about keys
+ * revoked before (their change applied), during a reload (SIGHUP: the shared memory survives, the
+ * feed's follower starts over) and while nginx is stopped (stop, then start on the same port: the
+ * cache is gone). Recorded: the load's errors and non-2xx, the watcher's answers in each stretch,
+ * the time from nginx's start to its first verdict, and every 200 for a key after its revocation
+ * was answered (202), with how late the last one was.
+ */
+async function edgeRestartUnderLoad(stack: EmbeddedStack) {
+  nginxBinary();
+  const group = smoke ? 2 : 10;
+  const [loadKey, live, ...victims] = await activePartners(stack, 2 + 3 * group);
+  const groups = { before: victims.slice(0, group), duringReload: victims.slice(group, 2 * group), whileStopped: victims.slice(2 * group) };
+  const { upstreamProcess, upstreamPort } = await startUpstreamProcess();
+  const options: GatewayOptions = {
+    apiUpstream: new URL(stack.api).host,
+    upstream: `127.0.0.1:${upstreamPort}`,
+    gatewayToken: await createOperator(stack.db, 'edge-restart', ['gateway']),
+    mode: 'edge',
+    port: await freePort(),
+    runtimeDir: path.join(stack.dir, 'nginx-edge-restart'),
+    // the watcher asks about revoked keys all along, from the load's address: not what is measured
+    failedKeysPerMinute: 1_000_000_000,
+  };
+  let gateway = await startGateway(options);
+  const status = async (key: string): Promise<number | 'refused'> => {
+    try {
+      const res = await fetch(`${gateway.url}/orders/1`, { headers: { 'x-api-key': key } });
+      await res.body?.cancel();
+      return res.status;
+    } catch {
+      return 'refused'; // nginx not listening (stopped)
+    }
+  };
+  const revokedAt = new Map<string, number>();
+  const revoke = async (p: { partnerId: string; apiKey: string }) => {
+    const res = await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, stack.tokens.sec, { reason: 'bench' });
+    if (res.status !== 202) throw new Error(`revocation ${res.status}`);
+    revokedAt.set(p.apiKey, performance.now());
+  };
+  try {
+    for (const p of [loadKey!, live!, ...victims]) for (let i = 0; i < 2; i++) if ((await status(p.apiKey)) !== 200) throw new Error('edge restart: the warm-up did not pass');
+    for (const p of groups.before) await revoke(p);
+    await Promise.all(groups.before.map((p) => until(async () => (await status(p.apiKey)) === 401, 10_000, 5)));
+
+    let stretch = 'steady';
+    const answers: Record<string, Record<string, number>> = {};
+    // a 200 for a key after its revocation's 202: none is the goal (listed as zeros when none)
+    const servedAfterRevocation: Record<string, { count: number; latestMsAfter202: number }> = Object.fromEntries(
+      Object.keys(groups).map((name) => [name, { count: 0, latestMsAfter202: 0 }]),
+    );
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const [name, keys] of [['live', [live!]], ...Object.entries(groups)] as const) {
+          for (const p of keys) {
+            const answer = await status(p.apiKey);
+            const tally = (answers[stretch] ??= {});
+            const label = `${name}.${answer}`;
+            tally[label] = (tally[label] ?? 0) + 1;
+            const at = revokedAt.get(p.apiKey);
+            if (answer === 200 && at !== undefined) {
+              const served = servedAfterRevocation[name]!;
+              served.count += 1;
+              served.latestMsAfter202 = Math.max(served.latestMsAfter202, round(performance.now() - at, 1));
+            }
+          }
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const background = runLoad({ url: `${gateway.url}/orders/7`, connections: 4, durationSeconds: smoke ? 12 : 16, headers: { 'x-api-key': loadKey!.apiKey } });
+    await sleep(2000);
+    stretch = 'reload';
+    process.kill(gateway.process.pid!, 'SIGHUP');
+    for (const p of groups.duringReload) await revoke(p);
+    await sleep(4000); // the old workers are gone (worker_shutdown_timeout 3 s)
+    stretch = 'afterReload';
+    await sleep(2000);
+    stretch = 'stopped';
+    await gateway.stop();
+    for (const p of groups.whileStopped) await revoke(p);
+    const starting = performance.now();
+    gateway = await startGateway(options);
+    const listening = performance.now();
+    await until(async () => (await status(live!.apiKey)) === 200, 10_000, 1);
+    const firstVerdict = performance.now();
+    stretch = 'afterRestart';
+    await sleep(3000);
+    watching = false;
+    await watcher;
+    const load = await background;
+    return {
+      keys: { live: 1, ...Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, v.length])) },
+      backgroundLoad: { rps: round(load.requestsPerSecond), total: load.total, non2xx: load.non2xx, errors: load.errors },
+      restart: { msToListening: round(listening - starting, 1), msToFirstVerdict: round(firstVerdict - starting, 1) },
+      answers,
+      servedAfterRevocation,
+    };
+  } finally {
+    await gateway.stop();
     upstreamProcess.kill('SIGTERM');
   }
 }
@@ -426,6 +539,7 @@ try {
   };
   if (only.has('intro')) results.introspection = await phase('introspection', () => introspection(stack));
   if (only.has('gateway')) results.gateway = await phase('gateway', () => gatewayPath(stack));
+  if (only.has('edgerestart')) results.edgeRestart = await phase('edge restart', () => edgeRestartUnderLoad(stack));
   let pendingIds: string[] = [];
   if (only.has('onboarding')) {
     const { ids, ...rest } = await phase('onboarding', () => onboarding(stack));
