@@ -153,10 +153,11 @@ local function window_estimate(name, limit, window, t)
   local index = floor(t / window)
   local start = index * window
   local current_suffix, previous_suffix = window_suffixes(window, index)
-  local current = counters:get(name .. current_suffix) or 0
+  local current_name = name .. current_suffix
+  local current = counters:get(current_name) or 0
   local previous = counters:get(name .. previous_suffix) or 0
   local estimated = previous * (1 - (t - start) / window) + current
-  return start, current, previous, estimated
+  return start, current, previous, estimated, current_name
 end
 local function retry_after(start, current, previous, estimated, limit, window, t)
   local wait = current + 1 > limit and (start + window - t) or ((estimated + 1 - limit) / max(previous, 1)) * window
@@ -164,12 +165,11 @@ local function retry_after(start, current, previous, estimated, limit, window, t
 end
 local function window_take(name, limit, window)
   local t = now()
-  local start, current, previous, estimated = window_estimate(name, limit, window, t)
+  local start, current, previous, estimated, current_name = window_estimate(name, limit, window, t)
   if estimated + 1 > limit then
     return false, retry_after(start, current, previous, estimated, limit, window, t), 0
   end
   -- another worker may have counted meanwhile: the count after our increment decides
-  local current_name = name .. (window_suffixes(window, floor(t / window)))
   local counted = counters:incr(current_name, 1, 0, 2 * window + 1) or (current + 1)
   local after = previous * (1 - (t - start) / window) + counted
   if after > limit then
@@ -261,6 +261,17 @@ local function caught_up()
   return caught_up_since_load
 end
 
+--- When the feed last confirmed it was current, read from shared memory at most once a second per
+--- worker: staleness is a matter of tens of seconds (GATEWAY_STALE_TTL is at least 30), and the
+--- hit path saves a lookup. Changes (marks) and a reset (generation) are read on every request.
+local confirmed_seen, confirmed_read_at = 0, -1
+local function feed_confirmed_at(t)
+  if t - confirmed_read_at >= 1 then
+    confirmed_seen, confirmed_read_at = feed:get('confirmed_at') or 0, t
+  end
+  return confirmed_seen
+end
+
 --- Whether a cached verdict may still be used now (digest aside). Every condition, every time.
 local function usable(entry, t)
   if t >= entry.expires then return false, 'expired' end
@@ -268,8 +279,7 @@ local function usable(entry, t)
   if (feed:get('generation') or 0) ~= entry.generation then return false, 'feed reset' end
   if (marks:get(entry.keyMark) or 0) > seq then return false, 'key changed' end
   if (marks:get(entry.partnerMark) or 0) > seq then return false, 'partner changed' end
-  local confirmed = feed:get('confirmed_at') or 0
-  if t - max(entry.fetched, confirmed) > settings.staleTtl then return false, 'stale' end
+  if t - max(entry.fetched, feed_confirmed_at(t)) > settings.staleTtl then return false, 'stale' end
   return true
 end
 
