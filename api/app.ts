@@ -25,6 +25,7 @@ import { operatorRoutes } from './routes/operators.js';
 import { pageRoutes } from './pages/index.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { governanceRoutes } from './routes/governance.js';
+import { erasureRoutes } from './routes/erasure.js';
 import { InMemoryRateLimiter, resolveClientAddress } from './rate-limit.js';
 import { rateLimits } from '../config/limits.js';
 import { UsageRecorder } from './usage.js';
@@ -91,6 +92,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1', auditRoutes(deps));
   app.route('/v1', operatorRoutes(deps));
   app.route('/v1', notificationRoutes(deps));
+  app.route('/v1', erasureRoutes(deps));
   const gatewayConfig = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
   app.route('/v1', governanceRoutes(deps, () => gatewayConfig));
   if (metrics) {

@@ -87,6 +87,26 @@ export const policyFileSchema = z.strictObject({
     z.strictObject({ risk: z.enum(['low', 'high']), description: z.string().min(1) }),
   ),
   environments: z.strictObject({ sandbox: environmentPolicySchema, production: environmentPolicySchema }),
+  /**
+   * How long records that are not the audit trail are kept (issue #16, item 11); defaults when absent
+   * (`retentionOf`). The audit trail is never pruned: it is what proves the rest.
+   */
+  retention: z
+    .strictObject({
+      /** notices no longer waiting for a delivery (delivered, dead or never sent) */
+      notifications: duration.optional(),
+      /** per-day usage counts (the evidence at recertification: keep at least a cycle) */
+      usageCounters: duration.optional(),
+    })
+    .optional(),
+});
+
+/** Three months of notices, a little over a year of usage: a yearly recertification still sees a whole year. */
+export const defaultRetention = { notificationsMs: 90 * 86_400_000, usageCountersMs: 400 * 86_400_000 };
+
+export const retentionOf = (policy: Policy) => ({
+  notificationsMs: policy.retention?.notifications ?? defaultRetention.notificationsMs,
+  usageCountersMs: policy.retention?.usageCounters ?? defaultRetention.usageCountersMs,
 });
 
 export type EnvironmentPolicy = z.output<typeof environmentPolicySchema>;

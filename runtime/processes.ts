@@ -14,6 +14,7 @@ import { UsageRecorder } from '../api/usage.js';
 import { resumeUnstartedSubmissions } from '../api/submissions.js';
 import { pruneExpiredIdempotencyKeys } from '../schema/repositories/idempotency.js';
 import { pruneRateLimitWindows } from '../schema/repositories/rate-limits.js';
+import { applyRetention } from '../schema/repositories/retention.js';
 import { DatabaseRateLimiter } from '../api/rate-limit.js';
 import type { AppConfig } from '../config/env.js';
 import { followPolicyFile } from '../config/policy.js';
@@ -65,6 +66,9 @@ export async function runWorkerProcess(config: AppConfig, target: TemporalTarget
     },
   };
 }
+
+/** Pruning is a large delete now and then, not a small one every few seconds. */
+const RETENTION_EVERY_MS = 10 * 60_000;
 
 /** The API process: the Hono app on HOST:PORT. */
 export async function runApiProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
@@ -125,10 +129,18 @@ export async function runApiProcess(config: AppConfig, target: TemporalTarget, d
       pruneRateLimitWindows(db, Date.now()).catch((err) => logger.warn({ err: (err as Error).message }, 'pruning rate-limit windows failed'));
     }
   }, 5000);
+  // Retention (the policy's `retention`): every API may run it; a delete of what another already deleted deletes nothing.
+  const retention = setInterval(() => {
+    applyRetention(db, policy.current())
+      .then((pruned) => pruned.notifications + pruned.usageCounters > 0 && logger.info(pruned, 'retention: pruned'))
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'retention pruning failed'));
+  }, RETENTION_EVERY_MS);
+  retention.unref();
   return {
     url,
     async stop() {
       clearInterval(redelivery);
+      clearInterval(retention);
       policy.stop();
       // Draining: requests in flight finish; what is still open after a few seconds is a gateway's
       // long poll of the change feed (up to 25 s), which resumes from its cursor elsewhere.

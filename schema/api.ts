@@ -415,3 +415,8 @@ export const driftReportSchema = z
     }),
   })
   .openapi('DriftReport');
+
+// ---- retention and erasure (issue #16, item 11) ----------------------------------------------
+
+export const erasureSchema = z.strictObject({ reason: text(1000) }).openapi('Erasure');
+export const erasureResultSchema = z.object({ partnerId: z.string(), erasedAt: z.string() }).openapi('ErasureResult');

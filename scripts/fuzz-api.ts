@@ -44,7 +44,7 @@ const st = fromEnv ? (fromEnv.includes('/') ? path.resolve(fromEnv) : fromEnv) :
 const publicOps = ['GET /healthz', 'GET /readyz', 'POST /v1/partners'];
 const partnerRead = ['GET /v1/partners/{id}', 'GET /v1/partners/{id}/timeline'];
 const operatorRead = ['GET /v1/partners', ...partnerRead];
-const audit = ['GET /v1/audit', 'GET /v1/audit/verify'];
+const audit = ['GET /v1/audit', 'GET /v1/audit/verify', 'GET /v1/governance/drift', 'GET /v1/notifications/dead-letters'];
 // security's suspension and resumption; the sponsor hand-over and the rate tier (admin too)
 const governance = ['POST /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/resumption', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier'];
 const allowed: Record<string, string[]> = {
@@ -58,10 +58,11 @@ const allowed: Record<string, string[]> = {
     'POST /v1/partners/{id}/decisions',
     'POST /v1/partners/{id}/revocation',
     'POST /v1/revocations',
+    'POST /v1/notifications/{id}/redelivery',
     ...governance,
   ],
   auditor: [...publicOps, ...operatorRead, ...audit, 'GET /v1/operators'],
-  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/partners/{id}/offboarding', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier', 'GET /v1/operators', 'POST /v1/operators', 'POST /v1/operators/{name}/rotation', 'POST /v1/operators/{name}/revocation'],
+  admin: [...publicOps, ...operatorRead, ...audit, 'POST /v1/notifications/{id}/redelivery', 'POST /v1/partners/{id}/erasure', 'POST /v1/partners/{id}/offboarding', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier', 'GET /v1/operators', 'POST /v1/operators', 'POST /v1/operators/{name}/rotation', 'POST /v1/operators/{name}/revocation'],
   gateway: [...publicOps, 'POST /v1/introspect', 'GET /v1/gateway/auth', 'GET /v1/gateway/verdict', 'GET /v1/gateway/changes', 'POST /v1/gateway/usage'],
   // a partner submits nothing for others: POST /v1/partners is 403 with its credentials
   requestToken: ['GET /healthz', 'GET /readyz', ...partnerRead, 'POST /v1/partners/{id}/credentials/pickup', 'POST /v1/partners/{id}/extension', 'POST /v1/partners/{id}/offboarding'],

@@ -22,6 +22,8 @@ interface RouteCase {
   body?: (t: Target) => unknown;
   /** which partner the route is called on: the shared active one, or a fresh one per allowed call (destructive routes) */
   fresh?: boolean;
+  /** what `{id}` stands for when it is not the partner's id */
+  id?: (t: Target) => string;
   allowed: Partial<Record<Caller, number[]>>;
 }
 
@@ -73,6 +75,12 @@ const routes: RouteCase[] = [
   { method: 'GET', path: '/v1/inbox', allowed: { sponsor: [200], approver: [200], security: [200] } },
   { method: 'GET', path: '/v1/audit', allowed: { security: [200], auditor: [200], admin: [200] } },
   { method: 'GET', path: '/v1/audit/verify', allowed: { security: [200], auditor: [200], admin: [200] } },
+  // governance reports, the notice outbox and erasure (issue #16): the shared partner's first notice
+  // was never dead (409), and a live partner is not erased (409)
+  { method: 'GET', path: '/v1/governance/drift', allowed: { security: [200], auditor: [200], admin: [200] } },
+  { method: 'GET', path: '/v1/notifications/dead-letters', allowed: { security: [200], auditor: [200], admin: [200] } },
+  { method: 'POST', path: '/v1/notifications/{id}/redelivery', id: (t) => `${t.partnerId}:n1`, body: () => ({ reason: 'r' }), allowed: { security: [409], admin: [409] } },
+  { method: 'POST', path: '/v1/partners/{id}/erasure', body: () => ({ reason: 'r' }), allowed: { admin: [409] } },
   // operator identities (issue #16): {name} is an operator nobody created, so nothing is changed
   { method: 'POST', path: '/v1/operators', body: () => ({ name: `made-${crypto.randomUUID().slice(0, 8)}`, roles: ['auditor'], reason: 'matrix' }), allowed: { admin: [201] } },
   { method: 'GET', path: '/v1/operators', allowed: { auditor: [200], admin: [200] } },
@@ -120,7 +128,7 @@ describe('role × route matrix', () => {
     it(`${route.method} ${route.path}`, async () => {
       for (const caller of callers) {
         const target = route.fresh && route.allowed[caller] ? await activePartner(stack, { sponsor: tokens.sponsor! }) : shared;
-        const url = route.path.replace('{id}', target.partnerId).replace('{name}', 'nobody');
+        const url = route.path.replace('{id}', route.id?.(target) ?? target.partnerId).replace('{name}', 'nobody');
         const res = await stack.call(route.method, url, { token: tokenFor(caller, target), body: route.body?.(target) });
         const expected = route.allowed[caller];
         if (expected) {
