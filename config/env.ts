@@ -31,6 +31,21 @@ const dataKey = optionalString.refine(
  */
 const sslModes = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
+/**
+ * How `npm run gateway` decides (GATEWAY_MODE; runtime/gateway.ts): `edge` on verdicts cached in
+ * nginx's shared memory and kept current by the API's change feed (needs nginx's Lua module), or
+ * `auth_request`, asking the API on every request. Unset: edge when the Lua module is installed.
+ */
+export const gatewayModes = ['edge', 'auth_request'] as const;
+export type GatewayMode = (typeof gatewayModes)[number];
+/** How long a gateway cut off from the change feed keeps honouring cached verdicts (GATEWAY_STALE_TTL, seconds). */
+export const DEFAULT_STALE_TTL_SECONDS = 60;
+/**
+ * The feed is a long poll of up to 25 s and what the gateway knows dates from when it asked, so a
+ * healthy feed is up to that old: a shorter stale TTL would expire verdicts on a healthy feed.
+ */
+export const MIN_STALE_TTL_SECONDS = 30;
+
 /** `postgres://` or `postgresql://`: the URLs that choose the Postgres dialect. */
 const isPostgresUrl = (value: string) => /^postgres(ql)?:\/\//.test(value);
 
@@ -88,6 +103,13 @@ const envSchema = z.object({
   PGSSLMODE: optionalString.refine((v) => v === undefined || (sslModes as readonly string[]).includes(v), `must be one of ${sslModes.join(', ')}`),
   POLICY_FILE: z.string().min(1).default('config/policy.json'),
   GATEWAY_ROUTES_FILE: z.string().min(1).default('gateway/routes.json'),
+  // `npm run gateway` (scripts/gateway.ts): nginx in front of a sample upstream
+  GATEWAY_TOKEN: optionalString,
+  GATEWAY_PORT: port.default(8080),
+  GATEWAY_MODE: z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined), z.enum(gatewayModes).optional()),
+  GATEWAY_STALE_TTL: z.coerce.number().int().min(MIN_STALE_TTL_SECONDS, `must be at least ${MIN_STALE_TTL_SECONDS} seconds`).default(DEFAULT_STALE_TTL_SECONDS),
+  API_UPSTREAM: z.string().regex(/^[^\s/:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:3000'),
+  SAMPLE_UPSTREAM_PORT: port.default(8081),
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('partner-access'),
@@ -198,6 +220,17 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
     },
     /** set by loadConfig from WEBHOOK_URL / WEBHOOKS_FILE (config/webhooks.ts) */
     webhooks: { endpoints: [], retry: defaultRetryPolicy } as WebhookConfig,
+    /** `npm run gateway`; the failed-key budget per client at the edge is limits.introspectionFailuresPerMinute */
+    gateway: {
+      token: env.GATEWAY_TOKEN,
+      port: env.GATEWAY_PORT,
+      /** undefined: edge when nginx's Lua module is installed (runtime/gateway.ts resolveGatewayMode) */
+      mode: env.GATEWAY_MODE,
+      staleTtlSeconds: env.GATEWAY_STALE_TTL,
+      apiUpstream: env.API_UPSTREAM,
+      sampleUpstreamPort: env.SAMPLE_UPSTREAM_PORT,
+      runtimeDir: path.join(dataDir, 'gateway'),
+    },
     probeSecret: env.GATEWAY_PROBE_SECRET,
     gatewayProbe: env.GATEWAY_VERIFY_URL && env.GATEWAY_PROBE_SECRET ? { url: env.GATEWAY_VERIFY_URL, secret: env.GATEWAY_PROBE_SECRET } : undefined,
     adminToken: env.ADMIN_TOKEN,
@@ -231,7 +264,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
 export class ConfigError extends Error {}
 
 /** Variables whose values are keys, tokens or secrets. */
-const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'PAYLOAD_KEYS', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'TEMPORAL_API_KEY']);
+const secretVariables = new Set(['PICKUP_KEY', 'AUDIT_CHECKPOINT_KEY', 'PAYLOAD_KEYS', 'ADMIN_TOKEN', 'WEBHOOK_SECRET', 'GATEWAY_PROBE_SECRET', 'GATEWAY_TOKEN', 'TEMPORAL_API_KEY']);
 
 /** Parses the environment; throws ConfigError with one line naming the variable and the problem. */
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../config/env.js';
+import { ConfigError, DEFAULT_STALE_TTL_SECONDS, MIN_STALE_TTL_SECONDS, type GatewayMode } from '../config/env.js';
 import { loadGatewayRoutes } from '../config/gateway-routes.js';
 import { defaultRateLimits } from '../config/limits.js';
 import { isAmbiguousCharacter } from '../domain/request-path.js';
@@ -13,13 +13,7 @@ const templateFile = path.join(projectRoot, 'gateway', 'nginx.conf.template');
 const edgeTemplateFile = path.join(projectRoot, 'gateway', 'nginx-edge.conf.template');
 const luaDir = path.join(projectRoot, 'gateway');
 
-/**
- * How nginx decides (GATEWAY_MODE): `edge` on verdicts cached in nginx's shared memory and kept
- * current by the API's change feed (needs Debian's Lua module, libnginx-mod-http-lua); or
- * `auth_request`, asking the API on every request (any nginx with the auth_request module).
- */
-export const gatewayModes = ['edge', 'auth_request'] as const;
-export type GatewayMode = (typeof gatewayModes)[number];
+export { DEFAULT_STALE_TTL_SECONDS, gatewayModes, MIN_STALE_TTL_SECONDS, type GatewayMode } from '../config/env.js';
 
 /** Where Debian puts nginx's dynamic modules (NGINX_MODULES_PATH overrides). */
 export const nginxModulesDir = () => process.env.NGINX_MODULES_PATH ?? '/usr/lib/nginx/modules';
@@ -29,25 +23,13 @@ export function luaModuleAvailable(modulesDir = nginxModulesDir()): boolean {
   return ['ngx_http_lua_module.so', 'ndk_http_module.so'].every((file) => fs.existsSync(path.join(modulesDir, file)));
 }
 
-/** GATEWAY_MODE, or `edge` when the Lua module is there and `auth_request` when not. */
-export function resolveGatewayMode(requested: string | undefined = process.env.GATEWAY_MODE): GatewayMode {
-  const value = requested?.trim() || undefined;
-  if (value !== undefined && !(gatewayModes as readonly string[]).includes(value)) {
-    throw new ConfigError(`Invalid configuration: GATEWAY_MODE must be one of ${gatewayModes.join(', ')}`);
-  }
+/** GATEWAY_MODE as configured (config/env.ts validates it), or `edge` when the Lua module is there and `auth_request` when not. */
+export function resolveGatewayMode(value: GatewayMode | undefined): GatewayMode {
   if (value === 'edge' && !luaModuleAvailable()) {
     throw new ConfigError(`Invalid configuration: GATEWAY_MODE=edge needs nginx's Lua module in ${nginxModulesDir()} (scripts/install-nginx.sh)`);
   }
-  return (value as GatewayMode | undefined) ?? (luaModuleAvailable() ? 'edge' : 'auth_request');
+  return value ?? (luaModuleAvailable() ? 'edge' : 'auth_request');
 }
-
-/** How long a gateway cut off from the change feed keeps honouring cached verdicts (GATEWAY_STALE_TTL). */
-export const DEFAULT_STALE_TTL_SECONDS = 60;
-/**
- * The feed is a long poll of up to 25 s and what the gateway knows dates from when it asked, so a
- * healthy feed is up to that old: a shorter stale TTL would expire verdicts on a healthy feed.
- */
-export const MIN_STALE_TTL_SECONDS = 30;
 
 export interface GatewayOptions {
   port: number;

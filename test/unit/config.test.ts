@@ -95,4 +95,24 @@ describe('loadConfig', () => {
   it('requires the webhook secret with a webhook URL', () => {
     expect(() => loadConfig({ WEBHOOK_URL: 'https://hooks.example.com/pa' }, '/srv/pa')).toThrow(/WEBHOOK_SECRET/);
   });
+
+  it('reads and checks what `npm run gateway` needs', () => {
+    expect(loadConfig({}, '/srv/pa').gateway).toEqual({
+      token: undefined,
+      port: 8080,
+      mode: undefined,
+      staleTtlSeconds: 60,
+      apiUpstream: '127.0.0.1:3000',
+      sampleUpstreamPort: 8081,
+      runtimeDir: path.join('/srv/pa', 'data', 'gateway'),
+    });
+    const set = loadConfig({ GATEWAY_TOKEN: ' pat_x ', GATEWAY_PORT: '9090', GATEWAY_MODE: 'auth_request', GATEWAY_STALE_TTL: '45', API_UPSTREAM: 'api.internal:3000', SAMPLE_UPSTREAM_PORT: '0' }, '/srv/pa');
+    expect(set.gateway).toMatchObject({ token: 'pat_x', port: 9090, mode: 'auth_request', staleTtlSeconds: 45, apiUpstream: 'api.internal:3000', sampleUpstreamPort: 0 });
+    expect(loadConfig({ GATEWAY_MODE: ' ' }, '/srv/pa').gateway.mode).toBeUndefined();
+    expect(() => loadConfig({ GATEWAY_MODE: 'lua' }, '/srv/pa')).toThrow(/^Invalid configuration: GATEWAY_MODE="lua"/);
+    expect(() => loadConfig({ GATEWAY_STALE_TTL: '10' }, '/srv/pa')).toThrow(/GATEWAY_STALE_TTL="10": must be at least 30 seconds/);
+    expect(() => loadConfig({ GATEWAY_STALE_TTL: 'soon' }, '/srv/pa')).toThrow(/GATEWAY_STALE_TTL/);
+    expect(() => loadConfig({ API_UPSTREAM: 'http://api:3000' }, '/srv/pa')).toThrow(/API_UPSTREAM.*must be host:port/);
+    expect(() => loadConfig({ GATEWAY_PORT: '70000' }, '/srv/pa')).toThrow(/GATEWAY_PORT/);
+  });
 });
