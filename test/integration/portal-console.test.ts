@@ -19,15 +19,16 @@ let stack: Stack;
 let server: Awaited<ReturnType<typeof serveApp>>;
 let browser: Browser;
 let base: string;
-const t = {} as { alice: string; sam: string; aud: string; gw: string };
+const t = {} as { alice: string; sam: string; aud: string; gw: string; bob: string; ada: string };
 
 const screenshots = path.resolve(import.meta.dirname, '../../docs/screenshots');
 
 beforeAll(async () => {
-  // Approvals wait for people clicking (minutes); recertification comes round within seconds, and
-  // an overdue one stays answerable for a minute.
+  // Approvals wait for people clicking (minutes); a review opens 4 s after each certification and
+  // is due a minute later, so no partner is suspended for a late answer while the file runs (a
+  // suspended partner's keys are refused, which the revocation tests must not mistake for theirs).
   stack = await startStack({
-    policyOverrides: { approvalTimeout: '5 minutes', escalateAfter: '4 minutes', approvalReminders: ['3 minutes'], recertifyEvery: '4s', recertReminders: ['2s'], suspendedGrace: '60s' },
+    policyOverrides: { approvalTimeout: '5 minutes', escalateAfter: '4 minutes', approvalReminders: ['3 minutes'], recertifyEvery: '64s', recertReminders: ['60s'], suspendedGrace: '60s' },
   });
   server = await serveApp(stack);
   base = `http://127.0.0.1:${server.port}`;
@@ -36,6 +37,8 @@ beforeAll(async () => {
   t.sam = await stack.operator('sam', ['security']);
   t.aud = await stack.operator('audrey', ['auditor']);
   t.gw = await stack.operator('edge', ['gateway']);
+  t.bob = await stack.operator('bob', ['approver']);
+  t.ada = await stack.operator('ada', ['admin']);
 }, 120_000);
 
 afterAll(async () => {
@@ -59,10 +62,10 @@ async function signIn(token: string): Promise<Page> {
 const introspect = async (key: string, scope?: string) =>
   (await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: key, ...(scope ? { scope } : {}) } })).json as { active: boolean; scopes?: string[] };
 
-async function shot(page: Page, name: string) {
+async function shot(page: Page, name: string, fullPage = true) {
   fs.mkdirSync(screenshots, { recursive: true });
   const file = path.join(screenshots, `console-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   expect(fs.statSync(file).size).toBeLessThan(300 * 1024);
 }
 
@@ -177,7 +180,7 @@ describe('recertification queue', () => {
     // the key is used for one scope only: the evidence says the other two were never used
     expect((await introspect(apiKey, 'orders:read')).active).toBe(true);
     await eventually(async () => (await stack.db.selectFrom('credentials').select('last_used_at').where('partner_id', '=', partnerId).executeTakeFirst())?.last_used_at);
-    await waitForState(stack, partnerId, ['recertification_due', 'suspended'], 30_000);
+    await waitForState(stack, partnerId, 'recertification_due', 30_000);
 
     const alice = await signIn(t.alice);
     await alice.goto(`${base}/console/recertifications`);
@@ -242,7 +245,7 @@ describe('security', () => {
     const p = await activePartner(stack, { sponsor: t.alice }, { name: 'Adventure Works', scopes: ['catalog:read'] });
     const sam = await signIn(t.sam);
     await sam.goto(`${base}/console/security`);
-    await sam.getByLabel('Partner id').fill('NoSuchPartner1');
+    await sam.locator('#partnerId').fill('NoSuchPartner1');
     await sam.locator('#reason').fill('key posted publicly');
     await sam.getByRole('button', { name: 'Revoke now' }).click();
     expect(await sam.locator('#partnerId-error').innerText()).toContain('no such partner');
@@ -250,7 +253,7 @@ describe('security', () => {
 
     await sam.goto(`${base}/console/partners/${p.partnerId}`);
     await sam.getByRole('link', { name: /Emergency revocation/ }).click();
-    expect(await sam.getByLabel('Partner id').inputValue()).toBe(p.partnerId);
+    expect(await sam.locator('#partnerId').inputValue()).toBe(p.partnerId);
     await sam.locator('#reason').fill('key posted publicly');
     await sam.getByRole('button', { name: 'Revoke now' }).click();
     expect(new URL(sam.url()).pathname).toBe(`/console/partners/${p.partnerId}`);
@@ -260,12 +263,52 @@ describe('security', () => {
   });
 });
 
+describe('governance', () => {
+  it('security suspends and resumes a partner; its key is refused meanwhile', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice }, { name: 'Proseware Billing', scopes: ['catalog:read'] });
+    const sam = await signIn(t.sam);
+    await sam.goto(`${base}/console/security`);
+    await sam.locator('#suspendId').fill(p.partnerId);
+    await sam.locator('#suspendReason').fill('unusual traffic, investigating');
+    await sam.getByRole('button', { name: 'Suspend', exact: true }).click();
+    expect(new URL(sam.url()).pathname).toBe(`/console/partners/${p.partnerId}`);
+    expect(await sam.locator('.flash.ok').innerText()).toContain('Suspended');
+    expect((await introspect(p.apiKey)).active).toBe(false);
+
+    await sam.goto(`${base}/console/security`);
+    await sam.locator('#suspendId').fill(p.partnerId);
+    await sam.locator('#suspendReason').fill('false alarm');
+    await sam.getByRole('button', { name: 'Resume', exact: true }).click();
+    expect(await sam.locator('.flash.ok').innerText()).toContain('Resumed');
+    expect((await introspect(p.apiKey)).active).toBe(true);
+    await sam.context().close();
+  });
+
+  it('an admin hands a partner to another sponsor; a successor who is no approver is refused next to the field', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice }, { name: 'Trey Research', scopes: ['catalog:read'] });
+    const ada = await signIn(t.ada);
+    await ada.goto(`${base}/console/partners/${p.partnerId}`);
+    await ada.getByLabel('New sponsor').fill('edge');
+    await ada.locator('#reason').fill('alice moved teams');
+    await ada.getByRole('button', { name: 'Hand over' }).click();
+    expect(await ada.locator('#sponsor-error').innerText()).toContain('not an active approver');
+    expect(await ada.locator('#reason').inputValue()).toBe('alice moved teams');
+    await ada.getByLabel('New sponsor').fill('bob');
+    await ada.getByRole('button', { name: 'Hand over' }).click();
+    expect(await ada.locator('.flash.ok').innerText()).toContain('Handed over');
+    expect((await partnerRow(stack, p.partnerId)).sponsor).toBe('bob');
+    await ada.context().close();
+  });
+});
+
 describe('auditor', () => {
   it('shows the trail with filters, the chain check, and an NDJSON export that works with the session', async () => {
     const { partnerId } = await submit(stack, { name: 'Audited Co', scopes: ['orders:read'] });
     const audrey = await signIn(t.aud);
     await audrey.goto(`${base}/console/audit`);
     expect(await audrey.locator('.chain').innerText()).toContain('The chain is intact');
+    // the whole trail, as far as the window shows it
+    await shot(audrey, 'audit', false);
 
     await audrey.getByLabel('Partner id').fill(partnerId);
     await audrey.getByRole('button', { name: 'Filter' }).click();
@@ -273,7 +316,6 @@ describe('auditor', () => {
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row).toContain(partnerId);
     expect(rows.join('\n')).toContain('partner.submitted');
-    await shot(audrey, 'audit');
 
     const href = await audrey.getByRole('link', { name: 'Export NDJSON' }).getAttribute('href');
     const exported = await audrey.context().request.get(`${base}${href}`);

@@ -1,17 +1,20 @@
-import { Hono } from 'hono';
-import { seeAllRoles } from '../../../domain/access-rules.js';
+import { Hono, type Context } from 'hono';
+import { mayHandOverSponsor, seeAllRoles, sponsorHandOverRoles } from '../../../domain/access-rules.js';
 import { environments, isTerminal, partnerStates } from '../../../domain/partner-states.js';
-import { listQuerySchema } from '../../../schema/api.js';
+import { listQuerySchema, sponsorChangeSchema } from '../../../schema/api.js';
+import type { PartnerRow } from '../../../schema/database.js';
 import { auditEventsOf } from '../../../schema/repositories/audit.js';
 import { credentialsOf } from '../../../schema/repositories/credentials.js';
 import { listPartners } from '../../../schema/repositories/partners.js';
+import { changeSponsor } from '../../commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import { invalidInput } from '../../validation.js';
 import type { PageAppEnv } from '../env.js';
-import { FormErrors, formErrors, SelectField, TextField } from '../forms.js';
+import { formBody, FormErrors, formErrors, parseForm, SelectField, TextField, type FieldErrors, type PostedForm } from '../forms.js';
 import type { PageDeps } from '../index.js';
-import { renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, pendingExtensionOf, ScopeList, scopesOf, StateBadge, When } from './common.js';
+import { PostForm } from '../layout.js';
+import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
+import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When } from './common.js';
 
 /**
  * Every partner the operator may see (GET /v1/partners' filters and visibility: security,
@@ -106,15 +109,15 @@ export function partnerPages({ deps }: PageDeps) {
     );
   });
 
-  app.get('/partners/:id', readers, async (c) => {
+  const partnerPage = async (c: Context<PageAppEnv>, partner: PartnerRow, handOver: { values?: { sponsor?: string; reason?: string }; errors?: FieldErrors; status?: 400 } = {}) => {
     const principal = c.get('principal');
     if (principal.kind !== 'operator') throw new Error('unreachable: the guard admits operators only');
-    const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
     const [keys, events] = await Promise.all([credentialsOf(deps.db, partner.id), auditEventsOf(deps.db, partner.id)]);
     const policy = deps.policy();
     const extension = pendingExtensionOf(partner);
     const planned = partner.planned_offboarding ? (JSON.parse(partner.planned_offboarding) as { at: string; reason: string; by: string }) : null;
     const isSecurity = principal.roles.includes('security');
+    const mayHandOver = mayHandOverSponsor(principal).ok && !isTerminal(partner.state);
     return renderPage(
       c,
       'console',
@@ -198,6 +201,17 @@ export function partnerPages({ deps }: PageDeps) {
             </a>
           </p>
         ) : null}
+        {mayHandOver ? (
+          <section aria-labelledby="hand-over">
+            <h2 id="hand-over">Hand over to another sponsor</h2>
+            <FormErrors errors={handOver.errors} />
+            <PostForm action={`/console/partners/${partner.id}/sponsor`} csrfToken={c.get('csrfToken')}>
+              <TextField name="sponsor" label="New sponsor" required hint="An active approver; pending approvals and reviews follow them." errors={handOver.errors} value={handOver.values?.sponsor} />
+              <TextField name="reason" label="Reason" multiline required errors={handOver.errors} value={handOver.values?.reason} />
+              <button type="submit">Hand over</button>
+            </PostForm>
+          </section>
+        ) : null}
         <h2>Keys</h2>
         {keys.length === 0 ? (
           <p>No key issued.</p>
@@ -249,8 +263,28 @@ export function partnerPages({ deps }: PageDeps) {
           <a href={`/console/audit?partnerId=${partner.id}`}>This partner in the audit trail</a>
         </p>
       </>,
-      { flash: doneFlash(c) },
+      { flash: doneFlash(c), status: handOver.status },
     );
+  };
+
+  app.get('/partners/:id', readers, async (c) => partnerPage(c, await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'))));
+
+  // Sponsor hand-over (POST /v1/partners/{id}/sponsor: admin or security), the service in api/commands.ts.
+  app.post('/partners/:id/sponsor', requireOperatorPage(...sponsorHandOverRoles), async (c) => {
+    const partner = await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'));
+    const form = (await c.req.parseBody({ all: true })) as PostedForm;
+    const body = formBody(form, ['sponsor', 'reason']);
+    const values = { sponsor: body.sponsor as string | undefined, reason: body.reason as string | undefined };
+    try {
+      await changeSponsor(deps, c.get('principal'), partner.id, parseForm(sponsorChangeSchema, body));
+      return redirectAfterPost(c, `/console/partners/${partner.id}?done=sponsor-changed`);
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal || refusal.status === 401 || refusal.status === 404) throw err;
+      // "not an active approver", "already the sponsor": about the successor, said next to it
+      const errors = refusal.status === 422 ? { sponsor: [refusal.detail ?? refusal.title] } : formErrors(refusal);
+      return partnerPage(c, partner, { values, errors: errorsFor(errors, ['sponsor', 'reason']), status: refusal.status as 400 });
+    }
   });
 
   return app;

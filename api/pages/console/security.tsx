@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { environments } from '../../../domain/partner-states.js';
-import { bulkRevocationSchema, partnerIdSchema, revocationSchema } from '../../../schema/api.js';
+import { bulkRevocationSchema, partnerIdSchema, revocationSchema, suspensionSchema } from '../../../schema/api.js';
+import { resumePartner, suspendPartner } from '../../commands.js';
 import { bulkRevoke, revoke, type ContainmentTarget } from '../../lifecycle-commands.js';
 import { problems } from '../../problem.js';
 import type { PageAppEnv } from '../env.js';
@@ -21,6 +22,7 @@ import { doneFlash, errorsFor, refusalOf, StateBadge } from './common.js';
 const securityOnly = requireOperatorPage('security');
 
 const revocationFormSchema = revocationSchema.extend({ partnerId: partnerIdSchema });
+const suspensionFormSchema = suspensionSchema.extend({ partnerId: partnerIdSchema });
 
 /** The confirm carries the preview's ids; it never falls back to the filters alone (that could widen it). */
 const MAX_CONFIRM = 1000;
@@ -31,12 +33,14 @@ interface SecurityValues {
   scope?: string;
   environment?: string;
   bulkReason?: string;
+  suspendId?: string;
+  suspendReason?: string;
 }
 
 export function securityPages({ deps }: PageDeps) {
   const app = new Hono<PageAppEnv>();
 
-  const securityPage = (c: Context<PageAppEnv>, values: SecurityValues = {}, errors: { revoke?: FieldErrors; bulk?: FieldErrors } = {}, status?: 200 | 400) => {
+  const securityPage = (c: Context<PageAppEnv>, values: SecurityValues = {}, errors: { revoke?: FieldErrors; bulk?: FieldErrors; suspend?: FieldErrors } = {}, status?: 200 | 400) => {
     const scopes = Object.keys(deps.policy().scopes).sort();
     return renderPage(
       c,
@@ -53,6 +57,23 @@ export function securityPages({ deps }: PageDeps) {
             <button type="submit" class="danger">
               Revoke now
             </button>
+          </PostForm>
+        </section>
+        <section aria-labelledby="suspend">
+          <h2 id="suspend">Suspend or resume</h2>
+          <p class="hint">A suspension is reversible: the partner’s keys are refused at once, and its sponsor cannot answer a review, until security resumes it.</p>
+          <FormErrors errors={errors.suspend} />
+          <PostForm action="/console/security/suspension" csrfToken={c.get('csrfToken')}>
+            <TextField name="suspendId" label="Partner id" required errors={errors.suspend} value={values.suspendId} />
+            <TextField name="suspendReason" label="Reason" multiline required hint="Recorded in the audit trail." errors={errors.suspend} value={values.suspendReason} />
+            <div class="actions">
+              <button type="submit" name="action" value="suspend" class="danger">
+                Suspend
+              </button>
+              <button type="submit" name="action" value="resume" class="secondary">
+                Resume
+              </button>
+            </div>
           </PostForm>
         </section>
         <section aria-labelledby="contain">
@@ -100,6 +121,30 @@ export function securityPages({ deps }: PageDeps) {
     }
   });
 
+  // Suspension and resumption (POST /v1/partners/{id}/suspension, /resumption): the services in api/commands.ts.
+  app.post('/security/suspension', securityOnly, async (c) => {
+    const form = (await c.req.parseBody({ all: true })) as PostedForm;
+    const fields = formBody(form, ['action', 'suspendId', 'suspendReason']);
+    const values = { suspendId: fields.suspendId as string | undefined, suspendReason: fields.suspendReason as string | undefined };
+    const resume = fields.action === 'resume';
+    try {
+      const { partnerId, reason } = parseForm(suspensionFormSchema, { partnerId: fields.suspendId, reason: fields.suspendReason });
+      await (resume ? resumePartner : suspendPartner)(deps, c.get('principal'), partnerId, { reason });
+      return redirectAfterPost(c, `/console/partners/${partnerId}?done=${resume ? 'resumed' : 'suspended'}`);
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (!refusal || refusal.status === 401) throw err;
+      // the form's names for the body's fields; a refusal about the partner (unknown, ended, not suspended) is said next to its id
+      const byBody = formErrors(refusal) ?? {};
+      const errors: FieldErrors = {};
+      for (const [field, messages] of Object.entries(byBody)) {
+        const shown = field === 'partnerId' ? 'suspendId' : field === 'reason' ? 'suspendReason' : field === '' && refusal.status !== 400 ? 'suspendId' : field;
+        (errors[shown] ??= []).push(...messages);
+      }
+      return securityPage(c, values, { suspend: errorsFor(errors, ['suspendId', 'suspendReason']) }, refusal.status as 400);
+    }
+  });
+
   app.post('/security/containment', securityOnly, async (c) => {
     const form = (await c.req.parseBody({ all: true })) as PostedForm;
     const fields = formBody(form, ['scope', 'environment', 'bulkReason']);
@@ -114,7 +159,10 @@ export function securityPages({ deps }: PageDeps) {
       const refusal = refusalOf(err);
       if (!refusal || refusal.status !== 400) throw err;
       const errors = formErrors(refusal) ?? {};
-      if (errors.reason) errors.bulkReason = errors.reason;
+      if (errors.reason) {
+        errors.bulkReason = errors.reason;
+        delete errors.reason;
+      }
       return securityPage(c, values, { bulk: errorsFor(errors, ['scope', 'environment', 'bulkReason']) }, 400);
     }
     const filter = [input.scope ? `holding ${input.scope}` : '', input.environment ? `in ${input.environment}` : ''].filter(Boolean).join(' and ');
