@@ -23,10 +23,15 @@ export const unauthenticatedCommandType = 'UnauthenticatedCommand';
 
 const isQuarantined = (arg: unknown): boolean => typeof arg === 'object' && arg !== null && unauthenticatedMarker in arg;
 
-function refusal(what: string, args: unknown[]): ApplicationFailure | undefined {
+/**
+ * Every start, Update and signal of ours carries one authenticated argument: one without any
+ * (the CLI without --input) never went through the codec, and is refused like a forged one.
+ */
+function refusal(what: string, args: unknown[], argumentRequired = true): ApplicationFailure | undefined {
   const bad = args.find(isQuarantined) as Record<string, unknown> | undefined;
-  if (!bad) return undefined;
-  return ApplicationFailure.nonRetryable(`${what} refused: its payload is not authenticated (${String(bad[unauthenticatedMarker])})`, unauthenticatedCommandType);
+  const why = bad ? String(bad[unauthenticatedMarker]) : argumentRequired && args.length === 0 ? 'no payload' : undefined;
+  if (!why) return undefined;
+  return ApplicationFailure.nonRetryable(`${what} refused: its payload is not authenticated (${why})`, unauthenticatedCommandType);
 }
 
 class CommandAuthentication implements WorkflowInboundCallsInterceptor {
@@ -61,7 +66,7 @@ class CommandAuthentication implements WorkflowInboundCallsInterceptor {
   }
 
   async handleQuery(input: QueryInput, next: Next<WorkflowInboundCallsInterceptor, 'handleQuery'>): Promise<unknown> {
-    const failure = refusal(`query ${input.queryName}`, input.args as unknown[]);
+    const failure = refusal(`query ${input.queryName}`, input.args as unknown[], false); // our query takes no argument
     if (failure) throw failure;
     return next(input);
   }

@@ -79,6 +79,10 @@ describe('a command written to Temporal without the key', () => {
     const attempt = await cli('workflow', 'update', 'execute', '--workflow-id', workflowIdFor(partnerId), '--name', 'decide', '--input', forged);
     expect(attempt.code).not.toBe(0);
     expect(attempt.out).toMatch(/not authenticated/);
+    // without any input, nothing went through the codec either
+    const bare = await cli('workflow', 'update', 'execute', '--workflow-id', workflowIdFor(partnerId), '--name', 'decide');
+    expect(bare.code).not.toBe(0);
+    expect(bare.out).toMatch(/not authenticated \(no payload\)/);
 
     expect((await status(partnerId)).state).toBe('pending_approval');
     expect((await partnerRow(stack, partnerId)).state).toBe('pending_approval');
