@@ -48,6 +48,9 @@ describe('loadConfig', () => {
     ['TRUSTED_PROXIES', 'nginx'],
     ['TRUSTED_PROXIES', '10.0.0.0/8,10.0.0.0/40'],
     ['TRUSTED_PROXIES', '0.0.0.0/0'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ['PAYLOAD_CODEC_ACCEPT_PLAINTEXT', 'yes'],
+    ['TEMPORAL_UI_CODEC_PORT', '70000'],
   ])('%s=%s is refused with one line naming the variable', (name, value) => {
     let error: unknown;
     try {
