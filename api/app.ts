@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps) {
   const openApiDocument = () => withAuthenticationResponses(app.getOpenAPI31Document(openApiConfig));
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.route('/', docsRoutes(() => openApiDocument() as never));
-  app.route('/', pageRoutes(deps, limiter));
+  app.route('/', pageRoutes(deps, limiter, () => gatewayConfig));
 
   app.notFound((c) => problemResponse(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import type { GatewayRoutes } from '../../config/gateway-routes.js';
 import type { AppDeps } from '../deps.js';
-import { pagePolicy } from '../headers.js';
+import { pagePolicy, staticAssetCaching } from '../headers.js';
 import { Problem } from '../problem.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { isTransientDatabaseError } from '../../schema/db.js';
@@ -27,14 +28,16 @@ export interface PageDeps {
   deps: AppDeps;
   sessions: Sessions;
   limiter: RateLimiter;
+  /** the route map the gateway decides on, as the app loaded it */
+  gatewayRoutes: () => GatewayRoutes;
 }
 
 /** Assets are read once at start from the repository: nothing is fetched from elsewhere (no CDN). */
-const assets: Record<string, { body: string; type: string }> = Object.fromEntries(
+const assets = new Map<string, { body: string; type: string }>(
   [
     ['portal.css', 'text/css; charset=utf-8'],
     ['portal.js', 'text/javascript; charset=utf-8'],
-  ].map(([name, type]) => [name, { body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8'), type: type! }]),
+  ].map(([name, type]) => [name!, { body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8'), type: type! }]),
 );
 
 /** Pages load only what we serve: no inline script or style anywhere, forms post to us only. */
@@ -46,14 +49,14 @@ const pageSources = () => ({
   'form-action': ["'self'"],
 });
 
-export function pageRoutes(deps: AppDeps, limiter: RateLimiter, sessionOptions: SessionOptions = defaultSessionOptions) {
+export function pageRoutes(deps: AppDeps, limiter: RateLimiter, gatewayRoutes: () => GatewayRoutes, sessionOptions: SessionOptions = defaultSessionOptions) {
   const app = new Hono<PageAppEnv>();
-  const pageDeps: PageDeps = { deps, sessions: sessions(deps, limiter, sessionOptions), limiter };
+  const pageDeps: PageDeps = { deps, sessions: sessions(deps, limiter, sessionOptions), limiter, gatewayRoutes };
 
   app.get('/assets/:name', (c) => {
-    const asset = assets[c.req.param('name')];
+    const asset = assets.get(c.req.param('name'));
     if (!asset) throw new Problem(404, 'Not Found', 'no such asset');
-    return c.body(asset.body, 200, { 'Content-Type': asset.type });
+    return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': staticAssetCaching });
   });
   app.get('/', (c) => c.redirect('/portal', 303));
 

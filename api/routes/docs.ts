@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Hono } from 'hono';
-import { pagePolicy, type PageEnv } from '../headers.js';
+import { pagePolicy, staticAssetCaching, type PageEnv } from '../headers.js';
 import { docsPage, type ReferenceDocument } from '../pages/docs-page.js';
 import { Problem } from '../problem.js';
 
@@ -35,7 +35,7 @@ export function docsRoutes(document: () => ReferenceDocument) {
   app.get('/docs/assets/:name', (c) => {
     const asset = Object.hasOwn(assets, c.req.param('name')) ? assets[c.req.param('name')] : undefined;
     if (!asset) throw new Problem(404, 'Not Found', 'no such asset');
-    return c.body(asset.body, 200, { 'Content-Type': asset.type });
+    return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': staticAssetCaching });
   });
   return app;
 }

@@ -41,11 +41,11 @@ async function signIn(token: string) {
 
 describe('console sessions', () => {
   it('signs in with an operator token into an HttpOnly, SameSite=Strict session that sign-out ends for good', async () => {
-    const token = await stack.operator('pages-admin', ['admin']);
+    const token = await stack.operator('pages-reviewer', ['approver']);
     const { context, page } = await signIn(token);
     expect(new URL(page.url()).pathname).toBe('/console');
     expect(await page.locator('h1').innerText()).toBe('Inbox');
-    expect(await page.locator('.who').innerText()).toContain('pages-admin');
+    expect(await page.locator('.who').innerText()).toContain('pages-reviewer');
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'pa_session')!;
     expect(session).toBeDefined();
@@ -133,7 +133,11 @@ describe('CSRF', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     const html = await response.text();
     expect(html).not.toMatch(/<script>|<style>|https?:\/\/(?!127\.0\.0\.1)/);
-    expect((await fetch(`${base}/assets/portal.css`)).status).toBe(200);
+    const css = await fetch(`${base}/assets/portal.css`);
+    expect(css.status).toBe(200);
+    // static assets alone may be kept by the browser
+    expect(css.headers.get('cache-control')).toBe('public, max-age=3600');
+    expect((await fetch(`${base}/assets/constructor`)).status).toBe(404);
     expect((await fetch(`${base}/assets/..%2Fsession.ts`)).status).toBe(404);
   });
 });

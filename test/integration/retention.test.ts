@@ -68,7 +68,7 @@ describe('retention', () => {
     const raw = JSON.parse(fs.readFileSync(stack.policyFile, 'utf8'));
     const policy = parsePolicy({ ...raw, retention: { notifications: '30 days', usageCounters: '60 days' } });
     const now = Date.parse('2030-06-01T00:00:00Z');
-    const notice = (id: string, createdAt: string, status: string) => ({
+    const notice = (id: string, createdAt: string, status: 'delivered' | 'pending') => ({
       id, partner_id: 'p-retention', kind: 'k', recipients: '[]', payload: '{}', status, attempts: 0, last_error: null, created_at: createdAt, delivered_at: null,
     });
     await stack.db

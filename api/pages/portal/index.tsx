@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { loadGatewayRoutes } from '../../../config/gateway-routes.js';
 import { isTerminal } from '../../../domain/partner-states.js';
 import { extensionSchema, offboardingSchema, submissionSchema } from '../../../schema/api.js';
 import type { PartnerRow } from '../../../schema/database.js';
@@ -51,12 +50,10 @@ async function signedInPartner({ deps }: PageDeps, principal: Principal): Promis
 }
 
 export function portalPages(pageDeps: PageDeps) {
-  const { deps, sessions, limiter } = pageDeps;
+  const { deps, sessions, limiter, gatewayRoutes } = pageDeps;
   const app = new Hono<PageAppEnv>();
-  // the same route map the gateway's auth endpoint decides on (api/app.ts reads this file too)
-  const gatewayRoutes = loadGatewayRoutes(deps.gatewayRoutesFile ?? 'gateway/routes.json');
 
-  app.get('/', (c) => renderPage(c, 'portal', 'API catalogue', <Catalogue policy={deps.policy()} routes={gatewayRoutes} />));
+  app.get('/', (c) => renderPage(c, 'portal', 'API catalogue', <Catalogue policy={deps.policy()} routes={gatewayRoutes()} />));
 
   // --- the request form -------------------------------------------------------------------
   const requestPage = (c: PageContext, values: RequestValues, errors?: FieldErrors, status: 200 | 400 | 413 | 422 | 429 | 503 = 200) =>
