@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { validationHook } from '../validation.js';
+import { invalidInput } from '../validation.js';
 
 /**
  * A form's fields as the API's bodies name them, and their parse with the API's own zod schema:
@@ -37,9 +37,25 @@ export const all = (input: FormInput, name: string): string[] => {
 export const optional = (value: string): string | undefined => (value.trim() === '' ? undefined : value);
 
 /** Parses with the API's schema; a refusal throws the API's own 400 Problem (api/validation.ts). */
-export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, c: Context): z.output<S> {
+export function parseWithSchema<S extends z.ZodType>(schema: S, value: unknown, _c?: Context): z.output<S> {
   const result = schema.safeParse(value);
-  if (!result.success) validationHook({ success: false, error: result.error, data: value, target: 'form' } as never, c as never);
-  if (!result.success) throw new Error('unreachable: the validation hook throws on a failed parse');
+  if (!result.success) throw invalidInput('form', result.error);
   return result.data;
+}
+
+/**
+ * The body a form stands for: the named fields only (never `_csrf` or anything else the page did
+ * not ask for), an empty text box as an absent optional field, and `lists` (checkbox groups) as
+ * arrays even with one or no box ticked.
+ */
+export function bodyOf(input: FormInput, fields: readonly string[], lists: readonly string[] = []): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const name of fields) {
+    if (lists.includes(name)) body[name] = all(input, name).filter((v) => v !== '');
+    else {
+      const value = optional(one(input, name));
+      if (value !== undefined) body[name] = value;
+    }
+  }
+  return body;
 }

@@ -1,7 +1,5 @@
 import type { FC } from 'hono/jsx';
-import type { z } from 'zod';
 import { Problem } from '../problem.js';
-import { invalidInput } from '../validation.js';
 
 /**
  * Form fields that show the API's own validation messages next to them and keep what the user
@@ -139,27 +137,3 @@ export const FormErrors: FC<{ errors?: FieldErrors | undefined }> = ({ errors })
   );
 };
 
-/** A posted form as the body the API's schema reads (`c.req.parseBody({ all: true })`'s result). */
-export type PostedForm = Record<string, string | File | (string | File)[]>;
-
-/**
- * The body a form stands for: the named fields only (never `_csrf` or anything else a page did
- * not ask for), an empty text box as an absent optional field, and `lists` (checkbox groups) as
- * arrays even with one or no box ticked. Files are not form input here.
- */
-export function formBody(form: PostedForm, fields: readonly string[], lists: readonly string[] = []): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  for (const name of fields) {
-    const values = ([] as (string | File)[]).concat(form[name] ?? []).filter((v): v is string => typeof v === 'string');
-    if (lists.includes(name)) body[name] = values.filter((v) => v !== '');
-    else if (values[0] !== undefined && values[0] !== '') body[name] = values[0];
-  }
-  return body;
-}
-
-/** Parses a form's body with the API's own schema: a refusal is the API's 400 (its issues by field, for `formErrors`). */
-export function parseForm<S extends z.ZodType>(schema: S, body: Record<string, unknown>): z.output<S> {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw invalidInput('form', parsed.error);
-  return parsed.data;
-}

@@ -6,13 +6,13 @@ import { Problem } from '../../problem.js';
 import { mapTemporalError } from '../../temporal-errors.js';
 import type { PageAppEnv } from '../env.js';
 import type { FieldErrors } from '../forms.js';
+import { formatInstant } from '../format.js';
 import type { PageOptions } from '../render.js';
 
 /** What every console page shares: how times, scopes and states look, and the messages after a redirect. */
 
-/** A time as people read it (UTC, to the minute), machine-readable in `datetime`. */
-export const When: FC<{ at: string | null | undefined }> = ({ at }) =>
-  at ? <time datetime={at}>{`${at.slice(0, 10)} ${at.slice(11, 16)} UTC`}</time> : <span class="note">—</span>;
+/** A time as people read it (format.ts: UTC, to the minute), machine-readable in `datetime`; a dash when there is none. */
+export const When: FC<{ at: string | null | undefined }> = ({ at }) => (at ? <time datetime={at}>{formatInstant(at)}</time> : <span class="note">—</span>);
 
 /** A scope with its risk from the policy in force (an unknown scope is shown as such, never guessed low). */
 export const Scope: FC<{ policy: Policy; scope: string }> = ({ policy, scope }) => {

@@ -8,7 +8,8 @@ import { inboxOf, type InboxItem } from '../../inbox.js';
 import { decide } from '../../lifecycle-commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
-import { CheckboxGroup, formBody, FormErrors, formErrors, parseForm, TextField, type FieldErrors, type PostedForm } from '../forms.js';
+import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
+import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -199,8 +200,8 @@ export function inboxPages({ deps, limiter }: PageDeps) {
   app.post('/decisions/:id', deciders, async (c) => {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const body = formBody(form, ['decision', 'scopes', 'accessUntil', 'reason'], ['scopes']);
+    const form = await formInput(c);
+    const body = bodyOf(form, ['decision', 'scopes', 'accessUntil', 'reason'], ['scopes']);
     const values: DecisionValues = { scopes: body.scopes as string[], accessUntil: body.accessUntil as string | undefined, reason: body.reason as string | undefined };
     // Scopes are sent only when narrowed: all boxes ticked means the grant as requested (and an
     // extension decision has no scopes at all).
@@ -208,7 +209,7 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     const narrowed = partner.state === 'pending_approval' && !(values.scopes!.length === current.length && current.every((s) => values.scopes!.includes(s)));
     if (!narrowed) delete body.scopes;
     try {
-      const input = parseForm(decisionSchema, body);
+      const input = parseWithSchema(decisionSchema, body);
       await decide(deps, limiter, principal, partner.id, input);
       return redirectAfterPost(c, `/console?done=${input.decision === 'approve' ? 'approved' : 'rejected'}`);
     } catch (err) {

@@ -10,7 +10,8 @@ import { changeSponsor } from '../../commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import { invalidInput } from '../../validation.js';
 import type { PageAppEnv } from '../env.js';
-import { formBody, FormErrors, formErrors, parseForm, SelectField, TextField, type FieldErrors, type PostedForm } from '../forms.js';
+import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
+import { FormErrors, formErrors, SelectField, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -272,11 +273,11 @@ export function partnerPages({ deps }: PageDeps) {
   // Sponsor hand-over (POST /v1/partners/{id}/sponsor: admin or security), the service in api/commands.ts.
   app.post('/partners/:id/sponsor', requireOperatorPage(...sponsorHandOverRoles), async (c) => {
     const partner = await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'));
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const body = formBody(form, ['sponsor', 'reason']);
+    const form = await formInput(c);
+    const body = bodyOf(form, ['sponsor', 'reason']);
     const values = { sponsor: body.sponsor as string | undefined, reason: body.reason as string | undefined };
     try {
-      await changeSponsor(deps, c.get('principal'), partner.id, parseForm(sponsorChangeSchema, body));
+      await changeSponsor(deps, c.get('principal'), partner.id, parseWithSchema(sponsorChangeSchema, body));
       return redirectAfterPost(c, `/console/partners/${partner.id}?done=sponsor-changed`);
     } catch (err) {
       const refusal = refusalOf(err);

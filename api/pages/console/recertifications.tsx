@@ -9,7 +9,8 @@ import { inboxOf } from '../../inbox.js';
 import { recertify } from '../../lifecycle-commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
-import { CheckboxGroup, formBody, FormErrors, formErrors, parseForm, TextField, type FieldErrors, type PostedForm } from '../forms.js';
+import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
+import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -190,13 +191,13 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
   app.post('/recertifications/:id', reviewers, async (c) => {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const body = formBody(form, ['decision', 'scopes', 'reason'], ['scopes']);
+    const form = await formInput(c);
+    const body = bodyOf(form, ['decision', 'scopes', 'reason'], ['scopes']);
     const values: ReviewValues = { scopes: body.scopes as string[], reason: body.reason as string | undefined };
     // the ticked scopes mean something only for "narrow"
     if (body.decision !== 'narrow') delete body.scopes;
     try {
-      const input = parseForm(recertificationSchema, body);
+      const input = parseWithSchema(recertificationSchema, body);
       await recertify(deps, limiter, principal, partner.id, input);
       return redirectAfterPost(c, `/console/recertifications?done=${doneOf[input.decision]}`);
     } catch (err) {

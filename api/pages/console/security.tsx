@@ -5,7 +5,8 @@ import { resumePartner, suspendPartner } from '../../commands.js';
 import { bulkRevoke, revoke, type ContainmentTarget } from '../../lifecycle-commands.js';
 import { problems } from '../../problem.js';
 import type { PageAppEnv } from '../env.js';
-import { formBody, FormErrors, formErrors, parseForm, SelectField, TextField, type FieldErrors, type PostedForm } from '../forms.js';
+import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
+import { FormErrors, formErrors, SelectField, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -105,11 +106,11 @@ export function securityPages({ deps }: PageDeps) {
   });
 
   app.post('/security/revocation', securityOnly, async (c) => {
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const body = formBody(form, ['partnerId', 'reason']);
+    const form = await formInput(c);
+    const body = bodyOf(form, ['partnerId', 'reason']);
     const values = { partnerId: body.partnerId as string | undefined, reason: body.reason as string | undefined };
     try {
-      const { partnerId, ...input } = parseForm(revocationFormSchema, body);
+      const { partnerId, ...input } = parseWithSchema(revocationFormSchema, body);
       await revoke(deps, c.get('principal'), partnerId, input, c.get('log'));
       return redirectAfterPost(c, `/console/partners/${partnerId}?done=revoked`);
     } catch (err) {
@@ -123,12 +124,12 @@ export function securityPages({ deps }: PageDeps) {
 
   // Suspension and resumption (POST /v1/partners/{id}/suspension, /resumption): the services in api/commands.ts.
   app.post('/security/suspension', securityOnly, async (c) => {
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const fields = formBody(form, ['action', 'suspendId', 'suspendReason']);
+    const form = await formInput(c);
+    const fields = bodyOf(form, ['action', 'suspendId', 'suspendReason']);
     const values = { suspendId: fields.suspendId as string | undefined, suspendReason: fields.suspendReason as string | undefined };
     const resume = fields.action === 'resume';
     try {
-      const { partnerId, reason } = parseForm(suspensionFormSchema, { partnerId: fields.suspendId, reason: fields.suspendReason });
+      const { partnerId, reason } = parseWithSchema(suspensionFormSchema, { partnerId: fields.suspendId, reason: fields.suspendReason });
       await (resume ? resumePartner : suspendPartner)(deps, c.get('principal'), partnerId, { reason });
       return redirectAfterPost(c, `/console/partners/${partnerId}?done=${resume ? 'resumed' : 'suspended'}`);
     } catch (err) {
@@ -146,13 +147,13 @@ export function securityPages({ deps }: PageDeps) {
   });
 
   app.post('/security/containment', securityOnly, async (c) => {
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const fields = formBody(form, ['scope', 'environment', 'bulkReason']);
+    const form = await formInput(c);
+    const fields = bodyOf(form, ['scope', 'environment', 'bulkReason']);
     const values = { scope: fields.scope as string | undefined, environment: fields.environment as string | undefined, bulkReason: fields.bulkReason as string | undefined };
     let preview: ContainmentTarget[];
     let input;
     try {
-      input = parseForm(bulkRevocationSchema, { scope: fields.scope, environment: fields.environment, reason: fields.bulkReason, dryRun: true });
+      input = parseWithSchema(bulkRevocationSchema, { scope: fields.scope, environment: fields.environment, reason: fields.bulkReason, dryRun: true });
       const result = await bulkRevoke(deps, c.get('principal'), input, c.get('log'));
       preview = result.partners;
     } catch (err) {
@@ -234,11 +235,11 @@ export function securityPages({ deps }: PageDeps) {
   });
 
   app.post('/security/containment/confirm', securityOnly, async (c) => {
-    const form = (await c.req.parseBody({ all: true })) as PostedForm;
-    const body = formBody(form, ['scope', 'environment', 'reason', 'partnerIds'], ['partnerIds']);
+    const form = await formInput(c);
+    const body = bodyOf(form, ['scope', 'environment', 'reason', 'partnerIds'], ['partnerIds']);
     // Only ever the previewed list: without it this would be a revocation by filter alone.
     if (!Array.isArray(body.partnerIds) || body.partnerIds.length === 0) throw problems.badRequest('the confirm names no partner: run the dry run again');
-    const input = parseForm(bulkRevocationSchema, { ...body, dryRun: false });
+    const input = parseWithSchema(bulkRevocationSchema, { ...body, dryRun: false });
     const result = await bulkRevoke(deps, c.get('principal'), input, c.get('log'));
     return redirectAfterPost(c, `/console/security?done=contained&count=${result.partners.length}`);
   });
