@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import { hashApiKey, hashesEqual, hashToken } from '../../domain/api-key.js';
@@ -122,10 +122,13 @@ export function csrfProtection(): MiddlewareHandler<PageAppEnv> {
     const origin = c.req.header('origin');
     const crossSite = site !== undefined ? site !== 'same-origin' && site !== 'none' : origin !== undefined && origin !== 'null' && !sameHost(origin, c.req.header('host'));
     if (crossSite) throw new Problem(403, 'Forbidden', 'cross-site requests are refused');
-    const form = await c.req.parseBody();
+    const form = await c.req.parseBody().catch(() => {
+      throw new Problem(400, 'Bad Request', 'the form could not be read');
+    });
     const sent = typeof form._csrf === 'string' ? form._csrf : '';
     const expected = getCookie(c, csrfCookie(c)) ?? '';
-    if (!sent || !expected || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(expected))) {
+    // compared as digests: equal lengths whatever was sent, so any text (even multi-byte) is a 403, never a throw
+    if (!sent || !expected || !hashesEqual(hashToken(sent), hashToken(expected))) {
       throw new Problem(403, 'Forbidden', 'the form is missing its security token or it has expired; reload the page and try again');
     }
     return next();
@@ -140,6 +143,34 @@ export function csrfProtection(): MiddlewareHandler<PageAppEnv> {
 export function sessions(deps: AppDeps, limiter: RateLimiter, options: SessionOptions) {
   // the same budget name as the API's authenticate(): both count into one budget per source
   const failures = failureBudget(limiter, 'auth-failures', rateLimits(deps.limits).authFailuresPerMinute);
+  async function open(c: Context<PageAppEnv>, principal: Exclude<Principal, { kind: 'anonymous' }>, token: string): Promise<void> {
+    const credential: Pick<SessionRow, 'credential_kind' | 'credential_hash' | 'subject'> =
+      principal.kind === 'operator'
+        ? { credential_kind: 'operator', credential_hash: hashToken(token), subject: principal.name }
+        : principal.kind === 'request_token'
+          ? { credential_kind: 'request_token', credential_hash: principal.tokenHash, subject: '' }
+          : { credential_kind: 'partner_key', credential_hash: hashApiKey(token), subject: principal.keyId };
+    // a new id at every sign-in: an id planted before sign-in never becomes a signed-in session
+    await signOut(c);
+    const id = newSecret();
+    const now = new Date();
+    await pruneSessions(deps.db, options.idleMs, now);
+    await openSession(deps.db, {
+      id_hash: sessionIdHash(id),
+      ...credential,
+      created_at: now.toISOString(),
+      last_seen_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + options.maxAgeMs).toISOString(),
+    });
+    setCookie(c, sessionCookie(c), id, { ...cookieOptions(c), maxAge: Math.floor(options.maxAgeMs / 1000) });
+    c.set('principal', principal);
+  }
+  async function signOut(c: Context<PageAppEnv>): Promise<void> {
+    const idHash = c.get('sessionIdHash');
+    if (idHash) await closeSession(deps.db, idHash);
+    deleteCookie(c, sessionCookie(c), cookieOptions(c));
+    c.set('principal', { kind: 'anonymous' });
+  }
   return {
     async signIn(c: Context<PageAppEnv>, credential: string): Promise<Principal | undefined> {
       const token = credential.trim();
@@ -148,38 +179,27 @@ export function sessions(deps: AppDeps, limiter: RateLimiter, options: SessionOp
       if ('refused' in checked) throw new Problem(429, 'Too Many Requests', 'too many failed sign-ins from this address; retry later', {}, { 'Retry-After': String(checked.refused.retryAfterSeconds) });
       const principal = checked.result;
       if (!principal || principal.kind === 'anonymous') return undefined;
-      const credentialOf = (): Pick<SessionRow, 'credential_kind' | 'credential_hash' | 'subject'> => {
-        switch (principal.kind) {
-          case 'operator':
-            return { credential_kind: 'operator', credential_hash: hashToken(token), subject: principal.name };
-          case 'request_token':
-            return { credential_kind: 'request_token', credential_hash: principal.tokenHash, subject: '' };
-          case 'partner_key':
-            return { credential_kind: 'partner_key', credential_hash: hashApiKey(token), subject: principal.keyId };
-        }
-      };
-      // a new id at every sign-in: an id planted before sign-in never becomes a signed-in session
-      await this.signOut(c);
-      const id = newSecret();
-      const now = new Date();
-      await pruneSessions(deps.db, options.idleMs, now);
-      await openSession(deps.db, {
-        id_hash: sessionIdHash(id),
-        ...credentialOf(),
-        created_at: now.toISOString(),
-        last_seen_at: now.toISOString(),
-        expires_at: new Date(now.getTime() + options.maxAgeMs).toISOString(),
-      });
-      setCookie(c, sessionCookie(c), id, { ...cookieOptions(c), maxAge: Math.floor(options.maxAgeMs / 1000) });
-      c.set('principal', principal);
+      await open(c, principal, token);
       return principal;
     },
-    async signOut(c: Context<PageAppEnv>): Promise<void> {
-      const idHash = c.get('sessionIdHash');
-      if (idHash) await closeSession(deps.db, idHash);
-      deleteCookie(c, sessionCookie(c), cookieOptions(c));
-      c.set('principal', { kind: 'anonymous' });
+    /**
+     * Opens a session of a credential this request was just handed (a request token at submission,
+     * a key at pickup or rotation): no budget to spend, and no failure to show, because the page that
+     * calls it is showing a secret only once. False when no session could be opened; the partner
+     * then signs in with what the page shows.
+     */
+    async adopt(c: Context<PageAppEnv>, credential: string): Promise<boolean> {
+      try {
+        const principal = await principalFor(deps.db, credential);
+        if (!principal || principal.kind === 'anonymous') return false;
+        await open(c, principal, credential);
+        return true;
+      } catch (err) {
+        c.get('log').warn({ err: (err as Error).message }, 'no session for the credential just issued');
+        return false;
+      }
     },
+    signOut,
   };
 }
 export type Sessions = ReturnType<typeof sessions>;

@@ -124,6 +124,20 @@ describe('CSRF', () => {
     await context.close();
   });
 
+  it('answers any token text with a 403 and an unreadable form with a 400, never a 500', async () => {
+    const page = await fetch(`${base}/console/sign-in`);
+    const csrf = /pa_csrf=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
+    // as many characters as the cookie's token, but not as many bytes
+    const multiByte = await fetch(`${base}/console/sign-in`, {
+      method: 'POST',
+      headers: { cookie: `pa_csrf=${csrf}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `_csrf=${encodeURIComponent('é' + 'A'.repeat(csrf.length - 1))}&token=x`,
+    });
+    expect(multiByte.status).toBe(403);
+    const unreadable = await fetch(`${base}/console/sign-in`, { method: 'POST', headers: { cookie: `pa_csrf=${csrf}`, 'content-type': 'multipart/form-data' }, body: 'x' });
+    expect(unreadable.status).toBe(400);
+  });
+
   it('serves pages under a strict Content-Security-Policy, no-store, and assets from us only', async () => {
     const response = await fetch(`${base}/console/sign-in`);
     const csp = response.headers.get('content-security-policy')!;

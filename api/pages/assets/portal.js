@@ -16,5 +16,13 @@ document.addEventListener('submit', (event) => {
   // Forms that end something (revoke, offboard) ask once more: <form data-confirm="text">.
   const form = event.target;
   const question = form instanceof HTMLFormElement ? form.getAttribute('data-confirm') : null;
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  // One submission per click: a double click would pick a one-time key up twice (the second answer,
+  // "already picked up", would replace the page showing the key) or rotate twice.
+  if (form instanceof HTMLFormElement && form.method === 'post') {
+    setTimeout(() => form.querySelectorAll('button[type=submit], button:not([type])').forEach((b) => { b.disabled = true; }), 0);
+  }
 });

@@ -61,7 +61,8 @@ const doneMessages: Record<string, string> = {
 
 /** The flash message for `?done=<code>` (a count, when given, is a number only). */
 export function doneFlash(c: Context<PageAppEnv>): PageOptions['flash'] {
-  const text = doneMessages[c.req.query('done') ?? ''];
+  const code = c.req.query('done') ?? '';
+  const text = Object.hasOwn(doneMessages, code) ? doneMessages[code] : undefined;
   if (!text) return undefined;
   const count = c.req.query('count');
   return { kind: 'ok', text: count && /^\d{1,6}$/.test(count) ? `${text} (${count})` : text };

@@ -98,7 +98,7 @@ export function portalPages(pageDeps: PageDeps) {
       await admitSubmission(deps, limiter, submitter, values.idempotencyKey);
       const accepted = await submit(deps, c.get('log'), submitter, body, values.idempotencyKey);
       // the browser now holds a session of the request token: the partner reaches its status without pasting it
-      const signedIn = !onBehalf && (await sessions.signIn(c, accepted.requestToken)) !== undefined;
+      const signedIn = !onBehalf && (await sessions.adopt(c, accepted.requestToken));
       return renderPage(c, 'portal', 'Request received', <RequestTokenIssued partnerId={accepted.partnerId} requestToken={accepted.requestToken} signedIn={signedIn} />);
     } catch (err) {
       const errors = formErrors(err);
@@ -174,7 +174,8 @@ export function portalPages(pageDeps: PageDeps) {
   };
 
   app.get('/access', (c) => {
-    const done = doneMessages[c.req.query('done') ?? ''];
+    const code = c.req.query('done') ?? '';
+    const done = Object.hasOwn(doneMessages, code) ? doneMessages[code as keyof typeof doneMessages] : undefined;
     return accessPage(c, { flash: done ? { kind: 'ok', text: done } : undefined });
   });
 
@@ -182,7 +183,7 @@ export function portalPages(pageDeps: PageDeps) {
     const partner = await signedInPartner(pageDeps, c.get('principal'));
     const issued = await pickUpIssuedKey(deps, c.get('principal'), partner.id, c.get('log'));
     // from now on the browser holds a session of the key: rotation needs the key, and the request token's work is done
-    const signedIn = (await sessions.signIn(c, issued.apiKey)) !== undefined;
+    const signedIn = await sessions.adopt(c, issued.apiKey);
     return renderPage(c, 'portal', 'Your API key', <KeyShownOnce issued={issued} rotated={false} signedIn={signedIn} />);
   });
 
@@ -192,7 +193,7 @@ export function portalPages(pageDeps: PageDeps) {
     const issued = await rotateKey(deps, principal, partner.id, c.get('log'));
     const previous = (await partnerOwnView(deps.db, partner)).credentials.find((k) => k.keyId !== issued.keyId && k.status === 'active' && k.retireAt);
     // the key this session was opened with retires after the overlap: the session follows the new key
-    const signedIn = (await sessions.signIn(c, issued.apiKey)) !== undefined;
+    const signedIn = await sessions.adopt(c, issued.apiKey);
     return renderPage(
       c,
       'portal',
