@@ -4,7 +4,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { Problem } from './problem.js';
 import { refuseDuplicateKeys } from './validation.js';
 
-const bodyMethods = new Set(['POST', 'PUT', 'PATCH']);
+// DELETE too: ending a suspension (DELETE /v1/partners/{id}/suspension) carries its reason
+const bodyMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const jsonType = /^application\/json\s*(;|$)/i;
 
 /**

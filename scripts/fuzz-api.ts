@@ -46,7 +46,7 @@ const partnerRead = ['GET /v1/partners/{id}', 'GET /v1/partners/{id}/timeline'];
 const operatorRead = ['GET /v1/partners', ...partnerRead];
 const audit = ['GET /v1/audit', 'GET /v1/audit/verify', 'GET /v1/governance/drift', 'GET /v1/notifications/dead-letters'];
 // security's suspension and resumption; the sponsor hand-over and the rate tier (admin too)
-const governance = ['POST /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/resumption', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier'];
+const governance = ['POST /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/resumption', 'DELETE /v1/partners/{id}/suspension', 'POST /v1/partners/{id}/sponsor', 'POST /v1/partners/{id}/rate-tier'];
 const allowed: Record<string, string[]> = {
   anonymous: publicOps,
   approver: [...publicOps, ...operatorRead, 'GET /v1/inbox', 'POST /v1/partners/{id}/decisions', 'POST /v1/partners/{id}/recertifications', 'POST /v1/partners/{id}/offboarding'],

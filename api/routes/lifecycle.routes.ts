@@ -94,6 +94,9 @@ export const resume = createRoute({
   responses: { ...ok, ...commandProblems },
 });
 
+/** DESIGN.md's name for the same command: DELETE the suspension (with its reason) is the resumption. */
+export const endSuspension = createRoute({ ...resume, method: 'delete', path: '/{id}/suspension' });
+
 export const changeSponsor = createRoute({
   method: 'post',
   path: '/{id}/sponsor',

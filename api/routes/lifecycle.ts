@@ -15,6 +15,7 @@ export function lifecycleRoutes(deps: AppDeps, limiter: RateLimiter) {
     .openapi(routes.revoke, handlers.revoke)
     .openapi(routes.suspend, handlers.suspend)
     .openapi(routes.resume, handlers.resume)
+    .openapi(routes.endSuspension, handlers.resume)
     .openapi(routes.changeSponsor, handlers.changeSponsor)
     .openapi(routes.changeRateTier, handlers.changeRateTier);
 }

@@ -59,6 +59,7 @@ const routes: RouteCase[] = [
   // governance (issue #16): suspension and hand-over change the partner, so each allowed call gets its own
   { method: 'POST', path: '/v1/partners/{id}/suspension', body: () => ({ reason: 'r' }), fresh: true, allowed: { security: [200] } },
   { method: 'POST', path: '/v1/partners/{id}/resumption', body: () => ({ reason: 'r' }), allowed: { security: [409] } },
+  { method: 'DELETE', path: '/v1/partners/{id}/suspension', body: () => ({ reason: 'r' }), allowed: { security: [409] } },
   { method: 'POST', path: '/v1/partners/{id}/sponsor', body: () => ({ sponsor: 'bob', reason: 'r' }), fresh: true, allowed: { security: [200], admin: [200] } },
   // the fast policy has one tier: setting it again is a 422 (and changes nothing)
   { method: 'POST', path: '/v1/partners/{id}/rate-tier', body: () => ({ tier: 'standard', reason: 'r' }), allowed: { security: [422], admin: [422] } },
