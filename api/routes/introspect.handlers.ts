@@ -5,7 +5,7 @@ import { rateLimits } from '../../config/limits.js';
 import type { introspectionRequestSchema } from '../../schema/api.js';
 import type { AppEnv } from '../auth.js';
 import type { AppDeps } from '../deps.js';
-import { keyVerdict } from '../introspection.js';
+import { keyVerdict, type Introspection } from '../introspection.js';
 import { problems } from '../problem.js';
 import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
 import type { AppRouteHandler } from '../router.js';
@@ -19,25 +19,31 @@ export function createIntrospectHandlers(deps: AppDeps, limiter: RateLimiter, us
   // would cut off every partner behind that gateway); the edge budgets per client instead.
   const failures = failureBudget(limiter, 'introspect-failures', rateLimits(deps.limits).introspectionFailuresPerMinute);
 
-  /** The verdict on a gateway's question, its failure budget and usage evidence: the one answer of the route and of its lean path. */
-  const answer = async (c: Context<AppEnv>, { token, environment, scope }: IntrospectionRequest) => {
+  /**
+   * The verdict on a gateway's question, its failure budget and usage evidence: the one answer of
+   * the route and of its lean path. Without a promise where nothing waits (an active key on SQLite).
+   */
+  const judge = (c: Context<AppEnv>, { token, environment, scope }: IntrospectionRequest): Introspection | Promise<Introspection> => {
     const judged = keyVerdict(deps.db, deps.policy(), token, environment);
-    const result = judged instanceof Promise ? await judged : judged;
+    return judged instanceof Promise ? judged.then((result) => settle(c, result, token, scope)) : settle(c, judged, token, scope);
+  };
+  const settle = (c: Context<AppEnv>, result: Introspection, token: string, scope: string | undefined): Introspection | Promise<Introspection> => {
     deps.metrics?.verdict('introspect', result.active ? 'active' : result.reason);
     if (!result.active) {
       // Guessing keys through a gateway token: failures per source are limited.
-      const decision = await failures.spend(sourceOf(c));
-      if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
-      return c.json(result, 200);
+      return failures.spend(sourceOf(c)).then((decision) => {
+        if (!decision.ok) throw problems.tooMany(decision.retryAfterSeconds);
+        return result;
+      });
     }
     const parsed = parseApiKey(token);
     if (parsed.ok) usage.record(parsed.keyId, scope);
-    return c.json(result, 200);
+    return result;
   };
 
-  const introspectKey: AppRouteHandler<typeof routes.introspect> = (c) => answer(c, c.req.valid('json'));
+  const introspectKey: AppRouteHandler<typeof routes.introspect> = async (c) => c.json(await judge(c, c.req.valid('json')), 200);
 
-  return { introspect: introspectKey, answer };
+  return { introspect: introspectKey, judge };
 }
 
-export type IntrospectionAnswer = ReturnType<typeof createIntrospectHandlers>['answer'];
+export type IntrospectionJudge = ReturnType<typeof createIntrospectHandlers>['judge'];

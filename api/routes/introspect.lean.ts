@@ -3,11 +3,11 @@ import type { MiddlewareHandler } from 'hono';
 import { findDuplicateKey } from '../../domain/json-duplicates.js';
 import { introspectionRequestSchema } from '../../schema/api.js';
 import { assertRole, type AppEnv, type Authenticator } from '../auth.js';
-import type { IntrospectionAnswer } from './introspect.handlers.js';
+import type { IntrospectionJudge } from './introspect.handlers.js';
 
 export interface LeanIntrospectionOptions {
   principalOf: Authenticator['principalOf'];
-  answer: IntrospectionAnswer;
+  judge: IntrospectionJudge;
   /** the /v1 body limit (api/body.ts) */
   maxBodyBytes: number;
   /** what the middlewares this path skips put on every answer (api/headers.ts `fixedResponseHeaders`) */
@@ -37,7 +37,7 @@ const utf8 = new TextDecoder();
  * route does) and before the rest of the app's middleware, it answers the ordinary question — a
  * JSON body of declared length within the limit, valid, from a caller without `Origin` — with the
  * same rules as the route: the app's one authenticator (its failure budget, the cached gateway
- * token), the route's role check, the request schema, and the route's own `answer` (verdict,
+ * token), the route's role check, the request schema, and the route's own `judge` (verdict,
  * failure budget, usage, metrics). Every answer carries the headers the skipped middlewares give
  * (computed once from them).
  *
@@ -47,7 +47,7 @@ const utf8 = new TextDecoder();
  * token there is still the 401), a CORS request, a request not served from a socket (`app.request`
  * in tests). test/integration/introspection.test.ts holds the two paths to the same answers.
  */
-export function leanIntrospection({ principalOf, answer, maxBodyBytes, headers }: LeanIntrospectionOptions): MiddlewareHandler<AppEnv> {
+export function leanIntrospection({ principalOf, judge, maxBodyBytes, headers }: LeanIntrospectionOptions): MiddlewareHandler<AppEnv> {
   let fixedHeaders: ReadonlyArray<readonly [string, string]> | undefined;
   return async (c, next) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -72,6 +72,7 @@ export function leanIntrospection({ principalOf, answer, maxBodyBytes, headers }
     const principal = await principalOf(c);
     c.set('principal', principal);
     assertRole(principal, ['gateway']);
-    return answer(c, body.data);
+    const judged = judge(c, body.data);
+    return c.json(judged instanceof Promise ? await judged : judged, 200);
   };
 }

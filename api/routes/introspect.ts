@@ -15,6 +15,6 @@ export function introspection(deps: AppDeps, limiter: RateLimiter, usage: UsageR
   const handlers = createIntrospectHandlers(deps, limiter, usage);
   return {
     routes: createRouter().openapi(routes.introspect, handlers.introspect),
-    lean: (options: Omit<LeanIntrospectionOptions, 'answer'>) => leanIntrospection({ ...options, answer: handlers.answer }),
+    lean: (options: Omit<LeanIntrospectionOptions, 'judge'>) => leanIntrospection({ ...options, judge: handlers.judge }),
   };
 }
