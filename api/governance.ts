@@ -4,7 +4,7 @@ import { environmentDrift, grantDrift, routeDrift } from '../domain/policy-drift
 import { environments } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import { liveGrants } from '../schema/repositories/grants.js';
-import { requiredStages } from '../workflows/state.js';
+import { requiredStages, todaysPolicy } from '../workflows/state.js';
 
 /**
  * The drift report (issue #16, item 1): every live grant held against today's policy of its
@@ -17,13 +17,7 @@ export async function driftReport(db: Db, policy: Policy, routes: GatewayRoutes,
   const lifecycle = Object.fromEntries(environments.map((e) => [e, toLifecyclePolicy(policy, e)])) as Record<(typeof environments)[number], ReturnType<typeof toLifecyclePolicy>>;
   const grants = (await liveGrants(db))
     .map((g) => {
-      const env = policy.environments[g.environment];
-      const findings = grantDrift(g, {
-        catalogue,
-        stagesRequired: requiredStages(lifecycle[g.environment], g.scopes),
-        maxAccessMs: env.maxAccess,
-        tiers: new Set(Object.keys(env.rateLimitTiers)),
-      });
+      const findings = grantDrift(g, todaysPolicy(lifecycle[g.environment], g.scopes));
       return { partnerId: g.partnerId, name: g.name, environment: g.environment, state: g.state, scopes: g.scopes, policyVersion: g.policyVersion, findings };
     })
     .filter((g) => g.findings.length > 0);

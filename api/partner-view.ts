@@ -7,6 +7,10 @@ import type { PartnerRow } from '../schema/database.js';
 import { hashesEqual } from '../domain/api-key.js';
 import { maySee, type PartnerFacts, type PartnerSelf } from '../domain/access-rules.js';
 import type { ApprovalStage } from '../domain/partner-states.js';
+import { grantDrift } from '../domain/policy-drift.js';
+import { toLifecyclePolicy, type Policy } from '../config/policy.js';
+import { liveGrantOf } from '../schema/repositories/grants.js';
+import { todaysPolicy } from '../workflows/state.js';
 import type { Principal } from './auth.js';
 import { partnerTimeline, type PartnerTimelineEvent } from './partner-timeline.js';
 import { problems } from './problem.js';
@@ -100,8 +104,21 @@ export async function partnerOwnView(db: Db, partner: PartnerRow) {
   };
 }
 
-export async function partnerView(db: Db, partner: PartnerRow) {
+/**
+ * A live grant held against today's policy of its environment (issue #16 item 1), as the reviewer
+ * sees it before answering a recertification: the drift report's rules (domain/policy-drift.ts)
+ * for this one grant. Null for a partner that holds no grant.
+ */
+export async function grantDriftToday(db: Db, partnerId: string, policy: Policy) {
+  const grant = await liveGrantOf(db, partnerId);
+  if (!grant) return null;
+  return { policyVersion: policy.version, findings: grantDrift(grant, todaysPolicy(toLifecyclePolicy(policy, grant.environment), grant.scopes)) };
+}
+
+/** `policy`: today's, for an operator's view, which then shows the grant's drift against it. */
+export async function partnerView(db: Db, partner: PartnerRow, policy?: Policy) {
   const credentials = await credentialsOf(db, partner.id);
+  const drift = policy ? { drift: await grantDriftToday(db, partner.id, policy) } : {};
   return {
     ...partnerSummary(partner),
     escalated: partner.escalated === 1,
@@ -122,5 +139,6 @@ export async function partnerView(db: Db, partner: PartnerRow) {
     })),
     createdAt: partner.created_at,
     updatedAt: partner.updated_at,
+    ...drift,
   };
 }

@@ -10,6 +10,8 @@ import { Problem, problems } from './problem.js';
 const byType: Record<string, (message: string) => Problem> = {
   [FailureTypes.notAllowedInState]: problems.conflict,
   [FailureTypes.alreadyDecided]: problems.conflict,
+  // the grant's state against today's policy, not the request's form: narrow, or have security keep it
+  [FailureTypes.policyDrift]: problems.conflict,
   [FailureTypes.forbidden]: problems.forbidden,
   [FailureTypes.invalidRequest]: problems.unprocessable,
 };

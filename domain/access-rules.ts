@@ -100,9 +100,13 @@ export function mayDecideExtension(
   return operator.name === partner.sponsor && has(operator, 'approver') ? allowed : refused('only the sponsor decides an extension');
 }
 
-/** Only the sponsor recertifies (whether one is due is the workflow's "when"). */
+/**
+ * The sponsor recertifies, and so may security: a grant that today's policy gives only with the
+ * security stage it never had is kept by a security operator (its keep is that stage, see
+ * workflows/rules.ts checkRecertificationDrift). Whether one is due is the workflow's "when".
+ */
 export function mayRecertify(operator: OperatorFacts | undefined, partner: Pick<PartnerFacts, 'sponsor'>): Permission {
-  return operator && operator.name === partner.sponsor ? allowed : refused('only the sponsor recertifies');
+  return operator && (operator.name === partner.sponsor || has(operator, 'security')) ? allowed : refused('only the sponsor or security recertifies');
 }
 
 /** Offboarding is for the partner itself, its sponsor or an admin. */
@@ -197,5 +201,6 @@ export function isWaitingOn(
   const extension = partner.pendingExtension && isKeyBearing(partner.state);
   if (extension && mayDecideExtension(operator, partner, partner.pendingExtensionStage, partner.extensionApprovedBy).ok) return true;
   if (!has(operator, 'approver')) return false;
-  return isRecertifiable(partner.state) && !partner.suspendedBySecurity && mayRecertify(operator, partner).ok;
+  // A review is owed by the sponsor; security may answer one (mayRecertify) but is not sent every review.
+  return isRecertifiable(partner.state) && !partner.suspendedBySecurity && operator.name === partner.sponsor;
 }

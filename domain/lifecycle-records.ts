@@ -41,7 +41,8 @@ export interface TransitionRecord {
   reason?: string;
   patch: ReadModelPatch;
   decision?: {
-    kind: 'approval' | 'extension';
+    /** `recertification`: a security operator's keep or narrow, which is the security stage a grant lacked */
+    kind: 'approval' | 'extension' | 'recertification';
     stage: string | null;
     decision: string;
     reason: string;

@@ -91,6 +91,11 @@ export const partnerViewSchema = partnerSummarySchema
     ),
     createdAt: z.string(),
     updatedAt: z.string(),
+    /** operators only: a live grant held against today's policy (what a recertification keep is checked against) */
+    drift: z
+      .object({ policyVersion: z.string(), findings: z.array(z.object({ rule: z.string(), detail: z.string() })) })
+      .nullable()
+      .optional(),
   })
   .openapi('Partner');
 

@@ -131,6 +131,8 @@ export const FailureTypes = {
   forbidden: 'ForbiddenActor',
   invalidRequest: 'InvalidRequest',
   alreadyDecided: 'AlreadyDecided',
+  /** a recertification answer today's policy would not grant (workflows/rules.ts checkRecertificationDrift) */
+  policyDrift: 'PolicyDrift',
 } as const;
 
 export const decideUpdate = defineUpdate<CommandResult, [DecisionInput]>('decide');

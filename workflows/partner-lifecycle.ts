@@ -31,6 +31,7 @@ import {
   checkOffboarding,
   checkRateTierChange,
   checkRecertification,
+  checkRecertificationDrift,
   checkResumption,
   checkRotation,
   checkSponsorChange,
@@ -64,7 +65,8 @@ export async function partnerLifecycle(input: LifecycleInput): Promise<Lifecycle
     validator: (d) => lc.validate(checkDecision(s, d, Date.now())),
   });
   setHandler(recertifyUpdate, (r) => lc.enqueue({ kind: 'recertify', input: r }), {
-    validator: (r) => lc.validate(checkRecertification(s, r)),
+    // held against today's policy as loaded when the review opened; the answer's dequeue loads it again
+    validator: (r) => lc.validate(checkRecertification(s, r) ?? (s.reviewPolicy ? checkRecertificationDrift(s, r, s.reviewPolicy) : null)),
   });
   setHandler(requestExtensionUpdate, (e) => lc.enqueue({ kind: 'extension', input: e }), {
     validator: (e) => lc.validate(checkExtension(s, e, Date.now())),

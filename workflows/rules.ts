@@ -34,7 +34,8 @@ import {
   type SponsorChangeInput,
   type SuspensionInput,
 } from './messages.js';
-import type { LifecycleState } from './state.js';
+import { grantDrift } from '../domain/policy-drift.js';
+import { grantFactsOf, heldStages, todaysPolicy, type LifecyclePolicy, type LifecycleState } from './state.js';
 
 export interface Rejection {
   type: (typeof FailureTypes)[keyof typeof FailureTypes];
@@ -132,6 +133,42 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   if (s.securityHold) return reject(FailureTypes.notAllowedInState, 'the partner is suspended by security; it must be resumed first');
   if (input.decision === 'narrow') return checkScopesNarrow(s, input.scopes, true);
   if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, `scopes are only given with narrow`);
+  return null;
+}
+
+/** Does this answer come from a security operator other than the sponsor (four eyes, as at approval)? */
+export function isSecurityAnswer(s: LifecycleState, actor: Actor): boolean {
+  return isOperator(actor) && actor.roles.includes('security') && actor.name !== s.sponsor;
+}
+
+/**
+ * A `keep` or `narrow` held against today's policy (issue #16 item 1): the scopes the grant keeps
+ * must all be in today's catalogue, and if today's policy grants them only with the security stage,
+ * the grant must have had it (at approval, or a security operator's earlier keep) or this answer
+ * must be a security operator's, which then is that stage. The other drift findings (an end beyond
+ * today's maxAccess, a tier no longer offered) are shown to the reviewer but do not refuse a keep.
+ */
+export function checkRecertificationDrift(s: LifecycleState, input: RecertificationInput, today: LifecyclePolicy): Rejection | null {
+  if (input.decision === 'revoke') return null;
+  const scopes = input.decision === 'narrow' && input.scopes ? [...new Set(input.scopes)] : s.scopes;
+  const facts = grantFactsOf(s, scopes);
+  if (isSecurityAnswer(s, input.actor)) facts.approvedStages = [...heldStages(s), 'security'];
+  const findings = grantDrift(facts, todaysPolicy(today, scopes));
+  const known = scopes.filter((scope) => today.scopeRisk[scope] !== undefined);
+  if (findings.some((f) => f.rule === 'scope_not_in_catalogue')) {
+    const unknown = scopes.filter((scope) => !known.includes(scope));
+    const way = known.length > 0 ? `narrow to ${known.join(', ')} or revoke` : 'revoke';
+    return reject(FailureTypes.policyDrift, `${unknown.join(', ')} no longer in the catalogue of policy ${today.version}: ${input.decision} is refused; ${way}`);
+  }
+  if (findings.some((f) => f.rule === 'security_stage_missing')) {
+    const lowRisk = today.securityApproval === 'always' ? [] : known.filter((scope) => today.scopeRisk[scope] === 'low');
+    const why = today.securityApproval === 'always' ? `every grant in ${s.environment}` : scopes.filter((scope) => !lowRisk.includes(scope)).join(', ');
+    const narrow = lowRisk.length > 0 ? `narrow to ${lowRisk.join(', ')} or ` : '';
+    return reject(
+      FailureTypes.policyDrift,
+      `policy ${today.version} requires the security stage for ${why}, which this grant never had: ${narrow}have a security operator (not the sponsor) keep it`,
+    );
+  }
   return null;
 }
 

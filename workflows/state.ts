@@ -3,6 +3,7 @@
  * Everything here is carried across continue-as-new, so it holds only plain data.
  */
 import { isLive } from '../domain/partner-states.js';
+import type { GrantFacts, TodaysPolicy } from '../domain/policy-drift.js';
 import type { ApprovalStage, Environment, LifecycleStatus, PartnerState, RevocationInput, Submission } from './messages.js';
 
 /** The slice of the policy file one partner's workflow needs, durations in milliseconds. */
@@ -87,6 +88,14 @@ export interface LifecycleState {
   plannedOffboarding: { atMs: number; reason: string; by: string } | null;
   /** the rate tier granted (at approval, or changed later by security or an admin); absent: the policy's default */
   rateLimitTier?: string;
+  /**
+   * Today's policy as loaded for the open review (when it opened, again at each answer): the
+   * validator holds a `keep` against it. Cleared when the cycle is answered. Absent in workflows
+   * whose review opened before the drift check (the validator then holds the answer against `policy`).
+   */
+  reviewPolicy?: LifecyclePolicy | null;
+  /** the security operator whose recertification `keep` or `narrow` gave the grant the security stage its approval lacked */
+  securityKeptBy?: string;
   /** agenda items already handled (reminders, warnings), keyed so they never fire twice */
   done: string[];
   revocation: RevocationInput | null;
@@ -133,6 +142,36 @@ export function autoApproves(policy: LifecyclePolicy, scopes: string[]): boolean
 export function requiredStages(policy: LifecyclePolicy, scopes: string[]): ApprovalStage[] {
   const risky = scopes.some((scope) => policy.scopeRisk[scope] !== 'low');
   return policy.securityApproval === 'always' || risky ? ['sponsor', 'security'] : ['sponsor'];
+}
+
+/**
+ * One environment's policy as the drift rules (domain/policy-drift.ts) hold a grant against it:
+ * the catalogue is every scope the policy rates, the stages are `requiredStages`. Shared by the
+ * workflow's recertification check and the API's views of drift, so both ask the same question.
+ */
+export function todaysPolicy(policy: LifecyclePolicy, scopes: string[]): TodaysPolicy {
+  return {
+    catalogue: new Set(Object.keys(policy.scopeRisk)),
+    stagesRequired: requiredStages(policy, scopes),
+    maxAccessMs: policy.maxAccessMs,
+    tiers: new Set(policy.rateLimitTiers ?? []),
+  };
+}
+
+/** The stages a live grant holds: its approval's, and security's if a security operator kept it at a recertification. */
+export function heldStages(s: Pick<LifecycleState, 'stages' | 'securityKeptBy'>): ApprovalStage[] {
+  return s.securityKeptBy && !s.stages.includes('security') ? [...s.stages, 'security'] : [...s.stages];
+}
+
+/** The workflow's grant (or the given narrower scopes of it) as the drift rules see it. */
+export function grantFactsOf(s: LifecycleState, scopes: string[] = s.scopes): GrantFacts {
+  return {
+    scopes,
+    accessUntil: new Date(s.accessUntilMs).toISOString(),
+    grantedAt: s.grantedAtMs === undefined ? null : new Date(s.grantedAtMs).toISOString(),
+    approvedStages: heldStages(s),
+    rateLimitTier: s.rateLimitTier ?? s.policy?.defaultRateLimitTier ?? '',
+  };
 }
 
 /**

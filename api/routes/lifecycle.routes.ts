@@ -35,9 +35,9 @@ export const decide = createRoute({
 export const recertify = createRoute({
   method: 'post',
   path: '/{id}/recertifications',
-  summary: 'Answer a due recertification: keep, narrow or revoke (sponsor)',
+  summary: 'Answer a due recertification: keep, narrow or revoke (sponsor; security, whose keep is the security stage a drifted grant lacks)',
   security: bearerSecurity,
-  middleware: [requireRole('approver')] as const,
+  middleware: [requireRole('approver', 'security')] as const,
   request: { params, body: json(recertificationSchema) },
   responses: { ...ok, ...decisionProblems },
 });

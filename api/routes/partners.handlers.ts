@@ -17,7 +17,7 @@ export function createPartnerHandlers(deps: AppDeps, limiter: RateLimiter) {
   const get: AppRouteHandler<typeof routes.get> = async (c) => {
     const partner = await loadVisiblePartner(deps.db, c.get('principal'), c.req.valid('param').id);
     const principal = c.get('principal');
-    return c.json(principal.kind === 'operator' ? await partnerView(deps.db, partner) : await partnerOwnView(deps.db, partner), 200);
+    return c.json(principal.kind === 'operator' ? await partnerView(deps.db, partner, deps.policy()) : await partnerOwnView(deps.db, partner), 200);
   };
 
   return { submit, get };

@@ -1,7 +1,7 @@
 import { liveStates, type ApprovalStage, type Environment, type PartnerState } from '../../domain/partner-states.js';
 import type { Db } from '../db.js';
 
-/** Live grants with what their approval recorded: what the drift report (api/governance.ts) checks against today's policy. */
+/** Live grants with what their approval (and a security operator's recertification) recorded: what the drift report (api/governance.ts) checks against today's policy. */
 
 export interface LiveGrant {
   partnerId: string;
@@ -19,26 +19,40 @@ export interface LiveGrant {
 }
 
 export async function liveGrants(db: Db): Promise<LiveGrant[]> {
-  const partners = await db
+  return grants(db);
+}
+
+/** One partner's grant, if it is live: what the reviewer's view (api/partner-view.ts) holds against today's policy. */
+export async function liveGrantOf(db: Db, partnerId: string): Promise<LiveGrant | undefined> {
+  return (await grants(db, partnerId))[0];
+}
+
+async function grants(db: Db, partnerId?: string): Promise<LiveGrant[]> {
+  let query = db
     .selectFrom('partners')
     .select(['id', 'name', 'environment', 'state', 'scopes', 'access_until', 'policy_version', 'rate_limit_tier'])
-    .where('state', 'in', [...liveStates])
-    .orderBy('id')
-    .execute();
+    .where('state', 'in', [...liveStates]);
+  if (partnerId !== undefined) query = query.where('id', '=', partnerId);
+  const partners = await query.orderBy('id').execute();
   if (partners.length === 0) return [];
-  // one pass over the approvals of every partner (a grant's stages and when it was granted), not one query per grant
-  const approvals = await db
+  // one pass over the approvals of every partner (a grant's stages and when it was granted), not one query per grant;
+  // a security operator's recertification answer is the security stage too, but does not move the approval's date
+  let decisions = db
     .selectFrom('decisions')
-    .select(['partner_id', 'stage', (eb) => eb.fn.max('at').as('at')])
-    .where('kind', '=', 'approval')
-    .where('decision', '=', 'approve')
-    .groupBy(['partner_id', 'stage'])
-    .execute();
+    .select(['partner_id', 'kind', 'stage', (eb) => eb.fn.max('at').as('at')])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('kind', '=', 'approval'), eb('decision', '=', 'approve')]),
+        eb.and([eb('kind', '=', 'recertification'), eb('stage', '=', 'security')]),
+      ]),
+    );
+  if (partnerId !== undefined) decisions = decisions.where('partner_id', '=', partnerId);
+  const approvals = await decisions.groupBy(['partner_id', 'kind', 'stage']).execute();
   const byPartner = new Map<string, { stages: ApprovalStage[]; at: string | null }>();
   for (const a of approvals) {
     const entry = byPartner.get(a.partner_id) ?? { stages: [], at: null };
-    if (a.stage) entry.stages.push(a.stage as ApprovalStage);
-    if (a.at && (!entry.at || a.at > entry.at)) entry.at = a.at;
+    if (a.stage && !entry.stages.includes(a.stage as ApprovalStage)) entry.stages.push(a.stage as ApprovalStage);
+    if (a.kind === 'approval' && a.at && (!entry.at || a.at > entry.at)) entry.at = a.at;
     byPartner.set(a.partner_id, entry);
   }
   return partners.map((p) => ({

@@ -46,7 +46,7 @@ const routes: RouteCase[] = [
   { method: 'GET', path: '/v1/partners/{id}', allowed: { sponsor: [200], security: [200], auditor: [200], admin: [200], ownToken: [200], ownKey: [200] } },
   { method: 'GET', path: '/v1/partners/{id}/timeline', allowed: { sponsor: [200], security: [200], auditor: [200], admin: [200], ownToken: [200], ownKey: [200] } },
   { method: 'POST', path: '/v1/partners/{id}/decisions', body: () => ({ decision: 'approve', reason: 'r' }), allowed: { sponsor: [409], security: [409] } },
-  { method: 'POST', path: '/v1/partners/{id}/recertifications', body: () => ({ decision: 'keep', reason: 'r' }), allowed: { sponsor: [409] } },
+  { method: 'POST', path: '/v1/partners/{id}/recertifications', body: () => ({ decision: 'keep', reason: 'r' }), allowed: { sponsor: [409], security: [409] } },
   { method: 'POST', path: '/v1/partners/{id}/extension', body: () => ({ accessUntil: past, reason: 'r' }), allowed: { ownToken: [422], ownKey: [422] } },
   {
     method: 'POST',

@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePolicy, type Policy } from '../../config/policy.js';
-import { activePartner } from '../helpers/partners.js';
+import { loadPolicyFile, parsePolicy, type Policy } from '../../config/policy.js';
+import { activePartner, waitForAction, waitForState } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -68,5 +68,81 @@ describe('drift report', () => {
     expect(high.findings.map((f: { rule: string }) => f.rule)).toEqual(['beyond_max_access']);
     expect(report.routes).toContainEqual({ rule: 'route_scope_not_in_catalogue', detail: expect.stringContaining('GET /reports/') });
     expect(report.environments.findings.map((f: { detail: string }) => f.detail)).toContainEqual(expect.stringContaining('catalog:read: production needs sponsor, sandbox sponsor + security'));
+  });
+});
+
+describe('recertification against today\'s policy', () => {
+  let reviews: Stack;
+  const rt = {} as Record<'alice' | 'sec' | 'aud', string>;
+  beforeAll(async () => {
+    // a review opens 6 s after activation and is due 24 s later; the API and the workflow both read the (changed) file
+    reviews = await startStack({
+      policyOverrides: { recertifyEvery: '30s', recertReminders: ['24s'], expiryWarnings: [] },
+      appOverrides: { policy: () => loadPolicyFile(reviews.policyFile) },
+    });
+    rt.alice = await reviews.operator('alice', ['approver']);
+    rt.sec = await reviews.operator('sec', ['security']);
+    rt.aud = await reviews.operator('aud', ['auditor']);
+  }, 120_000);
+  afterAll(() => reviews?.stop());
+
+  const answer = (partnerId: string, token: string, body: Record<string, unknown>) =>
+    reviews.call('POST', `/v1/partners/${partnerId}/recertifications`, { token, body: { reason: 'still needed', ...body } });
+  const rules = (findings: { rule: string }[]) => findings.map((f) => f.rule).sort();
+
+  it('the reviewer sees the drift; a keep today\'s policy would not grant is refused with the way out, and the version recorded is the one checked', async () => {
+    const gone = await activePartner(reviews, { sponsor: rt.alice }, { name: 'Reports Ltd', scopes: ['catalog:read', 'reports:read'] });
+    const risky = await activePartner(reviews, { sponsor: rt.alice }, { name: 'Orders Ltd', scopes: ['orders:read'] });
+    const before = reviews.policy.version;
+    const raw = JSON.parse(fs.readFileSync(reviews.policyFile, 'utf8'));
+    delete raw.scopes['reports:read']; // gone from the catalogue
+    raw.scopes['orders:read'].risk = 'high'; // needs security now; the grant was approved without it
+    fs.writeFileSync(reviews.policyFile, JSON.stringify(raw));
+    const today = loadPolicyFile(reviews.policyFile).version;
+    expect(today).not.toBe(before);
+
+    for (const p of [gone, risky]) await waitForState(reviews, p.partnerId, 'recertification_due');
+    // the review's notice and its audit event carry the drift the workflow found when it opened
+    const opened = await waitForAction(reviews, gone.partnerId, 'recertification.opened');
+    // (a scope the policy does not rate is not low-risk: requiredStages asks security for it too)
+    const openedDrift = JSON.parse(opened!.details!).drift;
+    expect(openedDrift.policyVersion).toBe(today);
+    expect(rules(openedDrift.findings)).toEqual(['scope_not_in_catalogue', 'security_stage_missing']);
+    // the reviewer's view: the grant against today's policy (the partner's own view does not show it)
+    const view = await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: rt.alice });
+    expect(view.json.drift.policyVersion).toBe(today);
+    expect(rules(view.json.drift.findings)).toEqual(['security_stage_missing']);
+    expect((await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: risky.apiKey })).json.drift).toBeUndefined();
+
+    // a scope gone from the catalogue: keep refused, narrow to what remains allowed
+    const keepGone = await answer(gone.partnerId, rt.alice, { decision: 'keep' });
+    expect(keepGone.status, keepGone.text).toBe(409);
+    expect(keepGone.json.detail).toContain('reports:read no longer in the catalogue');
+    expect(keepGone.json.detail).toContain('narrow to catalog:read or revoke');
+    const narrowed = await answer(gone.partnerId, rt.alice, { decision: 'narrow', scopes: ['catalog:read'] });
+    expect(narrowed.status, narrowed.text).toBe(200);
+
+    // a scope that became high-risk: the sponsor's keep is refused; security's keep is the missing stage
+    const keepRisky = await answer(risky.partnerId, rt.alice, { decision: 'keep' });
+    expect(keepRisky.status, keepRisky.text).toBe(409);
+    expect(keepRisky.json.detail).toContain('requires the security stage for orders:read');
+    expect(keepRisky.json.detail).toContain('have a security operator (not the sponsor) keep it');
+    const kept = await answer(risky.partnerId, rt.sec, { decision: 'keep', reason: 'reviewed the order data flow' });
+    expect(kept.status, kept.text).toBe(200);
+    expect(kept.json.state).toBe('active');
+    const decisions = await reviews.db.selectFrom('decisions').select(['kind', 'stage', 'actor']).where('partner_id', '=', risky.partnerId).where('kind', '=', 'recertification').execute();
+    expect(decisions).toEqual([{ kind: 'recertification', stage: 'security', actor: 'operator:sec' }]);
+
+    // both grants were checked against today's policy, and that is the version recorded
+    for (const p of [gone, risky]) {
+      const row = await reviews.db.selectFrom('partners').select(['policy_version', 'scopes']).where('id', '=', p.partnerId).executeTakeFirstOrThrow();
+      expect(row.policy_version).toBe(today);
+    }
+    const keptEvent = await reviews.db.selectFrom('audit_events').select('details').where('partner_id', '=', risky.partnerId).where('action', '=', 'recertification.kept').executeTakeFirstOrThrow();
+    expect(JSON.parse(keptEvent.details!)).toMatchObject({ policyVersion: today, securityStage: 'operator:sec', drift: [] });
+    // and neither is drift any more
+    const report = await reviews.call('GET', '/v1/governance/drift', { token: rt.aud });
+    expect(report.json.grants.filter((g: { partnerId: string }) => [gone.partnerId, risky.partnerId].includes(g.partnerId))).toEqual([]);
+    expect((await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: rt.alice })).json.drift.findings).toEqual([]);
   });
 });

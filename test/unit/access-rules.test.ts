@@ -58,7 +58,8 @@ describe('the sponsor\'s and the partner\'s rules', () => {
     expect(mayDecideExtension(op('alice', 'admin'), partner()).ok).toBe(false);
     expect(mayDecideExtension(op('sec', 'security'), partner()).ok).toBe(false);
     expect(mayRecertify(op('alice', 'approver'), partner())).toEqual(ok);
-    expect(mayRecertify(op('bob', 'approver', 'admin'), partner())).toEqual({ ok: false, reason: 'only the sponsor recertifies' });
+    expect(mayRecertify(op('bob', 'approver', 'admin'), partner())).toEqual({ ok: false, reason: 'only the sponsor or security recertifies' });
+    expect(mayRecertify(op('sec', 'security'), partner())).toEqual(ok);
     expect(mayRecertify(undefined, partner()).ok).toBe(false);
   });
 

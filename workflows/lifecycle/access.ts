@@ -14,8 +14,9 @@ import {
   type RecertificationInput,
   type RotationInput,
 } from '../messages.js';
-import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRotation } from '../rules.js';
-import { agenda, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
+import { grantDrift } from '../../domain/policy-drift.js';
+import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRecertificationDrift, checkRotation, isSecurityAnswer } from '../rules.js';
+import { agenda, grantFactsOf, heldStages, nextItem, recertificationDueAtMs, requiredStages, todaysPolicy, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeRateTier, changeSponsor, resume, suspend } from './governance.js';
 
@@ -23,6 +24,10 @@ import { changeRateTier, changeSponsor, resume, suspend } from './governance.js'
 const EXTENSION_CAP_FROM_GRANT = 'extension-cap-from-grant';
 /** An extension of a grant that needs security approval goes to security after the sponsor (before: the sponsor's word was final). */
 const EXTENSION_SECURITY_STAGE = 'extension-security-stage';
+/** A recertification answer is held against the policy loaded for it, and refused on drift (before: kept unchecked). */
+const RECERT_DRIFT_CHECK = 'recert-drift-check';
+/** A review opens with today's policy loaded, and its notice carries the grant's drift (before: the usage evidence only). */
+const RECERT_DRIFT_EVIDENCE = 'recert-drift-evidence';
 
 /** `continue`: a recertification cycle completed (or history grew long) with nothing left queued. */
 export async function accessPhase(lc: Lifecycle): Promise<'ended' | 'continue'> {
@@ -145,8 +150,12 @@ async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: Decision
   return false;
 }
 
-/** The sponsor's answer to a recertification: revoke ends the partner; keep or narrow starts the next cycle. */
-async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Promise<true> {
+/**
+ * The answer to a recertification (the sponsor's, or security's): revoke ends the partner; keep or
+ * narrow starts the next cycle, held first against today's policy, which is loaded here and recorded
+ * as the version the grant was checked against. True when the cycle completed.
+ */
+async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Promise<boolean> {
   const s = lc.s;
   const by = actorLabel(r.actor);
   const evidence = await records.gatherUsageEvidence(s.partnerId);
@@ -157,16 +166,38 @@ async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Pr
     lc.settle(id, { ok: lc.commandResult() });
     return true;
   }
+  // the answer's time, taken where it always was (before the policy is loaded), so a replay agrees
+  const answeredAtMs = Date.now();
+  const today = await records.loadPolicy(s.environment);
+  // The check decides whether a transition follows, so a workflow that kept a grant unchecked replays so.
+  const checked = patched(RECERT_DRIFT_CHECK);
+  let held: { drift: ReturnType<typeof grantDrift>; securityStage?: string } | undefined;
+  if (checked) {
+    s.reviewPolicy = today; // the validator holds the next answer against it
+    const problem = checkRecertificationDrift(s, r, today);
+    if (problem) return lc.refuse(id, problem);
+    const scopes = r.decision === 'narrow' ? [...new Set(r.scopes!)] : s.scopes;
+    // a security operator's answer is the security stage the grant lacked, recorded as a decision of that stage
+    const securityStage = isSecurityAnswer(s, r.actor) && !heldStages(s).includes('security') ? by : undefined;
+    if (securityStage) s.securityKeptBy = securityStage;
+    // what today's policy still finds and the answer kept knowingly (an end beyond maxAccess, a tier no longer offered)
+    held = { drift: grantDrift(grantFactsOf(s, scopes), todaysPolicy(today, scopes)), ...(securityStage ? { securityStage } : {}) };
+  }
   const wasSuspended = s.state === 'suspended';
   if (r.decision === 'narrow') s.scopes = [...new Set(r.scopes!)];
   s.cycle += 1;
-  s.certifiedAtMs = Date.now();
+  s.certifiedAtMs = answeredAtMs;
   s.suspendedAtMs = null;
-  s.policy = await records.loadPolicy(s.environment);
+  s.policy = today;
+  s.reviewPolicy = null;
   await lc.transition(wasSuspended ? 'partner.reactivated' : `recertification.${r.decision === 'keep' ? 'kept' : 'narrowed'}`, 'active', {
     actor: by,
     reason: r.reason,
     recertification,
+    ...(held?.securityStage
+      ? { decision: { kind: 'recertification' as const, stage: 'security', decision: r.decision, reason: r.reason, ...(r.scopes ? { scopes: s.scopes } : {}) } }
+      : {}),
+    ...(held ? { details: held } : {}),
     patch: { scopes: s.scopes, recertCycle: s.cycle, lastCertifiedAt: iso(s.certifiedAtMs), policyVersion: s.policy.version },
   });
   lc.settle(id, { ok: lc.commandResult() });
@@ -255,8 +286,10 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
     case 'recertification_opens': {
       const evidence = await records.gatherUsageEvidence(s.partnerId);
       const dueAt = iso(recertificationDueAtMs(s, p));
-      await lc.transition('recertification.opened', 'recertification_due', { details: { cycle: s.cycle, dueAt } });
-      return lc.notify('recertification.due', [`operator:${s.sponsor}`], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence });
+      // The reviewer sees the grant against today's policy, which the answer's validator then holds it to.
+      const drift = patched(RECERT_DRIFT_EVIDENCE) ? await reviewDrift(s) : undefined;
+      await lc.transition('recertification.opened', 'recertification_due', { details: { cycle: s.cycle, dueAt, ...(drift ? { drift } : {}) } });
+      return lc.notify('recertification.due', [`operator:${s.sponsor}`], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) });
     }
     case 'recertification_reminder':
       return lc.notify('recertification.reminder', [`operator:${s.sponsor}`], 'Reminder: recertification due', {
@@ -275,4 +308,11 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
     default:
       return;
   }
+}
+
+/** Loads today's policy for the review that opens and says what it would not grant of this grant. */
+async function reviewDrift(s: Lifecycle['s']): Promise<{ policyVersion: string; findings: ReturnType<typeof grantDrift> }> {
+  const today = await records.loadPolicy(s.environment);
+  s.reviewPolicy = today;
+  return { policyVersion: today.version, findings: grantDrift(grantFactsOf(s), todaysPolicy(today, s.scopes)) };
 }
