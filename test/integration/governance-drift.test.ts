@@ -145,4 +145,22 @@ describe('recertification against today\'s policy', () => {
     expect(report.json.grants.filter((g: { partnerId: string }) => [gone.partnerId, risky.partnerId].includes(g.partnerId))).toEqual([]);
     expect((await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: rt.alice })).json.drift.findings).toEqual([]);
   });
+
+  it('a policy changed after the review opened: the answer is checked against the policy it loads, not the one the review opened with', async () => {
+    const p = await activePartner(reviews, { sponsor: rt.alice }, { name: 'Catalog Ltd', scopes: ['catalog:read'] });
+    const opened = await waitForAction(reviews, p.partnerId, 'recertification.opened');
+    expect(JSON.parse(opened!.details!).drift.findings).toEqual([]);
+    const raw = JSON.parse(fs.readFileSync(reviews.policyFile, 'utf8'));
+    raw.scopes['catalog:read'].risk = 'high';
+    fs.writeFileSync(reviews.policyFile, JSON.stringify(raw));
+    const today = loadPolicyFile(reviews.policyFile).version;
+    // the validator passes it (the review opened under the old rating); the workflow's check at dequeue refuses it
+    const keep = await answer(p.partnerId, rt.alice, { decision: 'keep' });
+    expect(keep.status, keep.text).toBe(409);
+    expect(keep.json.detail).toContain(`policy ${today} requires the security stage for catalog:read`);
+    expect((await reviews.db.selectFrom('partners').select('state').where('id', '=', p.partnerId).executeTakeFirstOrThrow()).state).toBe('recertification_due');
+    const kept = await answer(p.partnerId, rt.sec, { decision: 'keep' });
+    expect(kept.status, kept.text).toBe(200);
+    expect((await reviews.db.selectFrom('partners').select('policy_version').where('id', '=', p.partnerId).executeTakeFirstOrThrow()).policy_version).toBe(today);
+  });
 });
