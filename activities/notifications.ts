@@ -26,6 +26,9 @@ export interface NoticeDeps {
 /** A delivery holds its row this long: longer than an attempt (5 s timeout), so no second worker takes it meanwhile. */
 const LEASE_MS = 30_000;
 
+/** Deliveries claimed per pass; a full batch means more may be due. */
+const BATCH = 20;
+
 /**
  * Writes the notice to the outbox with one delivery per endpoint that wants it (once, keyed by its
  * id) and tries each at once. A failed attempt does not fail the activity: the delivery stays in
@@ -44,7 +47,7 @@ export async function notify(deps: NoticeDeps, n: NotificationInput): Promise<vo
 
 /** Attempts the due deliveries (of one notice, or the oldest due of all); how many were attempted. */
 export async function deliverDue(deps: NoticeDeps, opts: { notificationId?: string; limit?: number } = {}): Promise<number> {
-  const claimed = await claimDueDeliveries(deps.db, { now: new Date(), leaseMs: LEASE_MS, limit: opts.limit ?? 20, notificationId: opts.notificationId });
+  const claimed = await claimDueDeliveries(deps.db, { now: new Date(), leaseMs: LEASE_MS, limit: opts.limit ?? BATCH, notificationId: opts.notificationId });
   await Promise.all(claimed.map((d) => attempt(deps, d)));
   return claimed.length;
 }
@@ -92,7 +95,7 @@ export function startNoticeDeliverer(deps: NoticeDeps & { logger: Logger }, inte
   const pass = async () => {
     try {
       // a full batch means more may be due: go on at once rather than after the interval
-      while (!stopped && (await deliverDue(deps)) === 20);
+      while (!stopped && (await deliverDue(deps)) === BATCH);
     } catch (err) {
       deps.logger.warn({ err: (err as Error).message }, 'notice deliverer: pass failed; retried next interval');
     } finally {

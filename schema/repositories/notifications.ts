@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 
 /**
@@ -54,6 +55,8 @@ export interface ClaimedDelivery {
   payload: string;
   attempts: number;
   retryUntil: string;
+  /** the claim: the outcome is recorded only while the row is still held by it */
+  leaseUntil: string;
 }
 
 /**
@@ -77,16 +80,20 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
   const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs).toISOString();
   const claimed: ClaimedDelivery[] = [];
   for (const c of candidates) {
+    // every condition of the select again: another worker may have attempted it meanwhile and put
+    // its next attempt in the future; the row's own attempt count, not the stale one read above
     const taken = await db
       .updateTable('notice_deliveries')
       .set({ lease_until: leaseUntil })
       .where('notification_id', '=', c.notification_id)
       .where('endpoint', '=', c.endpoint)
       .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .returning(['attempts', 'retry_until'])
       .executeTakeFirst();
-    if (Number(taken.numUpdatedRows) === 1) {
-      claimed.push({ notificationId: c.notification_id, endpoint: c.endpoint, payload: c.payload, attempts: c.attempts, retryUntil: c.retry_until });
+    if (taken) {
+      claimed.push({ notificationId: c.notification_id, endpoint: c.endpoint, payload: c.payload, attempts: taken.attempts, retryUntil: taken.retry_until, leaseUntil });
     }
   }
   return claimed;
@@ -95,10 +102,18 @@ export async function claimDueDeliveries(db: Db, opts: { now: Date; leaseMs: num
 /** The outcome of one attempt: delivered, failed with a next attempt, or dead (no next attempt). */
 export type AttemptOutcome = { delivered: true } | { delivered: false; error: string; nextAttemptAt: string | undefined };
 
-export function recordAttempt(db: Db, d: Pick<ClaimedDelivery, 'notificationId' | 'endpoint'>, outcome: AttemptOutcome, at: Date): Promise<void> {
+/**
+ * Records one attempt's outcome and the notice's summary, in one transaction that first locks the
+ * notice's row: the attempts of one notice to several endpoints finish together, and each must see
+ * the others' outcomes to sum them up (without the lock, on Postgres, the last to commit wrote a
+ * summary blind to the others'). An outcome whose claim has lapsed (another worker took the row
+ * over) is dropped: the later claim's outcome is the one that counts.
+ */
+export function recordAttempt(db: Db, d: Pick<ClaimedDelivery, 'notificationId' | 'endpoint' | 'leaseUntil'>, outcome: AttemptOutcome, at: Date): Promise<void> {
   return db.transaction().execute(async (trx) => {
+    await lockForUpdate(trx, trx.selectFrom('notifications').select('id').where('id', '=', d.notificationId)).executeTakeFirst();
     const error = outcome.delivered ? null : outcome.error.slice(0, 500);
-    await trx
+    const updated = await trx
       .updateTable('notice_deliveries')
       .set((eb) => ({
         attempts: eb('attempts', '+', 1),
@@ -112,7 +127,10 @@ export function recordAttempt(db: Db, d: Pick<ClaimedDelivery, 'notificationId' 
       }))
       .where('notification_id', '=', d.notificationId)
       .where('endpoint', '=', d.endpoint)
-      .execute();
+      .where('status', '=', 'pending')
+      .where('lease_until', '=', d.leaseUntil)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) return;
     const states = await trx.selectFrom('notice_deliveries').select('status').where('notification_id', '=', d.notificationId).execute();
     const status = states.some((s) => s.status === 'dead') ? 'failed' : states.every((s) => s.status === 'delivered') ? 'delivered' : 'pending';
     await trx
@@ -152,6 +170,8 @@ export async function deadLetters(db: Db, limit: number): Promise<DeadLetter[]> 
  */
 export function redeliver(db: Db, q: { notificationId: string; endpoint?: string; at: Date; retryUntil: string }, audit: Pick<AuditEventInput, 'actor' | 'reason'>): Promise<number> {
   return db.transaction().execute(async (trx) => {
+    // the notice first, as recordAttempt locks it: one order of locks everywhere
+    await lockForUpdate(trx, trx.selectFrom('notifications').select('id').where('id', '=', q.notificationId)).executeTakeFirst();
     let update = trx
       .updateTable('notice_deliveries')
       .set({ status: 'pending', next_attempt_at: q.at.toISOString(), retry_until: q.retryUntil, lease_until: null })

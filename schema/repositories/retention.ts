@@ -14,10 +14,23 @@ import { appendAudit, type AuditEventInput } from './audit.js';
 /** Deletes notices older than `before` that no delivery waits for (pending ones stay until they end). */
 export async function pruneNotifications(db: Db, before: string): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const old = trx.selectFrom('notifications').select('id').where('created_at', '<', before).where('status', '!=', 'pending');
-    await trx.deleteFrom('notice_deliveries').where('notification_id', 'in', old).execute();
-    const deleted = await trx.deleteFrom('notifications').where('created_at', '<', before).where('status', '!=', 'pending').executeTakeFirst();
-    return Number(deleted.numDeletedRows);
+    // decided on the deliveries themselves: a notice is done when none of its deliveries is pending
+    const done = await trx
+      .selectFrom('notifications as n')
+      .select('n.id')
+      .where('n.created_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('notice_deliveries as d').select('d.endpoint').whereRef('d.notification_id', '=', 'n.id').where('d.status', '=', 'pending'))),
+      )
+      .execute();
+    let deleted = 0;
+    // in batches: one statement never names more ids than a driver binds
+    for (let i = 0; i < done.length; i += 500) {
+      const ids = done.slice(i, i + 500).map((r) => r.id);
+      await trx.deleteFrom('notice_deliveries').where('notification_id', 'in', ids).execute();
+      deleted += Number((await trx.deleteFrom('notifications').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
+    }
+    return deleted;
   });
 }
 

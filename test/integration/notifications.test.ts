@@ -117,6 +117,15 @@ describe('notifications', () => {
     // the default endpoint got it too (it takes everything); the security endpoint nothing else of this partner
     await eventually(async () => receiver.received.find((r) => JSON.parse(r.body).partnerId === p.partnerId && JSON.parse(r.body).kind === 'partner.revoked'));
     expect(securityReceiver.received.filter((r) => JSON.parse(r.body).partnerId === p.partnerId).map((r) => JSON.parse(r.body).kind)).toEqual(['partner.revoked']);
+    // both endpoints' attempts finish together: the notice's summary sees both (a lost update left it pending on Postgres)
+    const id = JSON.parse(delivery.body).id as string;
+    const row = await eventually(() => stack.db.selectFrom('notifications').select(['status']).where('id', '=', id).where('status', '=', 'delivered').executeTakeFirst(), 10_000);
+    expect(row.status).toBe('delivered');
+    const deliveries = await stack.db.selectFrom('notice_deliveries').select(['endpoint', 'status', 'attempts']).where('notification_id', '=', id).orderBy('endpoint').execute();
+    expect(deliveries).toEqual([
+      { endpoint: 'default', status: 'delivered', attempts: 1 },
+      { endpoint: 'security', status: 'delivered', attempts: 1 },
+    ]);
   });
 
   it('the policy is re-read at each recertification: a changed file gives the next cycle its version', async () => {

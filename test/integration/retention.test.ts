@@ -75,6 +75,11 @@ describe('retention', () => {
       .insertInto('notifications')
       .values([notice('old-delivered', '2030-04-01T00:00:00Z', 'delivered'), notice('old-pending', '2030-04-01T00:00:00Z', 'pending'), notice('recent', '2030-05-20T00:00:00Z', 'delivered')])
       .execute();
+    // old-pending still waits for a delivery: it stays, however old
+    await stack.db
+      .insertInto('notice_deliveries')
+      .values({ notification_id: 'old-pending', endpoint: 'default', status: 'pending', attempts: 3, next_attempt_at: '2030-06-01T01:00:00Z', retry_until: '2030-06-02T00:00:00Z', lease_until: null, last_error: null, created_at: '2030-04-01T00:00:00Z', delivered_at: null })
+      .execute();
     await stack.db
       .insertInto('usage_counters')
       .values([
