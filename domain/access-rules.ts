@@ -162,9 +162,8 @@ export function mayHandOverSponsor(operator: OperatorFacts | undefined): Permiss
  */
 export function sponsorSuccessorProblem(partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy' | 'state'>, successor: string): string | null {
   if (successor === partner.sponsor) return `${successor} already sponsors this partner`;
-  if (partner.state === 'pending_approval' && partner.requestedBy === operatorLabel({ name: successor })) {
-    return 'the requester cannot sponsor their own request';
-  }
+  // whatever the state: a requester who became sponsor would recertify (keep) their own grant
+  if (partner.requestedBy === operatorLabel({ name: successor })) return 'the requester cannot sponsor their own request';
   return null;
 }
 

@@ -3,6 +3,7 @@ import {
   isWaitingOn,
   mayDecideExtension,
   mayDecideStage,
+  sponsorSuccessorProblem,
   mayOffboard,
   mayRecertify,
   mayRequestExtension,
@@ -114,5 +115,14 @@ describe('isWaitingOn (the inbox)', () => {
     expect(isWaitingOn(alice, { ...partner({ state: 'recertification_due', stage: null, requestedBy: 'operator:alice' }), pendingExtension: false })).toBe(false);
     expect(isWaitingOn(op('bob', 'approver'), { ...partner({ state: 'recertification_due', stage: null }), pendingExtension: false })).toBe(false);
     expect(isWaitingOn(op('alice', 'security'), { ...partner({ state: 'recertification_due', stage: null }), pendingExtension: false })).toBe(false);
+  });
+});
+
+describe('sponsor hand-over', () => {
+  it('never hands a partner to the operator who requested it, pending or live (they would decide or keep their own grant)', () => {
+    for (const state of ['pending_approval', 'active', 'recertification_due'] as const) {
+      expect(sponsorSuccessorProblem({ sponsor: 'alice', requestedBy: 'operator:bob', state }, 'bob')).toMatch(/requester/);
+    }
+    expect(sponsorSuccessorProblem({ sponsor: 'alice', requestedBy: 'partner', state: 'active' }, 'bob')).toBeNull();
   });
 });
