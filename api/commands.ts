@@ -21,7 +21,7 @@ import {
 import { operatorOf, type Principal } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { loadVisiblePartner, partnerFacts } from './partner-view.js';
-import { problems } from './problem.js';
+import { Problem, problems } from './problem.js';
 
 /** The workflow-side identity of the caller. */
 export function actorFor(principal: Principal, partnerId: string): Actor {
@@ -187,6 +187,13 @@ export async function changeSponsor(deps: AppDeps, principal: Principal, partner
 export async function handOverSponsoredPartners(deps: AppDeps, principal: Principal, from: string, successor: string, reason: string, partnerIds: readonly string[]) {
   if (successor === from) throw problems.unprocessable('the successor cannot be the operator being revoked');
   await assertSponsorable(deps, successor);
+  // every partner checked before any is handed over: a refusal halfway would leave the list split between two sponsors
+  const refused: Array<{ partnerId: string; problem: string }> = [];
+  for (const partnerId of partnerIds) {
+    const problem = sponsorSuccessorProblem(partnerFacts(await loadVisiblePartner(deps.db, principal, partnerId)), successor);
+    if (problem) refused.push({ partnerId, problem });
+  }
+  if (refused.length > 0) throw new Problem(422, 'Unprocessable Content', `${successor} cannot take over every partner of ${from}: name another successor, or hand these over first`, { partners: refused });
   for (const partnerId of partnerIds) {
     await changeSponsor(deps, principal, partnerId, { sponsor: successor, reason: `sponsor ${from} revoked: ${reason}` });
   }

@@ -3,6 +3,7 @@ import { operatorLabel } from '../../domain/access-rules.js';
 import {
   findOperator,
   insertOperator,
+  isLastActiveAdmin,
   listOperators,
   revokeOperatorRecord,
   rotateOperatorToken,
@@ -62,6 +63,8 @@ export function createOperatorHandlers(deps: AppDeps) {
     // A sponsor who leaves hands its partners to the named successor first (each hand-over audited);
     // without one, the revocation is refused while it sponsors any partner (below).
     if (successor !== undefined && (await findOperator(deps.db, name))?.revokedAt === null) {
+      // what would refuse the revocation is asked before the hand-overs, which it could not undo
+      if (await isLastActiveAdmin(deps.db, name)) throw problems.conflict(`${name} is the last active admin: create another admin first`);
       await handOverSponsoredPartners(deps, principal, name, successor, reason, await sponsoredPartnerIds(deps.db, name));
     }
     const outcome = await revokeOperatorRecord(deps.db, name, new Date().toISOString(), {

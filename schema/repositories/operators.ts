@@ -144,6 +144,12 @@ export function revokeOperatorRecord(
   });
 }
 
+/** Is this operator the last active admin? (A read-only look ahead; the revocation itself decides under its lock.) */
+export async function isLastActiveAdmin(db: Db, name: string): Promise<boolean> {
+  const admins = (await db.selectFrom('operators').select(['name', 'roles']).where('revoked_at', 'is', null).execute()).filter((a) => rolesOf(a.roles).includes('admin'));
+  return admins.length === 1 && admins[0]!.name === name;
+}
+
 export async function hasOperators(db: Db): Promise<boolean> {
   return (await db.selectFrom('operators').select('name').limit(1).executeTakeFirst()) !== undefined;
 }

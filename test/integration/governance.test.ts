@@ -161,6 +161,17 @@ describe('sponsor hand-over (item 3)', () => {
     expect(JSON.parse(event.details!)).toMatchObject({ name: 'carol', successor: 'bob' });
     expect((await decide(stack, pending.partnerId, t.bob, { decision: 'approve' })).status).toBe(200);
   });
+
+  it('a successor who cannot take every partner over takes none: 422 with the list, nothing handed over', async () => {
+    t.erin = await stack.operator('erin', ['approver']);
+    const mine = await submit(stack, { sponsor: 'erin' });
+    const bobs = await submit(stack, { sponsor: 'erin' }, t.bob); // bob filed it: he may not sponsor it
+    const refused = await stack.call('POST', '/v1/operators/erin/revocation', { token: t.root, body: { reason: 'left', successor: 'bob' } });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.json.partners).toEqual([{ partnerId: bobs.partnerId, problem: expect.stringContaining('requester') }]);
+    for (const id of [mine.partnerId, bobs.partnerId]) expect((await partnerRow(stack, id)).sponsor).toBe('erin');
+    expect((await stack.call('GET', '/v1/inbox', { token: t.erin })).status).toBe(200);
+  });
 });
 
 describe('a due review follows the new sponsor (item 3)', () => {
