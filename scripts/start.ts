@@ -55,6 +55,7 @@ await main(async () => {
       process.stdout.write(`First admin operator created. Its token is shown once: ${adminToken}\n`);
     }
     process.stdout.write(`API:              ${api.url}  (docs ${api.url}/docs)\n`);
+    process.stdout.write(`Portal / console: ${api.url}/portal  ${api.url}/console\n`);
     if (devServer) process.stdout.write(`Temporal UI:      ${devServer.uiUrl}  (payloads decrypted by ${codecServer?.url})\n`);
     process.stdout.write(`Temporal address: ${target.address} (namespace ${target.namespace})\n`);
   } catch (err) {
