@@ -56,6 +56,8 @@ const allowed: Record<string, string[]> = {
     ...audit,
     'GET /v1/inbox',
     'POST /v1/partners/{id}/decisions',
+    // security's keep is the security stage of a drifted grant (docs/LIFECYCLE.md)
+    'POST /v1/partners/{id}/recertifications',
     'POST /v1/partners/{id}/revocation',
     'POST /v1/revocations',
     'POST /v1/notifications/{id}/redelivery',
