@@ -79,6 +79,31 @@ export async function httpCall(base: string, method: string, url: string, token?
   return { status: res.status, json, text };
 }
 
+/**
+ * Submits over HTTP, approves as `approver` (retrying while the workflow is still starting) and
+ * picks the key up: one active sandbox partner with its key, for the benchmark's and the
+ * fuzzer's seeding. The worker must be running.
+ */
+export async function activePartnerOverHttp(base: string, approver: string, submission: Record<string, unknown> = {}): Promise<{ partnerId: string; requestToken: string; apiKey: string }> {
+  const submitted = await httpCall(base, 'POST', '/v1/partners', undefined, {
+    name: 'Bench Partner', contactEmail: 'dev@bench.example', sponsor: 'alice', environment: 'sandbox', scopes: ['orders:read'], justification: 'seeded for a measurement',
+    ...submission,
+  });
+  if (submitted.status !== 202) throw new Error(`submission failed: ${submitted.status} ${submitted.text}`);
+  const { partnerId, requestToken } = submitted.json as { partnerId: string; requestToken: string };
+  const retry = async (what: string, call: () => Promise<{ status: number; json: any; text: string }>) => {
+    for (let i = 0; ; i++) {
+      const res = await call();
+      if (res.status === 200) return res.json;
+      if (i > 50) throw new Error(`${what} failed: ${res.status} ${res.text}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await retry('approval', () => httpCall(base, 'POST', `/v1/partners/${partnerId}/decisions`, approver, { decision: 'approve', reason: 'seeded' }));
+  const { apiKey } = await retry('pickup', () => httpCall(base, 'POST', `/v1/partners/${partnerId}/credentials/pickup`, requestToken));
+  return { partnerId, requestToken, apiKey: apiKey as string };
+}
+
 export async function startLocalStack(opts: LocalStackOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), opts.name));
   // Everything started is stopped in reverse order, also when a later start fails.

@@ -11,7 +11,7 @@ import { actions, activePartner, decide, partnerRow, submit, waitForState } from
 import { fastPolicyFile, startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
-const t = {} as Record<'alice' | 'bob' | 'carol' | 'sec' | 'root' | 'aud' | 'gw', string>;
+const t = {} as Record<'alice' | 'bob' | 'carol' | 'erin' | 'sec' | 'root' | 'aud' | 'gw', string>;
 
 beforeAll(async () => {
   stack = await startStack({
