@@ -5,8 +5,12 @@
  * are checked beside them.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadPolicyFile, parsePolicy, type Policy } from '../../config/policy.js';
+import { payloadDataConverter } from '../../runtime/payload-codec.js';
+import { workflowIdFor } from '../../workflows/messages.js';
+import { historiesOf } from '../helpers/histories.js';
 import { activePartner, waitForAction, waitForState } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -148,6 +152,7 @@ describe('recertification against today\'s policy', () => {
 
   it('a policy changed after the review opened: the answer is checked against the policy it loads, not the one the review opened with', async () => {
     const p = await activePartner(reviews, { sponsor: rt.alice }, { name: 'Catalog Ltd', scopes: ['catalog:read'] });
+    const firstRunId = (await reviews.client.workflow.getHandle(workflowIdFor(p.partnerId)).describe()).runId;
     const opened = await waitForAction(reviews, p.partnerId, 'recertification.opened');
     expect(JSON.parse(opened!.details!).drift.findings).toEqual([]);
     const raw = JSON.parse(fs.readFileSync(reviews.policyFile, 'utf8'));
@@ -162,5 +167,12 @@ describe('recertification against today\'s policy', () => {
     const kept = await answer(p.partnerId, rt.sec, { decision: 'keep' });
     expect(kept.status, kept.text).toBe(200);
     expect((await reviews.db.selectFrom('partners').select('policy_version').where('id', '=', p.partnerId).executeTakeFirstOrThrow()).policy_version).toBe(today);
+
+    // the runs that served the refusal and security's keep replay with the bundle the workers run
+    const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
+    const runs = (await historiesOf(reviews.client, p.partnerId, firstRunId)).map((r) => ({ workflowId: workflowIdFor(p.partnerId), history: r.history }));
+    const errors: unknown[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle, dataConverter: payloadDataConverter(reviews.payloadKeyring), replayName: 'recert-drift' }, runs)) errors.push(result.error);
+    expect(errors).toEqual(runs.map(() => undefined));
   });
 });
