@@ -34,8 +34,7 @@ import {
   type SponsorChangeInput,
   type SuspensionInput,
 } from './messages.js';
-import { grantDrift } from '../domain/policy-drift.js';
-import { grantFactsOf, heldStages, todaysPolicy, type LifecyclePolicy, type LifecycleState } from './state.js';
+import { grantDriftUnder, type LifecyclePolicy, type LifecycleState } from './state.js';
 
 export interface Rejection {
   type: (typeof FailureTypes)[keyof typeof FailureTypes];
@@ -151,9 +150,7 @@ export function isSecurityAnswer(s: LifecycleState, actor: Actor): boolean {
 export function checkRecertificationDrift(s: LifecycleState, input: RecertificationInput, today: LifecyclePolicy): Rejection | null {
   if (input.decision === 'revoke') return null;
   const scopes = input.decision === 'narrow' && input.scopes ? [...new Set(input.scopes)] : s.scopes;
-  const facts = grantFactsOf(s, scopes);
-  if (isSecurityAnswer(s, input.actor)) facts.approvedStages = [...heldStages(s), 'security'];
-  const findings = grantDrift(facts, todaysPolicy(today, scopes));
+  const findings = grantDriftUnder(s, today, scopes, isSecurityAnswer(s, input.actor));
   const known = scopes.filter((scope) => today.scopeRisk[scope] !== undefined);
   if (findings.some((f) => f.rule === 'scope_not_in_catalogue')) {
     const unknown = scopes.filter((scope) => !known.includes(scope));

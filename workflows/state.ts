@@ -3,7 +3,7 @@
  * Everything here is carried across continue-as-new, so it holds only plain data.
  */
 import { isLive } from '../domain/partner-states.js';
-import type { GrantFacts, TodaysPolicy } from '../domain/policy-drift.js';
+import { grantDrift, type DriftFinding, type GrantFacts, type TodaysPolicy } from '../domain/policy-drift.js';
 import type { ApprovalStage, Environment, LifecycleStatus, PartnerState, RevocationInput, Submission } from './messages.js';
 
 /** The slice of the policy file one partner's workflow needs, durations in milliseconds. */
@@ -163,15 +163,21 @@ export function heldStages(s: Pick<LifecycleState, 'stages' | 'securityKeptBy'>)
   return s.securityKeptBy && !s.stages.includes('security') ? [...s.stages, 'security'] : [...s.stages];
 }
 
-/** The workflow's grant (or the given narrower scopes of it) as the drift rules see it. */
-export function grantFactsOf(s: LifecycleState, scopes: string[] = s.scopes): GrantFacts {
-  return {
+/**
+ * What today's policy would not grant of the workflow's grant (or of the narrower `scopes` an answer
+ * keeps). `asSecurity`: the answer is a security operator's, which is the security stage.
+ */
+export function grantDriftUnder(s: LifecycleState, today: LifecyclePolicy, scopes: string[] = s.scopes, asSecurity = false): DriftFinding[] {
+  const held = heldStages(s);
+  const facts: GrantFacts = {
     scopes,
     accessUntil: new Date(s.accessUntilMs).toISOString(),
     grantedAt: s.grantedAtMs === undefined ? null : new Date(s.grantedAtMs).toISOString(),
-    approvedStages: heldStages(s),
-    rateLimitTier: s.rateLimitTier ?? s.policy?.defaultRateLimitTier ?? '',
+    approvedStages: asSecurity && !held.includes('security') ? [...held, 'security'] : held,
+    // a grant recorded before tiers were decisions has the default tier of its environment
+    rateLimitTier: s.rateLimitTier ?? s.policy?.defaultRateLimitTier ?? today.defaultRateLimitTier ?? '',
   };
+  return grantDrift(facts, todaysPolicy(today, scopes));
 }
 
 /**

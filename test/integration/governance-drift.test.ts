@@ -116,6 +116,9 @@ describe('recertification against today\'s policy', () => {
     const view = await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: rt.alice });
     expect(view.json.drift.policyVersion).toBe(today);
     expect(rules(view.json.drift.findings)).toEqual(['security_stage_missing']);
+    // only security can keep it, so security hears of the review beside the sponsor
+    const notice = await reviews.db.selectFrom('notifications').select('recipients').where('partner_id', '=', risky.partnerId).where('kind', '=', 'recertification.due').executeTakeFirstOrThrow();
+    expect(JSON.parse(notice.recipients)).toEqual(['operator:alice', 'role:security']);
     expect((await reviews.call('GET', `/v1/partners/${risky.partnerId}`, { token: risky.apiKey })).json.drift).toBeUndefined();
 
     // a scope gone from the catalogue: keep refused, narrow to what remains allowed

@@ -14,9 +14,9 @@ import {
   type RecertificationInput,
   type RotationInput,
 } from '../messages.js';
-import { grantDrift } from '../../domain/policy-drift.js';
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRecertificationDrift, checkRotation, isSecurityAnswer } from '../rules.js';
-import { agenda, grantFactsOf, heldStages, nextItem, recertificationDueAtMs, requiredStages, todaysPolicy, type AgendaItem } from '../state.js';
+import type { DriftFinding } from '../../domain/policy-drift.js';
+import { agenda, grantDriftUnder, heldStages, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
 import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeRateTier, changeSponsor, resume, suspend } from './governance.js';
 
@@ -171,7 +171,7 @@ async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Pr
   const today = await records.loadPolicy(s.environment);
   // The check decides whether a transition follows, so a workflow that kept a grant unchecked replays so.
   const checked = patched(RECERT_DRIFT_CHECK);
-  let held: { drift: ReturnType<typeof grantDrift>; securityStage?: string } | undefined;
+  let held: { drift: DriftFinding[]; securityStage?: string } | undefined;
   if (checked) {
     s.reviewPolicy = today; // the validator holds the next answer against it
     const problem = checkRecertificationDrift(s, r, today);
@@ -181,7 +181,7 @@ async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Pr
     const securityStage = isSecurityAnswer(s, r.actor) && !heldStages(s).includes('security') ? by : undefined;
     if (securityStage) s.securityKeptBy = securityStage;
     // what today's policy still finds and the answer kept knowingly (an end beyond maxAccess, a tier no longer offered)
-    held = { drift: grantDrift(grantFactsOf(s, scopes), todaysPolicy(today, scopes)), ...(securityStage ? { securityStage } : {}) };
+    held = { drift: grantDriftUnder(s, today, scopes), ...(securityStage ? { securityStage } : {}) };
   }
   const wasSuspended = s.state === 'suspended';
   if (r.decision === 'narrow') s.scopes = [...new Set(r.scopes!)];
@@ -289,7 +289,9 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
       // The reviewer sees the grant against today's policy, which the answer's validator then holds it to.
       const drift = patched(RECERT_DRIFT_EVIDENCE) ? await reviewDrift(s) : undefined;
       await lc.transition('recertification.opened', 'recertification_due', { details: { cycle: s.cycle, dueAt, ...(drift ? { drift } : {}) } });
-      return lc.notify('recertification.due', [`operator:${s.sponsor}`], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) });
+      // a grant that now needs the security stage is kept only by security: it hears of the review too
+      const needsSecurity = drift?.findings.some((f) => f.rule === 'security_stage_missing') ? ['role:security'] : [];
+      return lc.notify('recertification.due', [`operator:${s.sponsor}`, ...needsSecurity], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) });
     }
     case 'recertification_reminder':
       return lc.notify('recertification.reminder', [`operator:${s.sponsor}`], 'Reminder: recertification due', {
@@ -311,8 +313,8 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
 }
 
 /** Loads today's policy for the review that opens and says what it would not grant of this grant. */
-async function reviewDrift(s: Lifecycle['s']): Promise<{ policyVersion: string; findings: ReturnType<typeof grantDrift> }> {
+async function reviewDrift(s: Lifecycle['s']): Promise<{ policyVersion: string; findings: DriftFinding[] }> {
   const today = await records.loadPolicy(s.environment);
   s.reviewPolicy = today;
-  return { policyVersion: today.version, findings: grantDrift(grantFactsOf(s), todaysPolicy(today, s.scopes)) };
+  return { policyVersion: today.version, findings: grantDriftUnder(s, today) };
 }
