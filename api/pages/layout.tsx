@@ -1,5 +1,6 @@
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import type { Principal } from '../auth.js';
+import { consoleAreas, mayOpen } from './console/areas.js';
 
 /**
  * The frame of every page of the portal and the console: one stylesheet and one script, both
@@ -21,13 +22,9 @@ const portalNav: NavItem[] = [
   { href: '/docs', label: 'API reference' },
 ];
 
-const consoleNav: NavItem[] = [
-  { href: '/console', label: 'Inbox' },
-  { href: '/console/recertifications', label: 'Recertifications' },
-  { href: '/console/partners', label: 'Partners' },
-  { href: '/console/security', label: 'Security' },
-  { href: '/console/audit', label: 'Audit' },
-];
+/** The console's pages this operator may open (console/areas.ts); none before sign-in. */
+const consoleNav = (principal: Principal): NavItem[] =>
+  principal.kind === 'operator' ? Object.values(consoleAreas).filter((a) => mayOpen(a, principal.roles)) : [];
 
 export interface LayoutProps {
   title: string;
@@ -62,7 +59,7 @@ export const PostForm: FC<PropsWithChildren<{ action: string; csrfToken: string;
 );
 
 export const Layout: FC<PropsWithChildren<LayoutProps>> = ({ title, area, path, principal, csrfToken, flash, children }) => {
-  const nav = area === 'portal' ? portalNav : consoleNav;
+  const nav = area === 'portal' ? portalNav : consoleNav(principal);
   const who = whoLabel(principal);
   const signOutAction = area === 'portal' ? '/portal/sign-out' : '/console/sign-out';
   return (

@@ -77,6 +77,15 @@ describe('console sessions', () => {
     await context.close();
   });
 
+  it('shows an operator only the pages its roles open, and lands it on the first of them', async () => {
+    const { context, page } = await signIn(await stack.operator('pages-auditor', ['auditor']));
+    expect(new URL(page.url()).pathname).toBe('/console/partners');
+    expect(await page.locator('header nav a').allInnerTexts()).toEqual(['Partners', 'Audit']);
+    await page.goto(`${base}/console/security`);
+    expect(await page.locator('h1').innerText()).toBe('Forbidden');
+    await context.close();
+  });
+
   it('refuses a wrong token on the form without opening a session', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

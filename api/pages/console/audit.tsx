@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { consoleAreas } from './areas.js';
 import { stream } from 'hono/streaming';
 import { auditQuerySchema } from '../../../schema/api.js';
 import { auditEventsAfter } from '../../../schema/repositories/audit.js';
@@ -17,7 +18,7 @@ import { When } from './common.js';
  * which a browser link cannot send). Auditors, admins and security, as those routes.
  */
 
-const auditors = requireOperatorPage('auditor', 'admin', 'security');
+const auditors = requireOperatorPage(...consoleAreas.audit.roles);
 
 /** A page of the trail on screen; the export takes GET /v1/audit's own limit. */
 const PAGE_SIZE = 100;

@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { consoleAreas } from './areas.js';
 import type { FC } from 'hono/jsx';
 import type { Policy } from '../../../config/policy.js';
 import { decisionSchema } from '../../../schema/api.js';
@@ -23,7 +24,7 @@ import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesO
  * decisions are for approvers and security.
  */
 
-const deciders = requireOperatorPage('approver', 'security');
+const deciders = requireOperatorPage(...consoleAreas.inbox.roles);
 
 /** Earlier stages' approvals, from the partner's audit events (the row does not say who approved). */
 const approvalsOf = (events: readonly AuditEventRow[]) => events.filter((e) => e.action === 'approval.granted');

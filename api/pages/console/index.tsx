@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { PageDeps } from '../index.js';
+import { consoleAreas, homeOf } from './areas.js';
 import type { PageAppEnv } from '../env.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -45,8 +46,9 @@ export function consolePages(pageDeps: PageDeps) {
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
     const token = typeof form.token === 'string' ? form.token : '';
     const principal = token.startsWith('pat_') ? await sessions.signIn(c, token) : undefined;
-    if (!principal) return signInForm(c, next, 'This token is not a valid operator token.');
-    return redirectAfterPost(c, next);
+    if (!principal || principal.kind !== 'operator') return signInForm(c, next, 'This token is not a valid operator token.');
+    // no page asked for: the first page this operator may open
+    return redirectAfterPost(c, next === consoleAreas.inbox.href ? homeOf(principal.roles) : next);
   });
   app.post('/sign-out', async (c) => {
     await sessions.signOut(c);

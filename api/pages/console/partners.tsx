@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { consoleAreas } from './areas.js';
 import { mayHandOverSponsor, seeAllRoles, sponsorHandOverRoles } from '../../../domain/access-rules.js';
 import { environments, isTerminal, partnerStates } from '../../../domain/partner-states.js';
 import { listQuerySchema, sponsorChangeSchema } from '../../../schema/api.js';
@@ -23,7 +24,7 @@ import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesO
  * keys (prefix, created, last used, expiry) and its audit timeline. Roles as GET /v1/partners.
  */
 
-const readers = requireOperatorPage('approver', 'security', 'auditor', 'admin');
+const readers = requireOperatorPage(...consoleAreas.partners.roles);
 
 export function partnerPages({ deps }: PageDeps) {
   const app = new Hono<PageAppEnv>();

@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { consoleAreas } from './areas.js';
 import type { FC } from 'hono/jsx';
 import type { Policy } from '../../../config/policy.js';
 import type { UsageEvidence } from '../../../domain/lifecycle-records.js';
@@ -23,7 +24,7 @@ import { doneFlash, errorsFor, refusalOf, Scope, scopesOf, StateBadge, When } fr
  * only, as POST /v1/partners/{id}/recertifications.
  */
 
-const reviewers = requireOperatorPage('approver');
+const reviewers = requireOperatorPage(...consoleAreas.recertifications.roles);
 
 const Evidence: FC<{ policy: Policy; partner: PartnerRow; evidence: UsageEvidence }> = ({ policy, partner, evidence }) => (
   <>

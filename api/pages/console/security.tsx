@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { consoleAreas } from './areas.js';
 import { environments } from '../../../domain/partner-states.js';
 import { bulkRevocationSchema, partnerIdSchema, revocationSchema, suspensionSchema } from '../../../schema/api.js';
 import { resumePartner, suspendPartner } from '../../commands.js';
@@ -20,7 +21,7 @@ import { doneFlash, errorsFor, refusalOf, StateBadge } from './common.js';
  * not swept in). Security only, as POST /v1/partners/{id}/revocation and POST /v1/revocations.
  */
 
-const securityOnly = requireOperatorPage('security');
+const securityOnly = requireOperatorPage(...consoleAreas.security.roles);
 
 const revocationFormSchema = revocationSchema.extend({ partnerId: partnerIdSchema });
 const suspensionFormSchema = suspensionSchema.extend({ partnerId: partnerIdSchema });
