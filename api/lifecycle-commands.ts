@@ -62,7 +62,7 @@ export async function decide(deps: AppDeps, limiter: RateLimiter, principal: Pri
   return commandResponse(partnerId, result);
 }
 
-/** The sponsor answers a due recertification: keep, narrow or revoke. */
+/** The sponsor (or security, whose keep is a drifted grant's missing security stage) answers a due recertification: keep, narrow or revoke. */
 export async function recertify(deps: AppDeps, limiter: RateLimiter, principal: Principal, partnerId: string, input: RecertificationInput): Promise<CommandResponse> {
   await spendDecisionBudget(deps, limiter, principal);
   const partner = await loadVisiblePartner(deps.db, principal, partnerId);
