@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Actor, RecertificationInput } from '../../workflows/messages.js';
-import { checkRecertificationDrift } from '../../workflows/rules.js';
+import { checkRecertification, checkRecertificationDrift } from '../../workflows/rules.js';
 import { initialState, type LifecyclePolicy, type LifecycleState } from '../../workflows/state.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -75,6 +75,12 @@ describe('a recertification answer against today\'s policy', () => {
   it('a grant that had the security stage (at approval, or a security operator\'s earlier keep) keeps it', () => {
     expect(checkRecertificationDrift(grant(['orders:read'], { stages: ['sponsor', 'security'] }), answer(alice, 'keep'), today)).toBeNull();
     expect(checkRecertificationDrift(grant(['orders:read'], { securityKeptBy: 'operator:sec' }), answer(alice, 'keep'), today)).toBeNull();
+  });
+
+  it('security answers for the sponsor, but never of a request it filed', () => {
+    expect(checkRecertification(grant(['orders:read']), answer(sec, 'keep'))).toBeNull();
+    expect(checkRecertification(grant(['orders:read'], { requestedBy: 'operator:sec' }), answer(sec, 'keep'))?.type).toBe('ForbiddenActor');
+    expect(checkRecertification(grant(['orders:read']), answer(op('bob', 'approver'), 'keep'))?.type).toBe('ForbiddenActor');
   });
 
   it('security for every grant of the environment: nothing to narrow to', () => {
