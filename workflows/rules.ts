@@ -155,7 +155,13 @@ export function isSecurityAnswer(s: LifecycleState, actor: Actor): boolean {
 export function checkRecertificationDrift(s: LifecycleState, input: RecertificationInput, today: LifecyclePolicy): Rejection | null {
   if (input.decision === 'revoke') return null;
   const scopes = input.decision === 'narrow' && input.scopes ? [...new Set(input.scopes)] : s.scopes;
-  const findings = grantDriftUnder(s, today, scopes, isSecurityAnswer(s, input.actor));
+  const bySecurity = isSecurityAnswer(s, input.actor);
+  // Security answers a review only as the stage a drifted grant lacks: the rest is the sponsor's
+  // attestation that the partner still needs the access, which security cannot give in its place.
+  if (bySecurity && !grantDriftUnder(s, today, scopes, false).some((f) => f.rule === 'security_stage_missing')) {
+    return reject(FailureTypes.forbidden, `only the sponsor answers this review: policy ${today.version} does not require the security stage these scopes lack`);
+  }
+  const findings = grantDriftUnder(s, today, scopes, bySecurity);
   const known = scopes.filter((scope) => today.scopeRisk[scope] !== undefined);
   if (findings.some((f) => f.rule === 'scope_not_in_catalogue')) {
     const unknown = scopes.filter((scope) => !known.includes(scope));

@@ -42,8 +42,10 @@ const alice = op('alice', 'approver');
 const sec = op('sec', 'security');
 
 describe('a recertification answer against today\'s policy', () => {
-  it('a grant today\'s policy still gives: every answer goes through', () => {
+  it('a grant today\'s policy still gives: the sponsor\'s answer goes through; security\'s is not its to give', () => {
     expect(checkRecertificationDrift(grant(['catalog:read']), answer(alice, 'keep'), today)).toBeNull();
+    // security answers only as the stage a drifted grant lacks, never in the sponsor's place
+    expect(checkRecertificationDrift(grant(['catalog:read']), answer(sec, 'keep'), today)).toEqual({ type: 'ForbiddenActor', message: expect.stringContaining('only the sponsor answers this review') });
   });
 
   it('a scope gone from the catalogue: keep refused with what remains; narrow to it allowed; revoke always', () => {
