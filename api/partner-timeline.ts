@@ -68,6 +68,7 @@ const partnerActions: Record<string, ReasonRule> = {
   'partner.activated': 'hidden',
   'credential.issued': 'hidden',
   'credential.rotated': 'hidden',
+  'credential.picked_up': 'hidden',
   'credential.retired': 'hidden',
   'extension.requested': 'shown',
   'extension.approved': 'shown',

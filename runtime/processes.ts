@@ -15,6 +15,7 @@ import { resumeUnstartedSubmissions } from '../api/submissions.js';
 import { pruneExpiredIdempotencyKeys } from '../schema/repositories/idempotency.js';
 import { pruneRateLimitWindows } from '../schema/repositories/rate-limits.js';
 import { applyRetention } from '../schema/repositories/retention.js';
+import { recordPolicyInForce } from '../schema/repositories/policy-events.js';
 import { DatabaseRateLimiter } from '../api/rate-limit.js';
 import type { AppConfig } from '../config/env.js';
 import { followPolicyFile } from '../config/policy.js';
@@ -72,10 +73,16 @@ const RETENTION_EVERY_MS = 10 * 60_000;
 
 /** The API process: the Hono app on HOST:PORT. */
 export async function runApiProcess(config: AppConfig, target: TemporalTarget, db: Db, logger: Logger): Promise<Running & { url: string }> {
+  const auditPolicy = (version: string) =>
+    recordPolicyInForce(db, version, new Date().toISOString(), config.policyFile).catch((err) => logger.error({ err: (err as Error).message }, 'recording the policy version in the audit trail failed'));
   const policy = followPolicyFile(config.policyFile, {
-    onChange: (next, previous) => logger.warn({ version: next.version, previous: previous.version }, 'policy file changed: this process now acts on the new version'),
+    onChange: (next, previous) => {
+      logger.warn({ version: next.version, previous: previous.version }, 'policy file changed: this process now acts on the new version');
+      void auditPolicy(next.version);
+    },
     onError: (err) => logger.error({ err: err.message }, 'policy file changed but is invalid: the last valid version stays in force'),
   });
+  await auditPolicy(policy.current().version);
   const tracing = startTracing(config.tracing.endpoint, config.tracing.serviceName);
   const { connection, client } = await connectClient(target, loadPayloadKeyring(config), tracing);
   const usage = new UsageRecorder(db);

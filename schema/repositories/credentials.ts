@@ -173,10 +173,19 @@ export function claimPickup(db: Db, keyId: string, purpose: PickupPurpose, at: s
     const row = await trx
       .selectFrom('credential_pickups')
       .innerJoin('credentials', 'credentials.key_id', 'credential_pickups.key_id')
-      .select(['credential_pickups.sealed', 'credentials.expires_at'])
+      .select(['credential_pickups.sealed', 'credential_pickups.partner_id', 'credentials.expires_at'])
       .where('credential_pickups.key_id', '=', keyId)
       .executeTakeFirstOrThrow();
     await trx.updateTable('credential_pickups').set({ sealed: null }).where('key_id', '=', keyId).execute();
+    // who took the one copy and when is evidence (issue #16 item 7): the key id, never the key
+    await appendAudit(trx, {
+      eventKey: `pickup:${keyId}`,
+      at,
+      actor: `partner:${row.partner_id}`,
+      action: 'credential.picked_up',
+      partnerId: row.partner_id,
+      details: { keyId, purpose },
+    });
     return { sealed: row.sealed!, expiresAt: row.expires_at };
   });
 }

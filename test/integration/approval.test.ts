@@ -42,7 +42,11 @@ describe('approval', () => {
     const sealed = await stack.db.selectFrom('credential_pickups').select('sealed').where('partner_id', '=', partnerId).execute();
     expect(sealed.every((p) => p.sealed === null)).toBe(true);
 
-    expect(await actions(stack, partnerId)).toEqual(['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated']);
+    // the pickup is evidence too: by the partner, naming the key id, once (the 410 wrote nothing)
+    expect(await actions(stack, partnerId)).toEqual(['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated', 'credential.picked_up']);
+    const pickedUp = await stack.db.selectFrom('audit_events').selectAll().where('partner_id', '=', partnerId).where('action', '=', 'credential.picked_up').executeTakeFirstOrThrow();
+    expect(pickedUp.actor).toBe(`partner:${partnerId}`);
+    expect(pickedUp.details).not.toContain('pak_');
     const decisions = await stack.db.selectFrom('decisions').selectAll().where('partner_id', '=', partnerId).execute();
     expect(decisions).toMatchObject([{ kind: 'approval', stage: 'sponsor', decision: 'approve', actor: 'operator:alice' }]);
     // the decision names the policy it was taken under, in the audit trail

@@ -110,8 +110,10 @@ describe('the partner’s own timeline', () => {
       ['approval.granted', 'security'],
       ['credential.issued', 'security'],
       ['partner.activated', 'security'],
+      ['credential.picked_up', 'partner'],
       ['credential.issued', 'partner'],
       ['credential.rotated', 'partner'],
+      ['credential.picked_up', 'partner'],
       ['extension.requested', 'partner'],
       ['extension.rejected', 'sponsor'],
       ['offboarding.planned', 'admin'],
@@ -123,9 +125,11 @@ describe('the partner’s own timeline', () => {
     const rows = await stack.db.selectFrom('audit_events').select(['at', 'action']).where('partner_id', '=', full.partnerId).orderBy('seq').execute();
     expect(events.map((e) => e.at)).toEqual(rows.map((r) => r.at));
     // the key's identifiers and times, never its version, purpose or anything internal
-    const [issued, activated, reissued, rotation] = events.slice(3);
+    const [issued, activated, pickedUp, reissued, rotation, rotationPickedUp] = events.slice(3);
     expect(issued!.details).toEqual({ keyId: full.keyId, prefix: expect.stringMatching(/^pak_test_/), expiresAt: expect.any(String) });
     expect(activated!.details).toEqual(issued!.details);
+    expect(pickedUp!.details).toEqual({ keyId: full.keyId });
+    expect(rotationPickedUp!.details).toEqual({ keyId: full.rotatedKeyId });
     expect(Object.keys(reissued!.details!).sort()).toEqual(['expiresAt', 'keyId', 'prefix']);
     expect(rotation!.details).toEqual({ newKeyId: full.rotatedKeyId, oldKeyId: full.keyId, retireAt: expect.any(String) });
   });
@@ -235,7 +239,7 @@ describe('the partner’s own timeline', () => {
     const mine = await timeline(p.partnerId, p.apiKey);
     expect(mine.json.view).toBe('partner');
     const actions = (mine.json.events as PartnerEvent[]).map((e) => e.action);
-    expect(actions).toEqual(['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated']);
+    expect(actions).toEqual(['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated', 'credential.picked_up']);
     for (const text of ['10.0.0.7', 'fraud team', 'watchlisted', 'verification']) expect(mine.text).not.toContain(text);
     // operators see both
     const theirs = await timeline(p.partnerId, t.aud!);

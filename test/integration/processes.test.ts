@@ -164,6 +164,12 @@ describe('npm start', () => {
       const { partnerId: nextId } = (await next.json()) as { partnerId: string };
       const nextView = await fetch(`${api}/v1/partners/${nextId}`, { headers: { authorization: `Bearer ${alice}` } });
       expect(((await nextView.json()) as { policyVersion: string }).policyVersion).toBe(after);
+      // the versions in force are in the audit trail: the first at start (once, not again at the
+      // restart), then the edit, naming the version before it
+      const audit = await fetch(`${api}/v1/audit`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const events = (await audit.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { action: string; details: { version: string; previous: string | null } });
+      const policies = events.filter((e) => e.action === 'policy.in_force').map((e) => e.details);
+      expect(policies).toEqual([expect.objectContaining({ version: before, previous: null }), expect.objectContaining({ version: after, previous: before })]);
     } finally {
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));
