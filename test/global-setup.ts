@@ -16,6 +16,7 @@ import { generatePayloadKeys, payloadKeyring, type PayloadKeyring } from '../run
 import { historyText } from './helpers/histories.js';
 import { findSecrets } from './helpers/secret-scan.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { chromiumPath } from './helpers/browser.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,6 +39,8 @@ export async function setup(project: TestProject) {
   const cli = resolveTemporalCli({ explicitPath: process.env.TEMPORAL_CLI_PATH, autoInstall: true });
   // the gateway tests put a real nginx in front of the API: installed here when missing, like the CLI
   nginxBinary({ autoInstall: true });
+  // and the portal's tests a real Chromium
+  chromiumPath({ autoInstall: true });
   postgres = await startPostgres({ autoInstall: true });
   env = await TestWorkflowEnvironment.createLocal({
     server: {
