@@ -34,6 +34,16 @@ export const ScopeList: FC<{ policy: Policy; scopes: readonly string[] }> = ({ p
   </ul>
 );
 
+/** The partner's next deadline and what happens then, or "none". */
+export const NextDeadline: FC<{ partner: Pick<PartnerRow, 'next_deadline_at' | 'next_deadline_action'> }> = ({ partner }) =>
+  partner.next_deadline_at ? (
+    <>
+      <When at={partner.next_deadline_at} /> ({(partner.next_deadline_action ?? '').replaceAll('_', ' ')})
+    </>
+  ) : (
+    <span class="note">none</span>
+  );
+
 export const StateBadge: FC<{ state: string }> = ({ state }) => <span class="badge state">{state.replaceAll('_', ' ')}</span>;
 
 export const scopesOf = (partner: Pick<PartnerRow, 'scopes'>): string[] => JSON.parse(partner.scopes) as string[];

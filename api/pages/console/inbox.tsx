@@ -14,7 +14,7 @@ import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } fr
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When } from './common.js';
+import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When, NextDeadline } from './common.js';
 
 /**
  * The approver inbox (GET /v1/inbox's decisions, for a person): what waits for me, oldest request
@@ -88,13 +88,7 @@ const RequestFacts: FC<{ policy: Policy; partner: PartnerRow; item?: Pick<InboxI
       </dd>
       <dt>Next deadline</dt>
       <dd>
-        {partner.next_deadline_at ? (
-          <>
-            <When at={partner.next_deadline_at} /> ({(partner.next_deadline_action ?? '').replaceAll('_', ' ')})
-          </>
-        ) : (
-          <span class="note">none</span>
-        )}
+        <NextDeadline partner={partner} />
       </dd>
     </dl>
   );

@@ -16,7 +16,7 @@ import { FormErrors, formErrors, SelectField, TextField, type FieldErrors } from
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When } from './common.js';
+import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When, NextDeadline } from './common.js';
 
 /**
  * Every partner the operator may see (GET /v1/partners' filters and visibility: security,
@@ -157,13 +157,7 @@ export function partnerPages({ deps }: PageDeps) {
           </dd>
           <dt>Next deadline</dt>
           <dd>
-            {partner.next_deadline_at ? (
-              <>
-                <When at={partner.next_deadline_at} /> ({(partner.next_deadline_action ?? '').replaceAll('_', ' ')})
-              </>
-            ) : (
-              <span class="note">none</span>
-            )}
+            <NextDeadline partner={partner} />
           </dd>
           <dt>Recertification</dt>
           <dd>
