@@ -1,7 +1,7 @@
 import { BlockList } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { budgetSourceOf, clientAddressOf } from '../domain/client-address.js';
+import { budgetSourceOf, clientAddressOf, isTrustedPeer } from '../domain/client-address.js';
 import { slidingWindowDecision, windowStart, type RateDecision } from '../domain/sliding-window.js';
 import type { Db } from '../schema/db.js';
 import { peekWindow, takeWindow } from '../schema/repositories/rate-limits.js';
@@ -105,6 +105,11 @@ function peerOf(c: Context): string | undefined {
   } catch {
     return undefined; // not served by a socket (app.request in tests)
   }
+}
+
+/** Did this request come through one of the trusted proxies (so its X-Forwarded-* headers are theirs)? */
+export function viaTrustedProxy(c: Context, trustedProxies: BlockList = new BlockList()): boolean {
+  return isTrustedPeer(peerOf(c), trustedProxies);
 }
 
 /**

@@ -62,6 +62,12 @@ function forwardedEntry(raw: string): string | undefined {
   return entry.includes('%') ? undefined : canonicalAddress(entry);
 }
 
+/** Is the socket peer one of the trusted proxies (whose X-Forwarded-* headers we believe)? */
+export function isTrustedPeer(peer: string | undefined, trusted: BlockList): boolean {
+  const address = peer === undefined ? undefined : canonicalAddress(peer.replace(/%.*$/, ''));
+  return address !== undefined && isTrusted(trusted, address);
+}
+
 /**
  * The client's address. The socket peer, unless the peer is a trusted proxy: then
  * X-Forwarded-For is read from right to left (each proxy appends the peer it saw), skipping

@@ -6,6 +6,8 @@ export type PageAppEnv = {
     cspNonce: string;
     /** the value every form of this page echoes in `_csrf` (session.ts) */
     csrfToken: string;
+    /** the request reached us over TLS (session.ts: cookies get Secure and the __Host- prefix) */
+    tls: boolean;
     /** set when the request came with a live session */
     sessionIdHash?: string;
   };

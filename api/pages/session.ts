@@ -8,7 +8,7 @@ import { credentialForVerdict } from '../../schema/repositories/credentials.js';
 import { closeSession, liveSession, openSession, pruneSessions, touchSession, type SessionRow } from '../../schema/repositories/sessions.js';
 import { principalFor, type Principal } from '../auth.js';
 import { keyLivenessOf } from '../introspection.js';
-import { failureBudget, sourceOf, type RateLimiter } from '../rate-limit.js';
+import { failureBudget, sourceOf, viaTrustedProxy, type RateLimiter } from '../rate-limit.js';
 import { rateLimits } from '../../config/limits.js';
 import type { AppDeps } from '../deps.js';
 import { Problem } from '../problem.js';
@@ -42,7 +42,8 @@ export const defaultSessionOptions: SessionOptions = { idleMs: 30 * 60_000, maxA
 const TOUCH_EVERY_MS = 60_000;
 
 /** Under TLS the cookies get the `__Host-` prefix: Secure, Path=/, no Domain, so a sibling subdomain cannot plant one. */
-const isTls = (c: Context) => new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+/** Decided once per request by `pageSession`: TLS on our socket, or X-Forwarded-Proto from a trusted proxy only. */
+const isTls = (c: Context) => (c as Context<PageAppEnv>).get('tls') === true;
 const sessionCookie = (c: Context) => (isTls(c) ? '__Host-pa_session' : 'pa_session');
 const csrfCookie = (c: Context) => (isTls(c) ? '__Host-pa_csrf' : 'pa_csrf');
 const cookieOptions = (c: Context) => ({ httpOnly: true, sameSite: 'Strict' as const, path: '/', secure: isTls(c) });
@@ -77,6 +78,8 @@ async function principalOfSession(deps: AppDeps, row: SessionRow): Promise<Princ
  */
 export function pageSession(deps: AppDeps, options: SessionOptions): MiddlewareHandler<PageAppEnv> {
   return async (c, next) => {
+    // a client could send X-Forwarded-Proto itself: only a trusted proxy's is believed (TRUSTED_PROXIES)
+    c.set('tls', new URL(c.req.url).protocol === 'https:' || (c.req.header('x-forwarded-proto') === 'https' && viaTrustedProxy(c, deps.trustedProxies)));
     let csrf = getCookie(c, csrfCookie(c));
     if (!csrf || !/^[A-Za-z0-9_-]{43}$/.test(csrf)) {
       csrf = newSecret();

@@ -46,7 +46,11 @@ async function grants(db: Db, partnerId?: string): Promise<LiveGrant[]> {
         eb.and([eb('kind', '=', 'recertification'), eb('stage', '=', 'security')]),
       ]),
     );
-  if (partnerId !== undefined) decisions = decisions.where('partner_id', '=', partnerId);
+  // the live partners' decisions only: ended partners' histories grow without bound and matter to no grant
+  decisions =
+    partnerId !== undefined
+      ? decisions.where('partner_id', '=', partnerId)
+      : decisions.where('partner_id', 'in', db.selectFrom('partners').select('partners.id').where('partners.state', 'in', [...liveStates]));
   const approvals = await decisions.groupBy(['partner_id', 'kind', 'stage']).execute();
   const byPartner = new Map<string, { stages: ApprovalStage[]; at: string | null }>();
   for (const a of approvals) {

@@ -147,6 +147,13 @@ describe('CSRF', () => {
     expect(unreadable.status).toBe(400);
   });
 
+  it('believes X-Forwarded-Proto only from a trusted proxy (none here): a client cannot make the cookies Secure-only', async () => {
+    const res = await fetch(`${base}/console/sign-in`, { headers: { 'x-forwarded-proto': 'https' } });
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^pa_csrf=/);
+    expect(cookie).not.toMatch(/Secure/i);
+  });
+
   it('serves pages under a strict Content-Security-Policy, no-store, and assets from us only', async () => {
     const response = await fetch(`${base}/console/sign-in`);
     const csp = response.headers.get('content-security-policy')!;
