@@ -44,6 +44,22 @@ export const NextDeadline: FC<{ partner: Pick<PartnerRow, 'next_deadline_at' | '
     <span class="note">none</span>
   );
 
+/** What was asked and granted, as every console page states it: the justification, the scopes with their risk, the end of access. */
+export const GrantFacts: FC<{ policy: Policy; partner: Pick<PartnerRow, 'justification' | 'scopes' | 'access_until'> }> = ({ policy, partner }) => (
+  <>
+    <dt>Justification</dt>
+    <dd class="justification">{partner.justification}</dd>
+    <dt>Scopes</dt>
+    <dd>
+      <ScopeList policy={policy} scopes={scopesOf(partner)} />
+    </dd>
+    <dt>Access until</dt>
+    <dd>
+      <When at={partner.access_until} />
+    </dd>
+  </>
+);
+
 export const StateBadge: FC<{ state: string }> = ({ state }) => <span class="badge state">{state.replaceAll('_', ' ')}</span>;
 
 export const scopesOf = (partner: Pick<PartnerRow, 'scopes'>): string[] => JSON.parse(partner.scopes) as string[];

@@ -14,7 +14,7 @@ import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } fr
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When, NextDeadline } from './common.js';
+import { doneFlash, errorsFor, GrantFacts, NextDeadline, pendingExtensionOf, refusalOf, scopesOf, StateBadge, When } from './common.js';
 
 /**
  * The approver inbox (GET /v1/inbox's decisions, for a person): what waits for me, oldest request
@@ -53,16 +53,7 @@ const RequestFacts: FC<{ policy: Policy; partner: PartnerRow; item?: Pick<InboxI
       <dd>{partner.sponsor}</dd>
       <dt>Contact</dt>
       <dd>{partner.contact_email}</dd>
-      <dt>Justification</dt>
-      <dd class="justification">{partner.justification}</dd>
-      <dt>Scopes</dt>
-      <dd>
-        <ScopeList policy={policy} scopes={scopesOf(partner)} />
-      </dd>
-      <dt>Access until</dt>
-      <dd>
-        <When at={partner.access_until} />
-      </dd>
+      <GrantFacts policy={policy} partner={partner} />
       {extension ? (
         <>
           <dt>Extension asked</dt>

@@ -16,7 +16,7 @@ import { FormErrors, formErrors, SelectField, TextField, type FieldErrors } from
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, pendingExtensionOf, refusalOf, ScopeList, scopesOf, StateBadge, When, NextDeadline } from './common.js';
+import { doneFlash, errorsFor, GrantFacts, NextDeadline, pendingExtensionOf, refusalOf, StateBadge, When } from './common.js';
 
 /**
  * Every partner the operator may see (GET /v1/partners' filters and visibility: security,
@@ -145,16 +145,7 @@ export function partnerPages({ deps }: PageDeps) {
           <dd>
             <When at={partner.created_at} /> by {partner.requested_by}
           </dd>
-          <dt>Justification</dt>
-          <dd class="justification">{partner.justification}</dd>
-          <dt>Scopes</dt>
-          <dd>
-            <ScopeList policy={policy} scopes={scopesOf(partner)} />
-          </dd>
-          <dt>Access until</dt>
-          <dd>
-            <When at={partner.access_until} />
-          </dd>
+          <GrantFacts policy={policy} partner={partner} />
           <dt>Next deadline</dt>
           <dd>
             <NextDeadline partner={partner} />
