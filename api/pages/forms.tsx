@@ -1,5 +1,6 @@
-import type { FC } from 'hono/jsx';
+import type { FC, PropsWithChildren } from 'hono/jsx';
 import { Problem } from '../problem.js';
+import { PostForm } from './layout.js';
 
 /**
  * Form fields that show the API's own validation messages next to them and keep what the user
@@ -137,3 +138,24 @@ export const FormErrors: FC<{ errors?: FieldErrors | undefined }> = ({ errors })
   );
 };
 
+
+/**
+ * The sign-in form of the portal and the console: one secret field (a password input, so the
+ * browser neither shows nor autofills it as text), the message of a refused credential next to it,
+ * and whatever hidden fields the caller adds (the console's `next`).
+ */
+export const SignInForm: FC<PropsWithChildren<{ action: string; csrfToken: string; field: string; label: string; hint: string; error?: string | undefined }>> = ({
+  action,
+  csrfToken,
+  field,
+  label,
+  hint,
+  error,
+  children,
+}) => (
+  <PostForm action={action} csrfToken={csrfToken}>
+    {children}
+    <TextField name={field} label={label} type="password" autocomplete="current-password" required hint={hint} errors={error ? { [field]: [error] } : undefined} />
+    <button type="submit">Sign in</button>
+  </PostForm>
+);

@@ -2,9 +2,8 @@ import { Hono } from 'hono';
 import type { PageDeps } from '../index.js';
 import { consoleAreas, homeOf } from './areas.js';
 import type { PageAppEnv } from '../env.js';
-import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { TextField } from '../forms.js';
+import { SignInForm } from '../forms.js';
 import { auditPages } from './audit.js';
 import { inboxPages } from './inbox.js';
 import { partnerPages } from './partners.js';
@@ -24,19 +23,16 @@ export function consolePages(pageDeps: PageDeps) {
       c,
       'console',
       'Sign in',
-      <PostForm action="/console/sign-in" csrfToken={c.get('csrfToken')}>
+      <SignInForm
+        action="/console/sign-in"
+        csrfToken={c.get('csrfToken')}
+        field="token"
+        label="Operator token"
+        hint="Your pat_… token. It is checked once; the browser then holds only a session cookie."
+        error={error}
+      >
         <input type="hidden" name="next" value={next} />
-        <TextField
-          name="token"
-          label="Operator token"
-          type="password"
-          autocomplete="current-password"
-          required
-          hint="Your pat_… token. It is checked once; the browser then holds only a session cookie."
-          errors={error ? { token: [error] } : undefined}
-        />
-        <button type="submit">Sign in</button>
-      </PostForm>,
+      </SignInForm>,
       { status: error ? 401 : 200 },
     );
 

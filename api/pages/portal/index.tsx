@@ -13,9 +13,8 @@ import { requestClientAddress } from '../../rate-limit.js';
 import { admitSubmission, submit, submitterOf } from '../../submissions.js';
 import type { PageAppEnv } from '../env.js';
 import { all, formInput, one, optional, parseWithSchema } from '../form-input.js';
-import { formErrors, TextField, type FieldErrors } from '../forms.js';
+import { formErrors, SignInForm, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
-import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requirePartnerPage } from '../render.js';
 import { AccessPage, KeyShownOnce, type AccessForms } from './access.js';
 import { Catalogue } from './catalogue.js';
@@ -117,18 +116,14 @@ export function portalPages(pageDeps: PageDeps) {
       'Sign in',
       <>
         <p>Sign in with the request token you got when you submitted your request, or with your API key.</p>
-        <PostForm action="/portal/sign-in" csrfToken={c.get('csrfToken')}>
-          <TextField
-            name="credential"
-            label="Request token or API key"
-            type="password"
-            autocomplete="current-password"
-            required
-            hint="prt_… or pak_…. It is checked once; the browser then holds only a session cookie."
-            errors={error ? { credential: [error] } : undefined}
-          />
-          <button type="submit">Sign in</button>
-        </PostForm>
+        <SignInForm
+          action="/portal/sign-in"
+          csrfToken={c.get('csrfToken')}
+          field="credential"
+          label="Request token or API key"
+          hint="prt_… or pak_…. It is checked once; the browser then holds only a session cookie."
+          error={error}
+        />
         <p>
           No request yet? <a href="/portal/request">Request access</a>.
         </p>
