@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { GatewayRoutes } from '../../config/gateway-routes.js';
 import type { AppDeps } from '../deps.js';
-import { pagePolicy, staticAssetCaching } from '../headers.js';
+import { pagePolicy } from '../headers.js';
 import { Problem } from '../problem.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { isTransientDatabaseError } from '../../schema/db.js';
@@ -13,6 +12,7 @@ import { consolePages } from './console/index.js';
 import type { PageAppEnv } from './env.js';
 import { portalPages } from './portal/index.js';
 import { renderError } from './render.js';
+import { serveAssets } from './static-assets.js';
 import { csrfProtection, defaultSessionOptions, pageSession, sessions, type SessionOptions, type Sessions } from './session.js';
 
 /**
@@ -32,13 +32,11 @@ export interface PageDeps {
   gatewayRoutes: () => GatewayRoutes;
 }
 
-/** Assets are read once at start from the repository: nothing is fetched from elsewhere (no CDN). */
-const assets = new Map<string, { body: string; type: string }>(
-  [
-    ['portal.css', 'text/css; charset=utf-8'],
-    ['portal.js', 'text/javascript; charset=utf-8'],
-  ].map(([name, type]) => [name!, { body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8'), type: type! }]),
-);
+/** The pages' one stylesheet and one script, from the repository (no CDN). */
+const assets = serveAssets({
+  'portal.css': new URL('./assets/portal.css', import.meta.url),
+  'portal.js': new URL('./assets/portal.js', import.meta.url),
+});
 
 /** Pages load only what we serve: no inline script or style anywhere, forms post to us only. */
 const pageSources = () => ({
@@ -53,11 +51,7 @@ export function pageRoutes(deps: AppDeps, limiter: RateLimiter, gatewayRoutes: (
   const app = new Hono<PageAppEnv>();
   const pageDeps: PageDeps = { deps, sessions: sessions(deps, limiter, sessionOptions), limiter, gatewayRoutes };
 
-  app.get('/assets/:name', (c) => {
-    const asset = assets.get(c.req.param('name'));
-    if (!asset) throw new Problem(404, 'Not Found', 'no such asset');
-    return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': staticAssetCaching });
-  });
+  app.get('/assets/:name', assets);
   app.get('/', (c) => c.redirect('/portal', 303));
 
   for (const area of ['/portal', '/console']) {
