@@ -15,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { cpuMeter } from './cpu.js';
+import { pool, until } from './pool.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack.js';
 import { freePort } from '../runtime/dev-server.js';
@@ -50,29 +51,6 @@ const submission = (i: number, environment = 'sandbox') => ({
   scopes: ['orders:read', 'catalog:read'],
   justification: 'benchmark',
 });
-
-async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await task(i);
-      }
-    }),
-  );
-  return results;
-}
-
-async function until(fn: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return false;
-}
 
 async function submitted(stack: EmbeddedStack, ids: string[]) {
   const row = await stack.db
