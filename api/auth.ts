@@ -13,7 +13,7 @@ import { failureBudget, sourceOf, type RateLimiter } from './rate-limit.js';
 export type Principal =
   | { kind: 'anonymous' }
   | { kind: 'operator'; name: string; roles: Role[] }
-  | { kind: 'request_token'; tokenHash: string }
+  | { kind: 'request_token'; tokenHash: string; partnerId: string }
   | { kind: 'partner_key'; partnerId: string; keyId: string };
 
 export type AppEnv = { Variables: { principal: Principal; requestId: string; log: Logger; clientAddress: string } };
@@ -95,8 +95,8 @@ export async function principalFor(db: Db, token: string): Promise<Principal | u
     if (!isOpaqueToken('prt', token)) return undefined;
     const tokenHash = hashToken(token);
     const held = await requestTokenHolder(db, tokenHash);
-    if (!held || !hashesEqual(held, tokenHash)) return undefined;
-    return { kind: 'request_token', tokenHash };
+    if (!held || !hashesEqual(held.tokenHash, tokenHash)) return undefined;
+    return { kind: 'request_token', tokenHash, partnerId: held.partnerId };
   }
   if (token.startsWith('pak_')) {
     // The same lookup and rule as introspection: a key the gateway refuses opens nothing here.

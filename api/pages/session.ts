@@ -61,7 +61,7 @@ async function principalOfSession(deps: AppDeps, row: SessionRow): Promise<Princ
     }
     case 'request_token': {
       const held = await requestTokenHolder(deps.db, row.credential_hash);
-      return held && hashesEqual(held, row.credential_hash) ? { kind: 'request_token', tokenHash: held } : undefined;
+      return held && hashesEqual(held.tokenHash, row.credential_hash) ? { kind: 'request_token', tokenHash: held.tokenHash, partnerId: held.partnerId } : undefined;
     }
     case 'partner_key': {
       // subject is the key id; the hash proves the secret still matches that key

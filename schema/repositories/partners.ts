@@ -14,16 +14,13 @@ export function findPartner(db: Db, partnerId: string): Promise<PartnerRow | und
   return db.selectFrom('partners').selectAll().where('id', '=', partnerId).executeTakeFirst();
 }
 
-/** The request token hash of the partner a token opens, if any (request-token authentication). */
-export async function requestTokenHolder(db: Db, tokenHash: string): Promise<string | undefined> {
-  const row = await db.selectFrom('partners').select('request_token_hash').where('request_token_hash', '=', tokenHash).executeTakeFirst();
-  return row?.request_token_hash;
-}
-
-/** The partner a request token opens (the portal's request-token session knows the token's hash only). */
-export async function partnerIdByRequestToken(db: Db, tokenHash: string): Promise<string | undefined> {
-  const row = await db.selectFrom('partners').select('id').where('request_token_hash', '=', tokenHash).executeTakeFirst();
-  return row?.id;
+/**
+ * The partner a request token opens and the stored hash (request-token authentication compares it
+ * in constant time; the portal's pages then know the partner without asking again).
+ */
+export async function requestTokenHolder(db: Db, tokenHash: string): Promise<{ partnerId: string; tokenHash: string } | undefined> {
+  const row = await db.selectFrom('partners').select(['id', 'request_token_hash']).where('request_token_hash', '=', tokenHash).executeTakeFirst();
+  return row?.request_token_hash ? { partnerId: row.id, tokenHash: row.request_token_hash } : undefined;
 }
 
 /**

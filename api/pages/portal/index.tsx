@@ -3,7 +3,6 @@ import { Hono, type Context } from 'hono';
 import { isTerminal } from '../../../domain/partner-states.js';
 import { extensionSchema, offboardingSchema, submissionSchema } from '../../../schema/api.js';
 import type { PartnerRow } from '../../../schema/database.js';
-import { partnerIdByRequestToken } from '../../../schema/repositories/partners.js';
 import type { Principal } from '../../auth.js';
 import { issuedKeyWaiting, pickUpIssuedKey, rotateKey } from '../../credentials-service.js';
 import { planOffboarding, requestExtension } from '../../lifecycle-commands.js';
@@ -42,10 +41,8 @@ const newIdempotencyKey = () => `portal-${randomBytes(18).toString('base64url')}
 
 /** The partner the signed-in browser acts for: its key's partner, or the one its request token opens. */
 async function signedInPartner({ deps }: PageDeps, principal: Principal): Promise<PartnerRow> {
-  const partnerId =
-    principal.kind === 'partner_key' ? principal.partnerId : principal.kind === 'request_token' ? await partnerIdByRequestToken(deps.db, principal.tokenHash) : undefined;
-  if (!partnerId) throw problems.unauthorized('sign in with your request token or API key');
-  return loadVisiblePartner(deps.db, principal, partnerId);
+  if (principal.kind !== 'partner_key' && principal.kind !== 'request_token') throw problems.unauthorized('sign in with your request token or API key');
+  return loadVisiblePartner(deps.db, principal, principal.partnerId);
 }
 
 export function portalPages(pageDeps: PageDeps) {
