@@ -19,8 +19,9 @@ const { History } = temporal.api.history.v1;
 
 /**
  * Replays histories with the bundle the workers run; every one must replay without error. The
- * codec decrypts with the stack's keys; the fixtures were recorded before the codec (plaintext),
- * so it runs as in a migration (PAYLOAD_CODEC_ACCEPT_PLAINTEXT).
+ * codec decrypts with the stack's keys; the fixtures are plaintext (the lifecycle-run ones were
+ * recorded before the codec, the others decrypted when recorded: each test run has keys of its
+ * own), so it runs as in a migration (PAYLOAD_CODEC_ACCEPT_PLAINTEXT).
  */
 async function expectReplays(histories: { workflowId: string; history: temporal.api.history.v1.IHistory }[]) {
   const workflowBundle = { code: fs.readFileSync(inject('workflowBundlePath'), 'utf8') };
@@ -185,11 +186,31 @@ describe('a worker killed in the middle of a cycle', () => {
   }, 120_000);
 });
 
+/**
+ * The recorded set: continue-as-new cycles with a narrowing and a rotation (lifecycle-run-*, from
+ * the ten cycles' test above), and one partner per newer path, recorded at d739b54 by a test like
+ * that one (see docs/LIFECYCLE.md, "Replay fixtures"): two-stage approval, rotation, an extension
+ * through the security stage, planned offboarding; security's suspension and resumption, a rate-tier
+ * change, a sponsor hand-over, an admin's offboarding; an emergency revocation and its verification;
+ * a review opened under a drifted policy (a scope now high-risk) kept by security; a review never
+ * answered, suspended, then offboarded after the grace.
+ */
+const recordedHistories = [
+  'emergency-revocation-run-0.pb',
+  'high-risk-extension-offboarding-run-0.pb',
+  'lifecycle-run-0.pb',
+  'lifecycle-run-1.pb',
+  'lifecycle-run-6.pb',
+  'recert-drift-security-keep-run-0.pb',
+  'recert-unanswered-offboarded-run-0.pb',
+  'suspension-tier-handover-run-0.pb',
+];
+
 describe('histories', () => {
   it('the recorded fixture histories replay deterministically with today’s code', async () => {
     const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
     // the recorded set (see RECORD_HISTORIES): a missing fixture must not pass as "nothing to replay"
-    expect(files.sort()).toEqual(['lifecycle-run-0.pb', 'lifecycle-run-1.pb', 'lifecycle-run-6.pb']);
+    expect(files.sort()).toEqual(recordedHistories);
     await expectReplays(files.map((f) => ({ workflowId: f, history: History.decode(fs.readFileSync(path.join(historiesDir, f))) })));
   });
 
