@@ -1,6 +1,6 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { mayChangeRateTier, mayHandOverSponsor, maySuspend, sponsorSuccessorProblem, type Permission } from '../domain/access-rules.js';
+import { mayChangeRateTier, mayHandOverSponsor, maySponsor, maySuspend, sponsorSuccessorProblem, type Permission } from '../domain/access-rules.js';
 import { approvalStages, isTerminal, partnerStates } from '../domain/partner-states.js';
 import type { Db } from '../schema/db.js';
 import { recordEmergencyRevocation } from '../schema/repositories/lifecycle.js';
@@ -159,10 +159,10 @@ export async function resumePartner(deps: AppDeps, principal: Principal, partner
   return commandResponse(partnerId, await runUpdate(deps, partnerId, resumeUpdate, { ...body, actor: actorFor(principal, partnerId) }));
 }
 
-/** The successor must be an active approver: a sponsor decides stage 1 and recertifies as one. */
-async function assertSponsorable(deps: Pick<AppDeps, 'db'>, successor: string): Promise<void> {
-  const roles = await activeOperatorRoles(deps.db, successor);
-  if (!roles?.includes('approver')) throw problems.unprocessable(`sponsor ${successor} is not an active approver`);
+/** The operator named sponsor (by a submission or a hand-over) must be one now (`maySponsor`); else 422. */
+export async function assertSponsorable(deps: Pick<AppDeps, 'db'>, sponsor: string): Promise<void> {
+  const permission = maySponsor(sponsor, await activeOperatorRoles(deps.db, sponsor));
+  if (!permission.ok) throw problems.unprocessable(permission.reason);
 }
 
 /**

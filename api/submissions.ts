@@ -7,7 +7,6 @@ import { generateOpaqueToken, hashToken, randomBase62 } from '../domain/api-key.
 import type { submissionAcceptedSchema, submissionSchema } from '../schema/api.js';
 import type { PartnerRow } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
-import { activeOperatorRoles } from '../schema/repositories/operators.js';
 import { findPartner, isUnstarted, recordSubmission, unstartedSubmissions } from '../schema/repositories/partners.js';
 import { partnerEnvironmentKey, partnerSponsorKey } from '../runtime/search-attributes.js';
 import { maySubmitOnBehalf, submitOnBehalfRoles } from '../domain/access-rules.js';
@@ -15,6 +14,7 @@ import { budgetSourceOf } from '../domain/client-address.js';
 import { workflowIdFor, type Submission } from '../workflows/messages.js';
 import type { partnerLifecycle } from '../workflows/partner-lifecycle.js';
 import type { Principal } from './auth.js';
+import { assertSponsorable } from './commands.js';
 import type { AppDeps } from './deps.js';
 import { findIdempotent, idempotencyClaim, idempotencyRef, openIdempotentResponse, type IdempotencyRef } from './idempotency.js';
 import { problems } from './problem.js';
@@ -165,8 +165,7 @@ export async function submit(
   const policy = deps.policy();
   const unknown = body.scopes.filter((scope) => !policy.scopes[scope]);
   if (unknown.length > 0) throw problems.unprocessable(`unknown scopes: ${unknown.join(', ')}`);
-  const sponsorRoles = await activeOperatorRoles(deps.db, body.sponsor);
-  if (!sponsorRoles?.includes('approver')) throw problems.unprocessable(`sponsor ${body.sponsor} is not an approver`);
+  await assertSponsorable(deps, body.sponsor);
   if (submitter.requestedBy === `operator:${body.sponsor}`) throw problems.unprocessable('the requester cannot be the sponsor');
 
   const envPolicy = policy.environments[body.environment];

@@ -155,10 +155,19 @@ export function mayHandOverSponsor(operator: OperatorFacts | undefined): Permiss
 }
 
 /**
+ * May this operator be named sponsor (at submission, at a hand-over)? An active approver only: a
+ * sponsor decides stage 1 and recertifies as one. `roles` are those of the active operator of that
+ * name, undefined when there is none (only the database knows the operators: api/commands.ts
+ * `assertSponsorable` asks it).
+ */
+export function maySponsor(name: string, roles: readonly Role[] | undefined): Permission {
+  return roles?.includes('approver') ? allowed : refused(`sponsor ${name} is not an active approver`);
+}
+
+/**
  * Why `successor` cannot take the partner over (null: it can): not the sponsor already, nor the
  * operator who filed a pending request (nobody decides their own request, so stage 1 would wait
- * for escalation). That the successor is an active approver is the API's check: only the database
- * knows the operators.
+ * for escalation). That the successor is an active approver is `maySponsor`.
  */
 export function sponsorSuccessorProblem(partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy' | 'state'>, successor: string): string | null {
   if (successor === partner.sponsor) return `${successor} already sponsors this partner`;

@@ -130,7 +130,7 @@ describe('a partner, from the request form to a working key', () => {
     await page.getByLabel(/^orders:read/).check();
     await page.getByRole('button', { name: 'Request access' }).click();
     await page.waitForLoadState();
-    expect(await page.locator('#sponsor-error').innerText()).toContain('is not an approver');
+    expect(await page.locator('#sponsor-error').innerText()).toContain('is not an active approver');
     expect(await page.getByLabel(/^orders:read/).isChecked()).toBe(true);
     expect(await partnerCount()).toBe(before);
 
