@@ -118,14 +118,37 @@ const t0 = Date.now();
 const samples: Sample[] = [];
 let heapUsed: number | undefined;
 let askingHeap = false;
-async function cachedWorkflows(): Promise<number | undefined> {
+/** The worker's SDK metrics (its Prometheus text), or '' when it does not answer in time. */
+async function workerMetricsText(): Promise<string> {
   try {
-    const text = await (await fetch(`http://${metricsAddress}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-    const sizes = [...text.matchAll(/^temporal_sticky_cache_size(?:\{[^}]*\})? (\S+)$/gm)].map((m) => Number(m[1]));
-    return sizes.length ? sizes.reduce((a, b) => a + b, 0) : undefined;
+    return await (await fetch(`http://${metricsAddress}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
   } catch {
-    return undefined;
+    return '';
   }
+}
+/** a metric summed over its labels (undefined: not reported yet) */
+function metric(text: string, name: string): number | undefined {
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+  return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
+}
+/** Where the worker's time went (the SDK's histograms are in ms): the totals so far. */
+async function workerTotals() {
+  const text = await workerMetricsText();
+  const mean = (histogram: string) => {
+    const count = metric(text, `${histogram}_count`);
+    return count ? round(metric(text, `${histogram}_sum`)! / count) : undefined;
+  };
+  return {
+    workflowTasks: metric(text, 'temporal_workflow_task_execution_latency_count'),
+    workflowTaskExecutionMeanMs: mean('temporal_workflow_task_execution_latency'),
+    workflowTaskScheduleToStartMeanMs: mean('temporal_workflow_task_schedule_to_start_latency'),
+    replays: metric(text, 'temporal_workflow_task_replay_latency_count'),
+    replayMeanMs: mean('temporal_workflow_task_replay_latency'),
+    workflowTaskFailures: metric(text, 'temporal_workflow_task_execution_failed') ?? 0,
+    cacheForcedEvictions: metric(text, 'temporal_sticky_cache_total_forced_eviction') ?? 0,
+    activityFailures: metric(text, 'temporal_activity_execution_failed') ?? 0,
+    localActivityFailures: metric(text, 'temporal_local_activity_execution_failed') ?? 0,
+  };
 }
 async function sample(): Promise<Sample> {
   // the heap comes over IPC, which a busy worker answers late: one question at a time, the latest answer kept
@@ -142,7 +165,7 @@ async function sample(): Promise<Sample> {
     s: round((Date.now() - t0) / 1000),
     workerRssMb: mb(rssBytes(p.worker)),
     workerHeapUsedMb: mb(heapUsed),
-    cachedWorkflows: await cachedWorkflows(),
+    cachedWorkflows: metric(await workerMetricsText(), 'temporal_sticky_cache_size'),
     devServerRssMb: mb(rssBytes(p.temporalServer)),
     driverRssMb: mb(process.memoryUsage().rss),
     active: c.active ?? 0,
@@ -153,11 +176,21 @@ async function sample(): Promise<Sample> {
   return s;
 }
 
+/** (time, activated) of the last 30 s: the projection below reads the recent rate, not the warm-up's */
+const recent: { at: number; activated: number }[] = [];
+function recentRate(): number | undefined {
+  const first = recent[0];
+  const last = recent[recent.length - 1];
+  return first && last && last.at - first.at >= 10_000 && last.activated > first.activated ? (last.activated - first.activated) / ((last.at - first.at) / 1000) : undefined;
+}
+
 let sampling = true;
 const poller = (async () => {
   let nextSample = 0;
   while (sampling) {
     counts = await readCounts();
+    recent.push({ at: Date.now(), activated: activated(counts) });
+    while (recent.length > 0 && recent[0]!.at < Date.now() - 30_000) recent.shift();
     if (Date.now() >= nextSample) {
       nextSample = Date.now() + SAMPLE_EVERY_S * 1000;
       const s = await sample();
@@ -174,7 +207,8 @@ let failed = false;
 try {
   process.stdout.write(`live partners: N=${N}, ${CONCURRENCY} submissions at a time, at most ${WINDOW} waiting; worker ${JSON.stringify(tuning)} (${stack.temporalVersion})\n`);
 
-  // 1. Creation. Each end date = now + the projected time until the last partner is live (×1.25) + the margin.
+  // 1. Creation. Each end date = now + the projected time until the last partner is live (at the
+  // last 30 s's rate, ×1.25) + the margin: every timer falls after the last activation.
   const creationCpu = cpuMeter(pids);
   const started = Date.now();
   let submittedCount = 0;
@@ -183,7 +217,7 @@ try {
     while (submittedCount - activated(counts) >= WINDOW) await sleep(50);
     submittedCount++;
     const done = activated(counts);
-    const rate = done >= Math.min(200, N / 10) ? done / ((Date.now() - started) / 1000) : RATE_GUESS;
+    const rate = (done >= Math.min(200, N / 10) ? recentRate() : undefined) ?? RATE_GUESS;
     const accessUntil = new Date(Date.now() + (((N - done) / rate) * 1.25 + MARGIN_S) * 1000).toISOString();
     const t = performance.now();
     const res = await stack.call('POST', '/v1/partners', undefined, {
@@ -211,6 +245,7 @@ try {
   const creationSeconds = (Date.now() - started) / 1000;
   const atAllLive = await sample();
   const activeAtAllLive = counts.active ?? 0;
+  const totalsAtAllLive = await workerTotals();
   const eventsPerRun = await Promise.all(ids.slice(0, 10).map(async (id) => (await stack.client.workflow.getHandle(`partner-${id}`).fetchHistory()).events?.length ?? 0));
   report.creation = {
     partners: N,
@@ -223,6 +258,7 @@ try {
     endedBeforeTheLastBecameActive: N - activeAtAllLive,
     historyEventsPerRunAvg: round(eventsPerRun.reduce((a, b) => a + b, 0) / eventsPerRun.length),
     atAllLive,
+    workerMetrics: totalsAtAllLive,
     appDbMb: mb(fileSize(stack.dbFile)),
     temporalDbMb: mb(fileSize(stack.temporalDbFile)),
     cpu: creationCpu(),
@@ -236,6 +272,7 @@ try {
   const drained = await until(async () => (counts.active ?? 0) === 0 && activated(counts) >= N, Math.max(0, lastDeadline - Date.now()) + DRAIN_TIMEOUT_S * 1000, 1000);
   const drainedAt = Date.now();
   const timerCpu = timersCpu();
+  const totalsAtEnd = await workerTotals();
 
   // 3. Every timer fired? Read from our database, per partner: the warning's notice, the end's audit event, the keys.
   const partners = await stack.db.selectFrom('partners').select(['id', 'state', 'end_reason', 'access_until']).execute();
@@ -277,6 +314,7 @@ try {
     endLatenessAfterDeadline: stats(endLateness),
     warningLatenessAfterItsTime: stats(warningLateness),
     cpu: timerCpu,
+    workerMetricsAtEnd: totalsAtEnd,
     missed: missed.slice(0, 1000),
   };
 
