@@ -54,7 +54,7 @@ export async function resume(lc: Lifecycle, id: number, input: SuspensionInput):
 }
 
 /** The sponsor as the workflow's search attribute (set at the start: runtime/search-attributes.ts, which workflows may not import). */
-const sponsorSearchAttribute = defineSearchAttributeKey('PartnerSponsor', SearchAttributeType.KEYWORD);
+export const sponsorSearchAttribute = defineSearchAttributeKey('PartnerSponsor', SearchAttributeType.KEYWORD);
 
 /**
  * The partner gets another sponsor: whatever waits on the sponsor (stage 1 of a pending request,
