@@ -49,4 +49,3 @@ export async function driftReport(db: Db, policy: Policy, routes: GatewayRoutes,
     },
   };
 }
-export type DriftReport = Awaited<ReturnType<typeof driftReport>>;

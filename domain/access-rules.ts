@@ -138,7 +138,7 @@ export function maySuspend(operator: OperatorFacts | undefined): Permission {
 }
 
 /** Roles that change a live partner's rate tier after approval (an incident, or a partner that grew). */
-export const rateTierRoles: readonly Role[] = ['admin', 'security'];
+const rateTierRoles: readonly Role[] = ['admin', 'security'];
 
 export function mayChangeRateTier(operator: OperatorFacts | undefined): Permission {
   return operator && operator.roles.some((role) => rateTierRoles.includes(role)) ? allowed : refused("only an admin or security changes a partner's rate tier");

@@ -19,7 +19,7 @@ import type { Next, QueryInput, SignalInput, UpdateInput, WorkflowExecuteInput, 
 export const unauthenticatedMarker = '$partnerAccessUnauthenticatedPayload';
 
 /** The failure type a refused command carries (api/temporal-errors.ts maps unknown types to 5xx: the API never sends one). */
-export const unauthenticatedCommandType = 'UnauthenticatedCommand';
+const unauthenticatedCommandType = 'UnauthenticatedCommand';
 
 const isQuarantined = (arg: unknown): boolean => typeof arg === 'object' && arg !== null && unauthenticatedMarker in arg;
 

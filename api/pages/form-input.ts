@@ -8,7 +8,7 @@ import { invalidInput } from '../validation.js';
  * `formErrors` (forms.tsx) puts each message next to its field. Uploaded files are ignored.
  */
 
-export type FormInput = Record<string, string | string[]>;
+type FormInput = Record<string, string | string[]>;
 
 /** Every field of the posted form: a string, or a list where the field came more than once (checkboxes). */
 export async function formInput(c: Context): Promise<FormInput> {

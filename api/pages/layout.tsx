@@ -26,7 +26,7 @@ const portalNav: NavItem[] = [
 const consoleNav = (principal: Principal): NavItem[] =>
   principal.kind === 'operator' ? Object.values(consoleAreas).filter((a) => mayOpen(a, principal.roles)) : [];
 
-export interface LayoutProps {
+interface LayoutProps {
   title: string;
   area: Area;
   /** the current path, marked in the navigation */

@@ -14,7 +14,7 @@ import { PostForm } from '../layout.js';
  * partner may read through the API.
  */
 
-export type OwnView = Awaited<ReturnType<typeof partnerOwnView>>;
+type OwnView = Awaited<ReturnType<typeof partnerOwnView>>;
 
 const stateLabels: Record<string, string> = {
   pending_approval: 'Waiting for approval',
@@ -62,7 +62,7 @@ export interface AccessForms {
   offboarding?: { values: { at: string; reason: string }; errors?: FieldErrors | undefined };
 }
 
-export interface AccessPageProps {
+interface AccessPageProps {
   view: OwnView;
   timeline: PartnerTimelineEvent[];
   /** how this browser is signed in: the request token picks the key up, a key rotates */
