@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { open } from '../domain/sealed-box.js';
 import type { PickupPurpose } from '../schema/database.js';
 import type { Db } from '../schema/db.js';
-import { claimPickup, pickupsOf } from '../schema/repositories/credentials.js';
+import { claimPickup, credentialForVerdict, pickupsOf } from '../schema/repositories/credentials.js';
 import { rotateCredentialUpdate } from '../workflows/messages.js';
 import type { Principal } from './auth.js';
 import { actorFor, assertNotEnded, runUpdate } from './commands.js';
@@ -57,8 +57,14 @@ export async function pickUpIssuedKey(deps: AppDeps, principal: Principal, partn
   return claimed;
 }
 
+/** A rotation's outcome: the new key (the JSON answer) and the key it retires, and when (the portal shows it). */
+export interface RotatedKey {
+  issued: IssuedKey;
+  retiring?: { keyId: string; retireAt: string } | undefined;
+}
+
 /** Rotation with the partner's current key: a new key once; the current one retires after the policy's overlap. */
-export async function rotateKey(deps: AppDeps, principal: Principal, partnerId: string, log: Logger): Promise<IssuedKey> {
+export async function rotateKey(deps: AppDeps, principal: Principal, partnerId: string, log: Logger): Promise<RotatedKey> {
   const partner = await loadVisiblePartner(deps.db, principal, partnerId);
   if (principal.kind !== 'partner_key') throw problems.forbidden('rotate with your current API key');
   assertNotEnded(partner.state);
@@ -69,7 +75,9 @@ export async function rotateKey(deps: AppDeps, principal: Principal, partnerId: 
   const retried = unclaimed && (await claim(deps.db, deps.pickupKey, unclaimed.key_id, 'rotation'));
   if (retried) {
     log.info({ partnerId, keyId: retried.keyId }, 'key rotation retried: the key of the first attempt handed out');
-    return retried;
+    // the first attempt's answer is lost: the key it retired is the caller's, marked in its row
+    const current = await credentialForVerdict(deps.db, principal.keyId);
+    return { issued: retried, retiring: current?.retire_at ? { keyId: principal.keyId, retireAt: current.retire_at } : undefined };
   }
   const result = await runUpdate(deps, partnerId, rotateCredentialUpdate, { currentKeyId: principal.keyId, actor: actorFor(principal, partnerId) });
   const claimed = result.issued && (await claim(deps.db, deps.pickupKey, result.issued.keyId, 'rotation'));
@@ -80,5 +88,5 @@ export async function rotateKey(deps: AppDeps, principal: Principal, partnerId: 
     throw problems.gone('the new key was already handed out');
   }
   log.info({ partnerId, keyId: claimed.keyId, retiring: result.retiring?.keyId }, 'key rotated');
-  return claimed;
+  return { issued: claimed, retiring: result.retiring };
 }

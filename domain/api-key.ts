@@ -64,9 +64,12 @@ export function randomBase62(length: number): string {
 
 const checksumOf = (body: string) => toBase62(crc32(body), CHECKSUM_LENGTH);
 
+/** The display prefix of a key (what is stored and shown beside the hash): `pak_<env>_<keyId>`. */
+export const keyPrefix = (environment: Environment, keyId: string): string => `pak_${keyEnvFor(environment)}_${keyId}`;
+
 export function generateApiKey(environment: Environment): { apiKey: string; keyId: string; prefix: string } {
   const keyId = randomBase62(KEY_ID_LENGTH);
-  const prefix = `pak_${keyEnvFor(environment)}_${keyId}`;
+  const prefix = keyPrefix(environment, keyId);
   const body = `${prefix}_${randomBase62(SECRET_LENGTH)}`;
   return { apiKey: `${body}_${checksumOf(body)}`, keyId, prefix };
 }

@@ -9,7 +9,7 @@ export function createCredentialHandlers(deps: AppDeps) {
     c.json(await pickUpIssuedKey(deps, c.get('principal'), c.req.valid('param').id, c.get('log')), 200);
 
   const rotate: AppRouteHandler<typeof routes.rotate> = async (c) =>
-    c.json(await rotateKey(deps, c.get('principal'), c.req.valid('param').id, c.get('log')), 200);
+    c.json((await rotateKey(deps, c.get('principal'), c.req.valid('param').id, c.get('log'))).issued, 200);
 
   return { pickup, rotate };
 }

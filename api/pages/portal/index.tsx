@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { keyPrefix } from '../../../domain/api-key.js';
 import { isTerminal } from '../../../domain/partner-states.js';
 import { extensionSchema, offboardingSchema, submissionSchema } from '../../../schema/api.js';
 import type { PartnerRow } from '../../../schema/database.js';
@@ -182,15 +183,14 @@ export function portalPages(pageDeps: PageDeps) {
   app.post('/access/rotate', async (c) => {
     const principal = c.get('principal');
     const partner = await signedInPartner(pageDeps, principal);
-    const issued = await rotateKey(deps, principal, partner.id, c.get('log'));
-    const previous = (await partnerOwnView(deps.db, partner)).credentials.find((k) => k.keyId !== issued.keyId && k.status === 'active' && k.retireAt);
+    const { issued, retiring } = await rotateKey(deps, principal, partner.id, c.get('log'));
     // the key this session was opened with retires after the overlap: the session follows the new key
     const signedIn = await sessions.adopt(c, issued.apiKey);
     return renderPage(
       c,
       'portal',
       'Your new API key',
-      <KeyShownOnce issued={issued} rotated signedIn={signedIn} retiring={previous?.retireAt ? { prefix: previous.prefix, retireAt: previous.retireAt } : undefined} />,
+      <KeyShownOnce issued={issued} rotated signedIn={signedIn} retiring={retiring && { prefix: keyPrefix(partner.environment, retiring.keyId), retireAt: retiring.retireAt }} />,
     );
   });
 
