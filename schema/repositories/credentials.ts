@@ -1,4 +1,4 @@
-import type { Statement } from 'better-sqlite3';
+import type { Database as SQLiteDatabase, Statement } from 'better-sqlite3';
 import type { CompiledQuery } from 'kysely';
 import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
@@ -37,23 +37,71 @@ const verdictQuery = (db: Db, keyId: string) =>
  * synchronously; on Postgres as the compiled query. Building, compiling and queueing it through
  * Kysely per call was a tenth of introspection's CPU (profiled, bench/README.md).
  */
-const verdictQueries = new WeakMap<Db, { compiled: CompiledQuery<CredentialVerdictRow>; statement?: Statement<[string], CredentialVerdictRow> }>();
+interface VerdictQuery {
+  compiled: CompiledQuery<CredentialVerdictRow>;
+  sqlite?: SqliteVerdictRows;
+}
+const verdictQueries = new WeakMap<Db, VerdictQuery>();
 
-function verdictQueryOf(db: Db) {
+function verdictQueryOf(db: Db): VerdictQuery {
   let prepared = verdictQueries.get(db);
   if (!prepared) {
     const compiled = verdictQuery(db, '').compile();
     if (compiled.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key id');
-    prepared = { compiled, statement: sqliteReader(db)?.prepare<[string], CredentialVerdictRow>(compiled.sql) };
+    const reader = sqliteReader(db);
+    prepared = { compiled, sqlite: reader && new SqliteVerdictRows(reader, compiled.sql) };
     verdictQueries.set(db, prepared);
   }
   return prepared;
 }
 
+/**
+ * On SQLite, the rows the statement gave, kept only while the database file has not changed:
+ * before every use, `PRAGMA data_version` on the read connection says whether any other connection
+ * (this process's writer, the worker, another API process) has committed since, and any commit at
+ * all drops every kept row. So a revocation, a suspension or a rotation is read on the first
+ * question after its commit, which is before its own answer; the kept row is the one the query
+ * would return, and the rules (expiry, retirement, partner state) are still applied to it on every
+ * call (api/introspection.ts). What this saves: the pragma costs about a quarter of the query, which
+ * joins two tables and builds a row (measured, bench/README.md "Issue #14's remainder").
+ */
+class SqliteVerdictRows {
+  private readonly statement: Statement<[string], CredentialVerdictRow>;
+  private readonly dataVersion: Statement<[], number>;
+  private version: number | undefined;
+  private readonly rows = new Map<string, Readonly<CredentialVerdictRow>>();
+
+  constructor(
+    reader: SQLiteDatabase,
+    sql: string,
+    private readonly maxRows = 10_000,
+  ) {
+    this.statement = reader.prepare<[string], CredentialVerdictRow>(sql);
+    this.dataVersion = reader.prepare<[], number>('pragma data_version').pluck();
+  }
+
+  get(keyId: string): Readonly<CredentialVerdictRow> | undefined {
+    const version = this.dataVersion.get();
+    if (version !== this.version) {
+      this.rows.clear();
+      this.version = version;
+    }
+    const kept = this.rows.get(keyId);
+    if (kept) return kept;
+    const row = this.statement.get(keyId);
+    // only keys that exist: ids nobody holds (guesses) are not worth the memory
+    if (row) {
+      if (this.rows.size >= this.maxRows) this.rows.clear();
+      this.rows.set(keyId, Object.freeze(row));
+    }
+    return row;
+  }
+}
+
 /** The key's verdict row: at once on SQLite, a promise on Postgres (callers that do not mind simply await it). */
-export function credentialForVerdict(db: Db, keyId: string): CredentialVerdictRow | undefined | Promise<CredentialVerdictRow | undefined> {
-  const { compiled, statement } = verdictQueryOf(db);
-  if (statement) return statement.get(keyId);
+export function credentialForVerdict(db: Db, keyId: string): Readonly<CredentialVerdictRow> | undefined | Promise<CredentialVerdictRow | undefined> {
+  const { compiled, sqlite } = verdictQueryOf(db);
+  if (sqlite) return sqlite.get(keyId);
   return db.executeQuery<CredentialVerdictRow>({ ...compiled, parameters: [keyId] }).then(({ rows }) => rows[0]);
 }
 

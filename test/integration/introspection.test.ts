@@ -14,6 +14,7 @@ import { InMemoryRateLimiter } from '../../api/rate-limit.js';
 import { createRouter } from '../../api/router.js';
 import { introspection } from '../../api/routes/introspect.js';
 import { UsageRecorder } from '../../api/usage.js';
+import { credentialForVerdict } from '../../schema/repositories/credentials.js';
 import { serveApp } from '../helpers/gateway.js';
 import { activePartner } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -113,6 +114,27 @@ describe('introspection', () => {
     const p = await activePartner(stack, { sponsor: t.alice! });
     expect((await ask(p.apiKey)).active).toBe(true);
     await stack.call('POST', `/v1/partners/${p.partnerId}/revocation`, { token: t.sec, body: { reason: 'test' } });
+    expect(await ask(p.apiKey)).toEqual({ active: false, reason: 'revoked' });
+  });
+
+  it('a key’s row kept between questions is dropped by any commit, from any connection or process', async () => {
+    // SQLite keeps the rows it read until the file changes (schema/repositories/credentials.ts)
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    expect((await ask(p.apiKey)).active).toBe(true);
+    const kept = credentialForVerdict(stack.db, p.keyId);
+    expect(kept).toBe(credentialForVerdict(stack.db, p.keyId)); // kept: the same row, not read again
+    // another process's commit (a second connection to the file, as the worker or another API has)
+    const other = new SQLite(stack.dbFile);
+    try {
+      other.prepare("update partners set state = 'suspended' where id = ?").run(p.partnerId);
+      expect(await ask(p.apiKey)).toEqual({ active: false, reason: 'suspended' });
+      other.prepare("update partners set state = 'active' where id = ?").run(p.partnerId);
+      expect((await ask(p.apiKey)).active).toBe(true);
+    } finally {
+      other.close();
+    }
+    // this process's own writer
+    await stack.db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', p.keyId).execute();
     expect(await ask(p.apiKey)).toEqual({ active: false, reason: 'revoked' });
   });
 
