@@ -176,12 +176,12 @@ async function sample(): Promise<Sample> {
   return s;
 }
 
-/** (time, activated) of the last 30 s: the projection below reads the recent rate, not the warm-up's */
+/** (time, activated) of the last minute: the projection below reads the recent rate, not the warm-up's */
 const recent: { at: number; activated: number }[] = [];
 function recentRate(): number | undefined {
   const first = recent[0];
   const last = recent[recent.length - 1];
-  return first && last && last.at - first.at >= 10_000 && last.activated > first.activated ? (last.activated - first.activated) / ((last.at - first.at) / 1000) : undefined;
+  return first && last && last.at - first.at >= 20_000 && last.activated > first.activated ? (last.activated - first.activated) / ((last.at - first.at) / 1000) : undefined;
 }
 
 let sampling = true;
@@ -190,7 +190,7 @@ const poller = (async () => {
   while (sampling) {
     counts = await readCounts();
     recent.push({ at: Date.now(), activated: activated(counts) });
-    while (recent.length > 0 && recent[0]!.at < Date.now() - 30_000) recent.shift();
+    while (recent.length > 0 && recent[0]!.at < Date.now() - 60_000) recent.shift();
     if (Date.now() >= nextSample) {
       nextSample = Date.now() + SAMPLE_EVERY_S * 1000;
       const s = await sample();
@@ -208,7 +208,8 @@ try {
   process.stdout.write(`live partners: N=${N}, ${CONCURRENCY} submissions at a time, at most ${WINDOW} waiting; worker ${JSON.stringify(tuning)} (${stack.temporalVersion})\n`);
 
   // 1. Creation. Each end date = now + the projected time until the last partner is live (at the
-  // last 30 s's rate, ×1.25) + the margin: every timer falls after the last activation.
+  // last minute's rate, ×1.15; `--rate-guess` until 1000 are active) + the margin: every timer
+  // falls after the last activation.
   const creationCpu = cpuMeter(pids);
   const started = Date.now();
   let submittedCount = 0;
@@ -217,8 +218,9 @@ try {
     while (submittedCount - activated(counts) >= WINDOW) await sleep(50);
     submittedCount++;
     const done = activated(counts);
-    const rate = (done >= Math.min(200, N / 10) ? recentRate() : undefined) ?? RATE_GUESS;
-    const accessUntil = new Date(Date.now() + (((N - done) / rate) * 1.25 + MARGIN_S) * 1000).toISOString();
+    // the first minute's rate is the queue filling up, not the stack's: the guess stands until a steady state
+    const rate = (done >= Math.min(1000, N / 5) ? recentRate() : undefined) ?? RATE_GUESS;
+    const accessUntil = new Date(Date.now() + (((N - done) / rate) * 1.15 + MARGIN_S) * 1000).toISOString();
     const t = performance.now();
     const res = await stack.call('POST', '/v1/partners', undefined, {
       name: `Live partner ${i}`,
