@@ -24,15 +24,20 @@ export async function liveGrants(db: Db): Promise<LiveGrant[]> {
 
 /** One partner's grant, if it is live: what the reviewer's view (api/partner-view.ts) holds against today's policy. */
 export async function liveGrantOf(db: Db, partnerId: string): Promise<LiveGrant | undefined> {
-  return (await grants(db, partnerId))[0];
+  return (await grants(db, [partnerId]))[0];
 }
 
-async function grants(db: Db, partnerId?: string): Promise<LiveGrant[]> {
+/** The live grants among these partners (the reviews security's inbox holds against today's policy: api/inbox.ts). */
+export async function liveGrantsOf(db: Db, partnerIds: readonly string[]): Promise<LiveGrant[]> {
+  return partnerIds.length === 0 ? [] : grants(db, partnerIds);
+}
+
+async function grants(db: Db, partnerIds?: readonly string[]): Promise<LiveGrant[]> {
   let query = db
     .selectFrom('partners')
     .select(['id', 'name', 'environment', 'state', 'scopes', 'access_until', 'policy_version', 'rate_limit_tier'])
     .where('state', 'in', [...liveStates]);
-  if (partnerId !== undefined) query = query.where('id', '=', partnerId);
+  if (partnerIds !== undefined) query = query.where('id', 'in', partnerIds);
   const partners = await query.orderBy('id').execute();
   if (partners.length === 0) return [];
   // one pass over the approvals of every partner (a grant's stages and when it was granted), not one query per grant;
@@ -48,8 +53,8 @@ async function grants(db: Db, partnerId?: string): Promise<LiveGrant[]> {
     );
   // the live partners' decisions only: ended partners' histories grow without bound and matter to no grant
   decisions =
-    partnerId !== undefined
-      ? decisions.where('partner_id', '=', partnerId)
+    partnerIds !== undefined
+      ? decisions.where('partner_id', 'in', partnerIds)
       : decisions.where('partner_id', 'in', db.selectFrom('partners').select('partners.id').where('partners.state', 'in', [...liveStates]));
   const approvals = await decisions.groupBy(['partner_id', 'kind', 'stage']).execute();
   const byPartner = new Map<string, { stages: ApprovalStage[]; at: string | null }>();

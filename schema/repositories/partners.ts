@@ -140,6 +140,26 @@ export async function inboxCandidates(db: Db, me: InboxOwner, limit = 500): Prom
   return { rows, approvedByMe: new Set(decided.map((d) => d.partner_id)) };
 }
 
+/**
+ * The reviews a security operator may answer in the sponsor's place, before the drift rule: due or
+ * overdue (`recertifiableStates`), not held by security's own suspension (it resumes first), neither
+ * sponsored nor filed by this operator (`mayRecertify` and `mayDecideAsRequester`). Whether a grant
+ * lacks the security stage today's policy requires is the caller's question (api/inbox.ts), as the
+ * workflow's `checkRecertificationDrift` asks it.
+ */
+export function reviewsOpenToSecurity(db: Db, me: Pick<InboxOwner, 'label' | 'name'>, limit = 500): Promise<PartnerRow[]> {
+  return db
+    .selectFrom('partners')
+    .selectAll()
+    .where('state', 'in', recertifiableStates)
+    .where('suspended_by', 'is', null)
+    .where('sponsor', '!=', me.name)
+    .where('requested_by', '!=', me.label)
+    .orderBy('next_deadline_at')
+    .limit(limit)
+    .execute();
+}
+
 export interface ContainmentTargets {
   scope?: string;
   environment?: Environment;

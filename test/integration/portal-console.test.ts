@@ -14,6 +14,7 @@ import { startStack, eventually, type Stack } from '../helpers/stack.js';
 import { serveApp } from '../helpers/gateway.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { activePartner, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
+import { loadPolicyFile } from '../../config/policy.js';
 
 let stack: Stack;
 let server: Awaited<ReturnType<typeof serveApp>>;
@@ -47,10 +48,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function signIn(token: string): Promise<Page> {
+async function signIn(token: string, at = base): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
-  await page.goto(`${base}/console/sign-in`);
+  await page.goto(`${at}/console/sign-in`);
   await page.getByLabel('Operator token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   // signed in: on the first console page this operator may open
@@ -334,5 +335,73 @@ describe('auditor', () => {
     expect(await audrey.locator('#afterSeq-error').innerText()).not.toBe('');
     expect(await audrey.getByLabel('After event number').inputValue()).toBe('soon');
     await audrey.context().close();
+  });
+});
+
+describe('policy drift at recertification', () => {
+  // A stack of its own: the test changes the policy file, which the app and the worker read anew,
+  // and the other tests keep theirs. A review opens 6 s after activation and is due 24 s later.
+  let drift: Stack;
+  let driftServer: Awaited<ReturnType<typeof serveApp>>;
+  let at: string;
+  const dt = {} as Record<'alice' | 'sec', string>;
+  beforeAll(async () => {
+    drift = await startStack({
+      policyOverrides: { recertifyEvery: '30s', recertReminders: ['24s'], expiryWarnings: [] },
+      appOverrides: { policy: () => loadPolicyFile(drift.policyFile) },
+    });
+    driftServer = await serveApp(drift);
+    at = `http://127.0.0.1:${driftServer.port}`;
+    dt.alice = await drift.operator('alice', ['approver']);
+    dt.sec = await drift.operator('sec', ['security']);
+  }, 120_000);
+  afterAll(async () => {
+    await driftServer?.close();
+    await drift?.stop();
+  });
+
+  it('security finds the reviews only it can keep in its inbox, with the drift, and keeps one from there', async () => {
+    const risky = await activePartner(drift, { sponsor: dt.alice }, { name: 'Proseware Orders', scopes: ['orders:read'] });
+    const plain = await activePartner(drift, { sponsor: dt.alice }, { name: 'Proseware Catalog', scopes: ['catalog:read'] });
+    // orders:read becomes high-risk: the grant was approved without the security stage today's policy requires
+    const raw = JSON.parse(fs.readFileSync(drift.policyFile, 'utf8'));
+    raw.scopes['orders:read'].risk = 'high';
+    fs.writeFileSync(drift.policyFile, JSON.stringify(raw));
+    for (const p of [risky, plain]) await waitForState(drift, p.partnerId, 'recertification_due', 30_000);
+
+    // the sponsor sees the drift on the review page, and its keep is refused with the way out
+    const alice = await signIn(dt.alice, at);
+    await alice.goto(`${at}/console/recertifications/${risky.partnerId}`);
+    expect(await alice.locator('.drift').innerText()).toContain('requires the security stage');
+    await alice.getByLabel('Reason').fill('still needed');
+    await alice.getByRole('button', { name: 'Keep' }).click();
+    expect(await alice.locator('[role=alert]').first().innerText()).toContain('have a security operator (not the sponsor) keep it');
+
+    // security's inbox lists the review only it can answer, with the finding; a review without drift stays the sponsor's
+    const sec = await signIn(dt.sec, at);
+    const card = sec.locator('section.card', { has: sec.getByRole('heading', { name: 'Proseware Orders' }) });
+    await expect.poll(() => card.count()).toBe(1);
+    const facts = await card.innerText();
+    expect(facts).toContain('recertification, security stage');
+    expect(facts).toContain("today's policy requires the security stage for these scopes");
+    expect(await sec.getByRole('heading', { name: 'Proseware Catalog' }).count()).toBe(0);
+    // the JSON inbox says the same
+    const inbox = await drift.call('GET', '/v1/inbox', { token: dt.sec });
+    expect(inbox.json.items.map((i: { partnerId: string; kind: string; stage: string | null }) => [i.partnerId, i.kind, i.stage])).toEqual([[risky.partnerId, 'recertification', 'security']]);
+    await shot(sec, 'inbox-drift');
+
+    await card.getByRole('link', { name: /Review/ }).click();
+    expect(await sec.locator('.drift').innerText()).toContain('requires the security stage');
+    await sec.getByLabel('Reason').fill('reviewed the order data flow');
+    await sec.getByRole('button', { name: 'Keep' }).click();
+    expect(new URL(sec.url()).pathname).toBe('/console');
+    expect(await sec.locator('.flash.ok').innerText()).toContain('Kept');
+    await waitForState(drift, risky.partnerId, 'active');
+    const decisions = await drift.db.selectFrom('decisions').select(['kind', 'stage', 'actor']).where('partner_id', '=', risky.partnerId).where('kind', '=', 'recertification').execute();
+    expect(decisions).toEqual([{ kind: 'recertification', stage: 'security', actor: 'operator:sec' }]);
+    // answered: no longer waiting for security
+    expect(await sec.getByRole('heading', { name: 'Proseware Orders' }).count()).toBe(0);
+    await alice.context().close();
+    await sec.context().close();
   });
 });

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { FC } from 'hono/jsx';
 import type { Policy } from '../../../config/policy.js';
+import type { DriftFinding } from '../../../domain/policy-drift.js';
 import type { PartnerRow } from '../../../schema/database.js';
 import { Problem } from '../../problem.js';
 import { mapTemporalError } from '../../temporal-errors.js';
@@ -59,6 +60,23 @@ export const GrantFacts: FC<{ policy: Policy; partner: Pick<PartnerRow, 'justifi
     </dd>
   </>
 );
+
+/** A grant's drift against today's policy (domain/policy-drift.ts): what a reviewer must know before a keep. Nothing when there is none. */
+export const DriftFindings: FC<{ policyVersion: string; findings: readonly DriftFinding[] }> = ({ policyVersion, findings }) =>
+  findings.length === 0 ? null : (
+    <div class="warning drift">
+      <p>
+        Today’s policy (<code>{policyVersion}</code>) would not grant this as it stands:
+      </p>
+      <ul>
+        {findings.map((f) => (
+          <li>
+            <strong>{f.rule.replaceAll('_', ' ')}</strong>: {f.detail}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
 
 export const StateBadge: FC<{ state: string }> = ({ state }) => <span class="badge state">{state.replaceAll('_', ' ')}</span>;
 

@@ -14,7 +14,7 @@ import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } fr
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, GrantFacts, NextDeadline, pendingExtensionOf, refusalOf, scopesOf, StateBadge, When } from './common.js';
+import { doneFlash, DriftFindings, errorsFor, GrantFacts, NextDeadline, pendingExtensionOf, refusalOf, scopesOf, StateBadge, When } from './common.js';
 
 /**
  * The approver inbox (GET /v1/inbox's decisions, for a person): what waits for me, oldest request
@@ -36,7 +36,7 @@ const RequestFacts: FC<{ policy: Policy; partner: PartnerRow; item?: Pick<InboxI
       {item ? (
         <>
           <dt>Waiting for</dt>
-          <dd>{item.kind === 'approval' ? `approval, ${item.stage} stage` : item.kind === 'extension' ? 'an extension decision' : 'recertification'}</dd>
+          <dd>{item.kind === 'approval' ? `approval, ${item.stage} stage` : item.kind === 'extension' ? 'an extension decision' : item.stage ? `recertification, ${item.stage} stage` : 'recertification'}</dd>
         </>
       ) : null}
       <dt>State</dt>
@@ -99,8 +99,10 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     if (principal.kind !== 'operator') throw new Error('unreachable: the guard admits operators only');
     const items = (await inboxOf(deps, principal)).sort((a, b) => (a.partner.created_at < b.partner.created_at ? -1 : a.partner.created_at > b.partner.created_at ? 1 : 0));
     const decisions = items.filter((i) => i.kind !== 'recertification');
-    const reviews = items.filter((i) => i.kind === 'recertification');
-    const approvals = new Map(await Promise.all(decisions.map(async (i) => [i.partner.id, approvalsOf(await auditEventsOf(deps.db, i.partner.id))] as const)));
+    // the reviews only security can keep are answered from here; the sponsor's own are in the recertification queue
+    const securityReviews = items.filter((i) => i.kind === 'recertification' && i.stage === 'security');
+    const reviews = items.filter((i) => i.kind === 'recertification' && i.stage !== 'security');
+    const approvals = new Map(await Promise.all([...decisions, ...securityReviews].map(async (i) => [i.partner.id, approvalsOf(await auditEventsOf(deps.db, i.partner.id))] as const)));
     const policy = deps.policy();
     return renderPage(
       c,
@@ -108,7 +110,7 @@ export function inboxPages({ deps, limiter }: PageDeps) {
       'Inbox',
       <>
         <p class="hint">Decisions waiting for you, oldest request first.</p>
-        {decisions.length === 0 ? <p>Nothing waits for your decision.</p> : null}
+        {decisions.length === 0 && securityReviews.length === 0 ? <p>Nothing waits for your decision.</p> : null}
         {decisions.map((item) => (
           <section class="card" aria-labelledby={`item-${item.partner.id}`}>
             <h2 id={`item-${item.partner.id}`}>
@@ -122,6 +124,28 @@ export function inboxPages({ deps, limiter }: PageDeps) {
             </p>
           </section>
         ))}
+        {securityReviews.length > 0 ? (
+          <>
+            <p class="hint">
+              <strong>Reviews waiting for the security stage.</strong> Today’s policy gives these grants only with a security stage they never had: the sponsor’s keep is
+              refused, yours is that stage. You may also narrow (to scopes that still need your stage) or revoke.
+            </p>
+            {securityReviews.map((item) => (
+              <section class="card" aria-labelledby={`review-${item.partner.id}`}>
+                <h2 id={`review-${item.partner.id}`}>
+                  <a href={`/console/partners/${item.partner.id}`}>{item.partner.name}</a>
+                </h2>
+                <DriftFindings policyVersion={policy.version} findings={item.drift ?? []} />
+                <RequestFacts policy={policy} partner={item.partner} item={item} approvals={approvals.get(item.partner.id) ?? []} />
+                <p>
+                  <a class="button" href={`/console/recertifications/${item.partner.id}`}>
+                    Review {item.partner.name}
+                  </a>
+                </p>
+              </section>
+            ))}
+          </>
+        ) : null}
         {reviews.length > 0 ? (
           <p>
             {reviews.length === 1 ? 'One recertification waits' : `${reviews.length} recertifications wait`} for you:{' '}

@@ -8,23 +8,30 @@ import type { PartnerRow } from '../../../schema/database.js';
 import { usageEvidenceOf } from '../../../schema/repositories/usage.js';
 import { inboxOf } from '../../inbox.js';
 import { recertify } from '../../lifecycle-commands.js';
-import { loadVisiblePartner } from '../../partner-view.js';
+import { grantDriftToday, loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
 import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
 import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
-import { doneFlash, errorsFor, refusalOf, Scope, scopesOf, StateBadge, When } from './common.js';
+import { doneFlash, DriftFindings, errorsFor, refusalOf, Scope, scopesOf, StateBadge, When } from './common.js';
 
 /**
  * The recertification queue: the reviews a sponsor owes (due, or overdue and suspended), each with
  * its usage evidence (last use per key, the scopes never used this cycle: usageEvidenceOf, what the
- * workflow's notice carries), and a review page: keep, narrow or revoke, with a reason. Approvers
- * only, as POST /v1/partners/{id}/recertifications.
+ * workflow's notice carries), and a review page: keep, narrow or revoke, with a reason, under the
+ * grant's drift against today's policy when it has any. The queue is for approvers; the review page
+ * also for security, whose inbox lists the reviews only it can keep.
  */
 
 const reviewers = requireOperatorPage(...consoleAreas.recertifications.roles);
+/**
+ * One review is answered by whoever an inbox lists it for: the sponsor, or security for a review only
+ * it can keep (api/inbox.ts). The roles of POST /v1/partners/{id}/recertifications; the workflow
+ * decides who answers which review.
+ */
+const answerers = requireOperatorPage(...consoleAreas.inbox.roles);
 
 const Evidence: FC<{ policy: Policy; partner: PartnerRow; evidence: UsageEvidence }> = ({ policy, partner, evidence }) => (
   <>
@@ -151,12 +158,13 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
   const reviewPage = async (c: Context<PageAppEnv>, partner: PartnerRow, values: ReviewValues = {}, errors?: FieldErrors, status?: 200 | 400) => {
     const policy = deps.policy();
     const current = scopesOf(partner);
-    const evidence = await usageEvidenceOf(deps.db, partner);
+    const [evidence, drift] = await Promise.all([usageEvidenceOf(deps.db, partner), grantDriftToday(deps.db, partner.id, policy)]);
     return renderPage(
       c,
       'console',
       `Review: ${partner.name}`,
       <>
+        {drift ? <DriftFindings policyVersion={drift.policyVersion} findings={drift.findings} /> : null}
         <Evidence policy={policy} partner={partner} evidence={evidence} />
         <h2>Your answer</h2>
         <FormErrors errors={errors} />
@@ -187,9 +195,9 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
     );
   };
 
-  app.get('/recertifications/:id', reviewers, async (c) => reviewPage(c, await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'))));
+  app.get('/recertifications/:id', answerers, async (c) => reviewPage(c, await loadVisiblePartner(deps.db, c.get('principal'), c.req.param('id'))));
 
-  app.post('/recertifications/:id', reviewers, async (c) => {
+  app.post('/recertifications/:id', answerers, async (c) => {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
     const form = await formInput(c);
@@ -200,7 +208,9 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
     try {
       const input = parseWithSchema(recertificationSchema, body);
       await recertify(deps, limiter, principal, partner.id, input);
-      return redirectAfterPost(c, `/console/recertifications?done=${doneOf[input.decision]}`);
+      // back where the review was listed: the sponsor's queue, or the inbox of security answering in its place
+      const listedIn = principal.kind === 'operator' && principal.name === partner.sponsor ? '/console/recertifications' : '/console';
+      return redirectAfterPost(c, `${listedIn}?done=${doneOf[input.decision]}`);
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal || refusal.status === 404 || refusal.status === 401) throw err;
