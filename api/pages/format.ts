@@ -24,6 +24,9 @@ export function formatDuration(ms: number): string {
   return parts.join(' ') || `${ms} ms`;
 }
 
+/** A rate tier as people read it: "standard: 5 requests per 2 seconds". */
+export const formatRateTier = (tier: string, limit: { requests: number; window: number }): string => `${tier}: ${limit.requests} requests per ${formatDuration(limit.window)}`;
+
 /** An ISO instant as "2027-06-30 14:05 UTC" (seconds too when `seconds`). */
 export function formatInstant(iso: string, seconds = false): string {
   const date = new Date(iso);

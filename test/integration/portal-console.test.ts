@@ -29,7 +29,17 @@ beforeAll(async () => {
   // is due a minute later, so no partner is suspended for a late answer while the file runs (a
   // suspended partner's keys are refused, which the revocation tests must not mistake for theirs).
   stack = await startStack({
-    policyOverrides: { approvalTimeout: '5 minutes', escalateAfter: '4 minutes', approvalReminders: ['3 minutes'], recertifyEvery: '64s', recertReminders: ['60s'], suspendedGrace: '60s' },
+    policyOverrides: {
+      approvalTimeout: '5 minutes',
+      escalateAfter: '4 minutes',
+      approvalReminders: ['3 minutes'],
+      recertifyEvery: '64s',
+      recertReminders: ['60s'],
+      suspendedGrace: '60s',
+      // an approver may grant either tier (the default stays standard)
+      rateLimitTiers: { standard: { requests: 5, window: '2s' }, elevated: { requests: 50, window: '2s' } },
+      approverRateLimitTiers: ['standard', 'elevated'],
+    },
   });
   server = await serveApp(stack);
   base = `http://127.0.0.1:${server.port}`;
@@ -142,6 +152,28 @@ describe('approver inbox', () => {
     expect(await alice.getByLabel('orders:read').isChecked()).toBe(true);
     expect(await alice.getByLabel('reports:read').isChecked()).toBe(false);
     expect((await partnerRow(stack, partnerId)).stage).toBe('sponsor');
+    await alice.context().close();
+  });
+});
+
+describe('rate tier at approval', () => {
+  it('offers the tiers the policy lets an approver grant, the default first chosen; the tier granted is the partner’s', async () => {
+    const { partnerId, requestToken } = await submit(stack, { name: 'Adatum Feeds', scopes: ['catalog:read'] });
+    const alice = await signIn(t.alice);
+    await alice.goto(`${base}/console/decisions/${partnerId}`);
+    const tier = alice.getByLabel('Rate limit tier');
+    expect(await tier.inputValue()).toBe('standard');
+    expect(await tier.locator('option').allInnerTexts()).toEqual(['standard: 5 requests per 2 seconds (the policy’s default)', 'elevated: 50 requests per 2 seconds']);
+    await tier.selectOption('elevated');
+    await alice.getByLabel('Reason').fill('a nightly bulk sync needs the higher rate');
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    expect(await alice.locator('.flash.ok').innerText()).toContain('Approved');
+    await waitForState(stack, partnerId, 'active');
+    expect((await partnerRow(stack, partnerId)).rate_limit_tier).toBe('elevated');
+    // the gateway enforces it: introspection answers the granted tier's limit
+    const pickup = await stack.call('POST', `/v1/partners/${partnerId}/credentials/pickup`, { token: requestToken });
+    const verdict = (await stack.call('POST', '/v1/introspect', { token: t.gw, body: { token: pickup.json.apiKey } })).json as { rateLimit: { tier: string; requests: number } };
+    expect(verdict.rateLimit).toMatchObject({ tier: 'elevated', requests: 50 });
     await alice.context().close();
   });
 });
@@ -358,6 +390,15 @@ describe('policy drift at recertification', () => {
   afterAll(async () => {
     await driftServer?.close();
     await drift?.stop();
+  });
+
+  it('with no tier for an approver to choose, the decision form offers none', async () => {
+    const { partnerId } = await submit(drift, { name: 'Proseware Pending', scopes: ['catalog:read'] });
+    const alice = await signIn(dt.alice, at);
+    await alice.goto(`${at}/console/decisions/${partnerId}`);
+    expect(await alice.getByLabel('Reason').count()).toBe(1);
+    expect(await alice.getByLabel('Rate limit tier').count()).toBe(0);
+    await alice.context().close();
   });
 
   it('security finds the reviews only it can keep in its inbox, with the drift, and keeps one from there', async () => {

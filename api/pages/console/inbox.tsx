@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { consoleAreas } from './areas.js';
 import type { FC } from 'hono/jsx';
-import type { Policy } from '../../../config/policy.js';
+import { toLifecyclePolicy, type Policy } from '../../../config/policy.js';
 import { decisionSchema } from '../../../schema/api.js';
 import type { AuditEventRow, PartnerRow } from '../../../schema/database.js';
 import { auditEventsOf } from '../../../schema/repositories/audit.js';
@@ -9,8 +9,9 @@ import { inboxOf, type InboxItem } from '../../inbox.js';
 import { decide } from '../../lifecycle-commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
+import { formatRateTier } from '../format.js';
 import { bodyOf, formInput, parseWithSchema } from '../form-input.js';
-import { CheckboxGroup, FormErrors, formErrors, TextField, type FieldErrors } from '../forms.js';
+import { CheckboxGroup, FormErrors, formErrors, SelectField, TextField, type FieldErrors } from '../forms.js';
 import type { PageDeps } from '../index.js';
 import { PostForm } from '../layout.js';
 import { redirectAfterPost, renderPage, requireOperatorPage } from '../render.js';
@@ -88,7 +89,19 @@ const RequestFacts: FC<{ policy: Policy; partner: PartnerRow; item?: Pick<InboxI
 interface DecisionValues {
   scopes?: string[];
   accessUntil?: string;
+  rateLimitTier?: string;
   reason?: string;
+}
+
+/**
+ * The rate tiers an approval may leave the partner with: the one it has (the policy's default, or
+ * what an earlier stage granted) and those the policy lets an approver grant (`approverRateLimitTiers`,
+ * which the workflow's validator holds the decision to). One tier alone is no choice.
+ */
+function tierChoices(policy: Policy, partner: PartnerRow): Array<{ value: string; label: string }> {
+  const env = policy.environments[partner.environment];
+  const tiers = [...new Set([partner.rate_limit_tier, ...(toLifecyclePolicy(policy, partner.environment).approverRateLimitTiers ?? [])])].filter((t) => env.rateLimitTiers[t]);
+  return tiers.map((t) => ({ value: t, label: `${formatRateTier(t, env.rateLimitTiers[t]!)}${t === env.defaultRateLimitTier ? ' (the policy’s default)' : ''}` }));
 }
 
 export function inboxPages({ deps, limiter }: PageDeps) {
@@ -163,6 +176,7 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     const approvals = approvalsOf(await auditEventsOf(deps.db, partner.id));
     const extension = pendingExtensionOf(partner);
     const isApproval = partner.state === 'pending_approval';
+    const tiers = isApproval ? tierChoices(policy, partner) : [];
     return renderPage(
       c,
       'console',
@@ -190,6 +204,16 @@ export function inboxPages({ deps, limiter }: PageDeps) {
             errors={errors}
             value={values.accessUntil}
           />
+          {tiers.length > 1 ? (
+            <SelectField
+              name="rateLimitTier"
+              label="Rate limit tier"
+              hint="The gateway's limit for the partner's keys, if you approve. Security or an admin can change it later."
+              errors={errors}
+              value={values.rateLimitTier ?? partner.rate_limit_tier}
+              options={tiers}
+            />
+          ) : null}
           <TextField name="reason" label="Reason" multiline required hint="Recorded in the audit trail with your decision." errors={errors} value={values.reason} />
           <div class="actions">
             <button type="submit" name="decision" value="approve">
@@ -211,13 +235,21 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
     const form = await formInput(c);
-    const body = bodyOf(form, ['decision', 'scopes', 'accessUntil', 'reason'], ['scopes']);
-    const values: DecisionValues = { scopes: body.scopes as string[], accessUntil: body.accessUntil as string | undefined, reason: body.reason as string | undefined };
+    const body = bodyOf(form, ['decision', 'scopes', 'accessUntil', 'rateLimitTier', 'reason'], ['scopes']);
+    const values: DecisionValues = {
+      scopes: body.scopes as string[],
+      accessUntil: body.accessUntil as string | undefined,
+      rateLimitTier: body.rateLimitTier as string | undefined,
+      reason: body.reason as string | undefined,
+    };
     // Scopes are sent only when narrowed: all boxes ticked means the grant as requested (and an
     // extension decision has no scopes at all).
     const current = scopesOf(partner);
     const narrowed = partner.state === 'pending_approval' && !(values.scopes!.length === current.length && current.every((s) => values.scopes!.includes(s)));
     if (!narrowed) delete body.scopes;
+    // A tier is sent only when changed, and only with an approval: the tier the partner has stays
+    // without one (the default need not be among those an approver grants), a rejection grants none.
+    if (body.rateLimitTier === partner.rate_limit_tier || body.decision !== 'approve') delete body.rateLimitTier;
     try {
       const input = parseWithSchema(decisionSchema, body);
       await decide(deps, limiter, principal, partner.id, input);
@@ -225,7 +257,7 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     } catch (err) {
       const refusal = refusalOf(err);
       if (!refusal || refusal.status === 404 || refusal.status === 401) throw err;
-      return decisionPage(c, partner, values, errorsFor(formErrors(refusal), ['scopes', 'accessUntil', 'reason']), refusal.status as 400);
+      return decisionPage(c, partner, values, errorsFor(formErrors(refusal), ['scopes', 'accessUntil', 'rateLimitTier', 'reason']), refusal.status as 400);
     }
   });
 

@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx';
 import type { GatewayRoutes } from '../../../config/gateway-routes.js';
 import type { Policy } from '../../../config/policy.js';
-import { formatDuration } from '../format.js';
+import { formatDuration, formatRateTier } from '../format.js';
 
 /**
  * The API catalogue (no sign-in): what a partner may ask for. Scopes with their risk and
@@ -83,7 +83,7 @@ export const Catalogue: FC<{ policy: Policy; routes: GatewayRoutes }> = ({ polic
                 <ul class="plain">
                   {Object.entries(env.rateLimitTiers).map(([tier, limit]) => (
                     <li>
-                      {tier}: {limit.requests} requests per {formatDuration(limit.window)}
+                      {formatRateTier(tier, limit)}
                       {tier === env.defaultRateLimitTier ? ' (default)' : ''}
                     </li>
                   ))}
