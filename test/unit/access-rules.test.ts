@@ -9,6 +9,7 @@ import {
   mayRequestExtension,
   mayRotate,
   maySee,
+  maySponsor,
   maySubmitOnBehalf,
   type PartnerFacts,
 } from '../../domain/access-rules.js';
@@ -124,5 +125,12 @@ describe('sponsor hand-over', () => {
       expect(sponsorSuccessorProblem({ sponsor: 'alice', requestedBy: 'operator:bob', state }, 'bob')).toMatch(/requester/);
     }
     expect(sponsorSuccessorProblem({ sponsor: 'alice', requestedBy: 'partner', state: 'active' }, 'bob')).toBeNull();
+  });
+
+  it('names as sponsor (at submission or hand-over) an active approver only', () => {
+    expect(maySponsor('bob', ['approver'])).toEqual({ ok: true });
+    expect(maySponsor('bob', ['security', 'admin'])).toEqual({ ok: false, reason: 'sponsor bob is not an active approver' });
+    // no active operator of that name
+    expect(maySponsor('nobody', undefined).ok).toBe(false);
   });
 });
