@@ -64,14 +64,21 @@ const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : rou
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fileSize = (f: string) => ['', '-wal'].reduce((sum, s) => sum + (fs.existsSync(f + s) ? fs.statSync(f + s).size : 0), 0);
 
-/** Resident memory of a process from /proc (never waits on the process, however busy it is). */
-function rssBytes(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
+/**
+ * Resident memory of a process from /proc (never waits on the process, however busy it is): the
+ * total, and its anonymous part (heaps, the SDK's native memory) apart from mapped files.
+ */
+function residentMemory(pid: number | undefined): { rss?: number; anon?: number } {
+  if (pid === undefined) return {};
   try {
-    const kb = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => {
+      const value = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+      return value === undefined ? undefined : Number(value) * 1024;
+    };
+    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -107,6 +114,7 @@ async function readCounts(): Promise<Counts> {
 interface Sample {
   s: number;
   workerRssMb?: number;
+  workerRssAnonMb?: number;
   workerHeapUsedMb?: number;
   cachedWorkflows?: number;
   devServerRssMb?: number;
@@ -144,7 +152,6 @@ async function workerTotals() {
     workflowTaskExecutionMeanMs: mean('temporal_workflow_task_execution_latency'),
     workflowTaskScheduleToStartMeanMs: mean('temporal_workflow_task_schedule_to_start_latency'),
     replays: metric(text, 'temporal_workflow_task_replay_latency_count'),
-    replayMeanMs: mean('temporal_workflow_task_replay_latency'),
     workflowTaskFailures: metric(text, 'temporal_workflow_task_execution_failed') ?? 0,
     cacheForcedEvictions: metric(text, 'temporal_sticky_cache_total_forced_eviction') ?? 0,
     activityFailures: metric(text, 'temporal_activity_execution_failed') ?? 0,
@@ -162,12 +169,14 @@ async function sample(): Promise<Sample> {
   }
   const p = pids();
   const c = counts;
+  const worker = residentMemory(p.worker);
   const s: Sample = {
     s: round((Date.now() - t0) / 1000),
-    workerRssMb: mb(rssBytes(p.worker)),
+    workerRssMb: mb(worker.rss),
+    workerRssAnonMb: mb(worker.anon),
     workerHeapUsedMb: mb(heapUsed),
     cachedWorkflows: metric(await workerMetricsText(), 'temporal_sticky_cache_size'),
-    devServerRssMb: mb(rssBytes(p.temporalServer)),
+    devServerRssMb: mb(residentMemory(p.temporalServer).rss),
     driverRssMb: mb(process.memoryUsage().rss),
     active: c.active ?? 0,
     activated: activated(c),
@@ -329,6 +338,7 @@ try {
     workerRssMaxMb: peak('workerRssMb'),
     workerRssAtAllLiveMb: atAllLive.workerRssMb,
     workerRssAtEndMb: end.workerRssMb,
+    workerRssAnonMaxMb: peak('workerRssAnonMb'),
     workerHeapUsedMaxMb: peak('workerHeapUsedMb'),
     cachedWorkflowsMax: peak('cachedWorkflows'),
     devServerRssMaxMb: peak('devServerRssMb'),
