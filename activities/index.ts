@@ -26,13 +26,15 @@ const noWebhooks: WebhookConfig = { endpoints: [], retry: defaultRetryPolicy };
 
 /** The activities the lifecycle workflow calls, bound to their dependencies. */
 export function createActivities(deps: ActivityDeps) {
+  // the calling activity's meter: delivery outcomes are counted with the worker's activity metrics
+  const noticeDeps = () => ({ db: deps.db, webhooks: deps.webhooks ?? noWebhooks, metricMeter: Context.current().metricMeter });
   return {
     async loadPolicy(environment: Environment): Promise<LifecyclePolicy> {
       return deps.lifecyclePolicy(environment);
     },
-    applyTransition: (t: TransitionRecord) => applyTransition(deps.db, t),
+    applyTransition: (t: TransitionRecord) => applyTransition(noticeDeps(), t),
     issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
-    notify: (n: NotificationInput) => notify({ db: deps.db, webhooks: deps.webhooks ?? noWebhooks, metricMeter: Context.current().metricMeter }, n),
+    notify: (n: NotificationInput) => notify(noticeDeps(), n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
     verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
     recordedRevocation: (partnerId: string) => recordedRevocation(deps.db, partnerId),

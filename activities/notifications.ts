@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { MetricMeter } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Db } from '../schema/db.js';
-import { claimDueDeliveries, recordAttempt, recordNotice, type ClaimedDelivery } from '../schema/repositories/notifications.js';
+import { claimDueDeliveries, recordAttempt, recordNotice, type ClaimedDelivery, type NewNotice } from '../schema/repositories/notifications.js';
 import type { NotificationInput } from '../domain/lifecycle-records.js';
 import { matchesEvent, nextAttemptAt } from '../domain/notice-delivery.js';
 import type { WebhookConfig, WebhookEndpoint } from '../config/webhooks.js';
@@ -30,19 +30,34 @@ const LEASE_MS = 30_000;
 const BATCH = 20;
 
 /**
- * Writes the notice to the outbox with one delivery per endpoint that wants it (once, keyed by its
- * id) and tries each at once. A failed attempt does not fail the activity: the delivery stays in
- * the outbox with its next attempt, which the deliverer (`startNoticeDeliverer`, in the worker
- * process) makes with backoff for hours; the lifecycle never waits on a receiver. Endpoints come
- * from configuration, never from a request.
+ * A notice as the outbox keeps it: the payload every endpoint receives, and one delivery per
+ * endpoint that wants it. Endpoints come from configuration, never from a request.
  */
-export async function notify(deps: NoticeDeps, n: NotificationInput): Promise<void> {
-  const now = new Date();
+export function noticeRow(webhooks: WebhookConfig, n: NotificationInput, now = new Date()): NewNotice {
   const payload = JSON.stringify({ id: n.id, kind: n.kind, partnerId: n.partnerId, recipients: n.recipients, message: n.message, data: n.data ?? {}, createdAt: now.toISOString() });
-  const retryUntil = new Date(now.getTime() + deps.webhooks.retry.retryForMs).toISOString();
-  const deliveries = deps.webhooks.endpoints.filter((e) => matchesEvent(e.events, n.kind)).map((e) => ({ endpoint: e.name, retryUntil }));
-  await recordNotice(deps.db, { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, at: now.toISOString(), deliveries });
-  if (deliveries.length > 0) await deliverDue(deps, { notificationId: n.id });
+  const retryUntil = new Date(now.getTime() + webhooks.retry.retryForMs).toISOString();
+  const deliveries = webhooks.endpoints.filter((e) => matchesEvent(e.events, n.kind)).map((e) => ({ endpoint: e.name, retryUntil }));
+  return { id: n.id, partnerId: n.partnerId, kind: n.kind, recipients: n.recipients, payload, at: now.toISOString(), deliveries };
+}
+
+/**
+ * Starts the first attempt of a recorded notice's deliveries and returns at once: the lifecycle
+ * never waits on a receiver. Whatever this attempt leaves (a failure, a worker that died mid-way:
+ * its lease runs out) the deliverer (`startNoticeDeliverer`, in the worker process) retries with
+ * backoff for hours.
+ */
+export function firstAttempt(deps: NoticeDeps, row: NewNotice): void {
+  if (row.deliveries.length === 0) return;
+  deliverDue(deps, { notificationId: row.id }).catch(() => {
+    // the delivery is still due in the outbox: the deliverer's next pass takes it
+  });
+}
+
+/** Writes the notice to the outbox (once, keyed by its id), then starts its first delivery attempt. */
+export async function notify(deps: NoticeDeps, n: NotificationInput): Promise<void> {
+  const row = noticeRow(deps.webhooks, n);
+  await recordNotice(deps.db, row);
+  firstAttempt(deps, row);
 }
 
 /** Attempts the due deliveries (of one notice, or the oldest due of all); how many were attempted. */

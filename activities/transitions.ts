@@ -4,14 +4,21 @@ import type { Db } from '../schema/db.js';
 import { firstAuditEvent } from '../schema/repositories/audit.js';
 import { recordTransition } from '../schema/repositories/lifecycle.js';
 import { findPartner } from '../schema/repositories/partners.js';
+import { firstAttempt, noticeRow, type NoticeDeps } from './notifications.js';
 import type { Actor, RevocationInput } from '../workflows/messages.js';
 
-/** Applies one workflow transition (schema/repositories/lifecycle.ts `recordTransition`: idempotent, ordered, refused on a revoked row). */
-export async function applyTransition(db: Db, t: TransitionRecord): Promise<TransitionResult> {
-  const result = await recordTransition(db, t);
+/**
+ * Applies one workflow transition (schema/repositories/lifecycle.ts `recordTransition`: idempotent,
+ * ordered, refused on a revoked row) with the notice telling of it, in one transaction; then starts
+ * that notice's first delivery.
+ */
+export async function applyTransition(deps: NoticeDeps, { notice, ...t }: TransitionRecord): Promise<TransitionResult> {
+  const row = notice && noticeRow(deps.webhooks, notice);
+  const result = await recordTransition(deps.db, t, row);
   // The API commits the row before it starts the workflow and never deletes it: retrying against a
   // missing row cannot help.
   if (!result) throw ApplicationFailure.create({ type: 'PartnerMissing', message: `no partner row ${t.partnerId}`, nonRetryable: true });
+  if (row && result.applied) firstAttempt(deps, row);
   return result;
 }
 

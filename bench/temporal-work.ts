@@ -4,10 +4,14 @@
  * timer, kept) and an emergency revocation, on the embedded stack with the fast test policy;
  * after each phase the history is read and the events since the last phase counted by kind.
  * "Billable actions" follows Temporal Cloud's rule of thumb: a workflow start, each activity
- * scheduled, each timer started, each signal and update received (workflow tasks are not billed,
- * but each is a round trip to the server and a replay slice on the worker).
+ * scheduled, each timer started, each signal and update received, and the local activities of one
+ * workflow task together as one (workflow tasks are not billed, but each is a round trip to the
+ * server and a replay slice on the worker).
  *
  *   npx tsx bench/temporal-work.ts            (about 30 s; prints a table and one JSON line)
+ *
+ * Run from a checkout of an earlier commit (the file copied there) it counts that code's work, for
+ * a before/after side by side.
  */
 import path from 'node:path';
 import { createApp } from '../api/app.js';
@@ -33,10 +37,14 @@ const local = await startLocalStack({
   policyOverrides: { recertifyEvery: '6s', recertReminders: ['4s'], suspendedGrace: '1 hour', approvalReminders: [], expiryWarnings: ['10 minutes'] },
 });
 
-type Kind = 'workflowTasks' | 'activities' | 'timers' | 'signals' | 'updates' | 'other';
-const kindOf = (type: string): Kind | undefined => {
+type Kind = 'workflowTasks' | 'activities' | 'localActivities' | 'timers' | 'signals' | 'updates' | 'other';
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
+const kindOf = (e: HistoryEvent): Kind | undefined => {
+  const type = EventType[e.eventType ?? 0] ?? '';
   if (type === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED') return 'workflowTasks';
   if (type === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED') return 'activities';
+  // the SDK records each local activity's outcome as a marker (a patch is a marker too)
+  if (type === 'EVENT_TYPE_MARKER_RECORDED' && e.markerRecordedEventAttributes?.markerName === 'core_local_activity') return 'localActivities';
   if (type === 'EVENT_TYPE_TIMER_STARTED') return 'timers';
   if (type === 'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED') return 'signals';
   if (type === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED') return 'updates';
@@ -75,9 +83,20 @@ try {
     // a phase that crossed a continue-as-new: the rest of the old run, then the new run from its start
     const slice = seen.runId && seen.runId !== runId ? [...(await history(seen.runId)).slice(seen.events), ...(await history(runId))] : events.slice(seen.events);
     seen = { runId, events: (await history(runId)).length };
-    const counts: Record<Kind, number> = { workflowTasks: 0, activities: 0, timers: 0, signals: 0, updates: 0, other: 0 };
-    for (const e of slice) counts[kindOf(EventType[e.eventType ?? 0] ?? '') ?? 'other']++;
-    const billable = counts.activities + counts.timers + counts.signals + counts.updates + (name === 'submission' ? 1 : 0);
+    const counts: Record<Kind, number> = { workflowTasks: 0, activities: 0, localActivities: 0, timers: 0, signals: 0, updates: 0, other: 0 };
+    // workflow tasks whose completion recorded local activities: each is one action, however many it ran
+    let tasksWithLocal = 0;
+    let counted = false;
+    for (const e of slice) {
+      const kind = kindOf(e) ?? 'other';
+      counts[kind]++;
+      if (kind === 'workflowTasks') counted = false;
+      if (kind === 'localActivities' && !counted) {
+        tasksWithLocal++;
+        counted = true;
+      }
+    }
+    const billable = counts.activities + tasksWithLocal + counts.timers + counts.signals + counts.updates + (name === 'submission' ? 1 : 0);
     rows.push({ phase: name, events: slice.length, ...counts, billableActions: billable });
   };
 

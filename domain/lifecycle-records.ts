@@ -59,6 +59,8 @@ export interface TransitionRecord {
   details?: Record<string, unknown>;
   /** the policy version the workflow acted on (recorded with every decision and recertification) */
   policyVersion?: string;
+  /** the notice telling of this transition, written to the outbox in the same transaction (only if the transition is) */
+  notice?: NotificationInput;
 }
 
 export interface TransitionResult {

@@ -124,14 +124,20 @@ export const rows: Row[] = [
       },
       {
         title: 'Activity execution (p99)',
-        description: 'Time each activity takes, by type.',
-        targets: [{ expr: quantile(0.99, 'temporal_activity_execution_latency', 'activity_type'), legend: '{{activity_type}}' }],
+        description: 'Time each activity takes, by type: the lifecycle\'s records run as local activities (in the workflow task), the gateway probe as an activity.',
+        targets: [
+          { expr: quantile(0.99, 'temporal_local_activity_execution_latency', 'activity_type'), legend: 'local {{activity_type}}' },
+          { expr: quantile(0.99, 'temporal_activity_execution_latency', 'activity_type'), legend: '{{activity_type}}' },
+        ],
         unit: 'ms',
       },
       {
         title: 'Activity failures',
         description: 'Failed activity attempts (each is retried by policy), by type.',
-        targets: [{ expr: rate('temporal_activity_execution_failed', 'activity_type'), legend: '{{activity_type}}' }],
+        targets: [
+          { expr: rate('temporal_local_activity_execution_failed', 'activity_type'), legend: 'local {{activity_type}}' },
+          { expr: rate('temporal_activity_execution_failed', 'activity_type'), legend: '{{activity_type}}' },
+        ],
         unit: 'ops',
       },
       {

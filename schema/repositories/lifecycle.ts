@@ -4,6 +4,7 @@ import type { PartnerUpdate } from '../database.js';
 import type { Db } from '../db.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
+import { insertNotice, type NewNotice } from './notifications.js';
 import { enqueueSignal, type OutboxSignal } from './outbox.js';
 
 /**
@@ -39,11 +40,11 @@ function toRow(patch: ReadModelPatch): PartnerUpdate {
  * Applies one workflow transition to the read model, its records and the audit trail in a single
  * transaction. Idempotent and ordered by the per-partner sequence: a retried or replayed write
  * changes nothing. A row that ended outside the workflow (the API's emergency revocation) takes
- * nothing more: no state, no record, no audit event that would say a step happened after it. The
- * result then names that state, and the workflow adopts the revocation. Undefined when there is
- * no such partner.
+ * nothing more: no state, no record, no audit event that would say a step happened after it, no
+ * notice. The result then names that state, and the workflow adopts the revocation. Undefined when
+ * there is no such partner.
  */
-export function recordTransition(db: Db, t: TransitionRecord): Promise<TransitionResult | undefined> {
+export function recordTransition(db: Db, t: Omit<TransitionRecord, 'notice'>, notice?: NewNotice): Promise<TransitionResult | undefined> {
   return db.transaction().execute(async (trx) => {
     // The row read here cannot change before commit: SQLite transactions begin immediate, Postgres
     // locks the row (schema/dialect.ts). Partner row first, audit head second, everywhere.
@@ -133,6 +134,8 @@ export function recordTransition(db: Db, t: TransitionRecord): Promise<Transitio
       if (t.revokeKeys.keyIds) wipe = wipe.where('key_id', 'in', t.revokeKeys.keyIds);
       await wipe.execute();
     }
+    // the notice telling of the transition: written with it or not at all
+    if (notice) await insertNotice(trx, notice);
     return { applied: true, state: t.patch.state ?? current.state };
   });
 }

@@ -1,3 +1,5 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../database.js';
 import type { Db } from '../db.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
@@ -22,31 +24,34 @@ export interface NewNotice {
 
 /** Records the notice and its deliveries unless they already are (a retried activity). */
 export function recordNotice(db: Db, n: NewNotice): Promise<void> {
-  return db.transaction().execute(async (trx) => {
+  return db.transaction().execute((trx) => insertNotice(trx, n));
+}
+
+/** `recordNotice` inside a transaction of the caller's (a lifecycle transition and the notice telling of it). */
+export async function insertNotice(trx: Transaction<Database>, n: NewNotice): Promise<void> {
+  await trx
+    .insertInto('notifications')
+    .values({
+      id: n.id,
+      partner_id: n.partnerId,
+      kind: n.kind,
+      recipients: JSON.stringify(n.recipients),
+      payload: n.payload,
+      status: n.deliveries.length > 0 ? 'pending' : 'not_configured',
+      attempts: 0,
+      last_error: null,
+      created_at: n.at,
+      delivered_at: null,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  for (const d of n.deliveries) {
     await trx
-      .insertInto('notifications')
-      .values({
-        id: n.id,
-        partner_id: n.partnerId,
-        kind: n.kind,
-        recipients: JSON.stringify(n.recipients),
-        payload: n.payload,
-        status: n.deliveries.length > 0 ? 'pending' : 'not_configured',
-        attempts: 0,
-        last_error: null,
-        created_at: n.at,
-        delivered_at: null,
-      })
-      .onConflict((oc) => oc.column('id').doNothing())
+      .insertInto('notice_deliveries')
+      .values({ notification_id: n.id, endpoint: d.endpoint, status: 'pending', attempts: 0, next_attempt_at: n.at, retry_until: d.retryUntil, lease_until: null, last_error: null, created_at: n.at, delivered_at: null })
+      .onConflict((oc) => oc.columns(['notification_id', 'endpoint']).doNothing())
       .execute();
-    for (const d of n.deliveries) {
-      await trx
-        .insertInto('notice_deliveries')
-        .values({ notification_id: n.id, endpoint: d.endpoint, status: 'pending', attempts: 0, next_attempt_at: n.at, retry_until: d.retryUntil, lease_until: null, last_error: null, created_at: n.at, delivered_at: null })
-        .onConflict((oc) => oc.columns(['notification_id', 'endpoint']).doNothing())
-        .execute();
-    }
-  });
+  }
 }
 
 export interface ClaimedDelivery {

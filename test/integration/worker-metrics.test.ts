@@ -86,8 +86,9 @@ describe('the worker metrics', () => {
     await submit(stack); // the workflow starts; its submission notice is POSTed to the receiver
     await eventually(async () => receiver.received.length > 0);
     const queue = { task_queue: stack.taskQueue };
-    // what an activity records through its metricMeter is tagged by the TypeScript SDK as taskQueue / activityType
-    const ours = { taskQueue: stack.taskQueue, activityType: 'notify' };
+    // what an activity records through its metricMeter is tagged by the TypeScript SDK as taskQueue / activityType;
+    // the submission's notice is written with its transition (a local activity, issue #17 item 4)
+    const ours = { taskQueue: stack.taskQueue, activityType: 'applyTransition' };
     const text = await eventually(async () => {
       const t = await scrape();
       return series(t, 'partner_access_webhook_deliveries', { ...ours, outcome: 'delivered' }) !== undefined &&
@@ -98,7 +99,7 @@ describe('the worker metrics', () => {
         : undefined;
     });
     expect(text).toMatch(/^temporal_workflow_task_execution_latency_bucket\{/m);
-    expect(series(text, 'temporal_activity_execution_latency_count', { ...queue, activity_type: 'notify' })).toBeGreaterThan(0);
+    expect(series(text, 'temporal_local_activity_execution_latency_count', { ...queue, activity_type: 'applyTransition' })).toBeGreaterThan(0);
     expect(series(text, 'partner_access_webhook_deliveries', { ...ours, outcome: 'delivered' })).toBeGreaterThanOrEqual(1);
   });
 });

@@ -17,7 +17,7 @@ import {
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRecertificationDrift, checkRotation, isSecurityAnswer } from '../rules.js';
 import type { DriftFinding } from '../../domain/policy-drift.js';
 import { agenda, grantDriftUnder, heldStages, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
-import { iso, records, type Lifecycle, type QueuedCommand } from './context.js';
+import { iso, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeRateTier, changeSponsor, resume, suspend } from './governance.js';
 
 /** The extension cap counts from the grant's approval (before: from now). */
@@ -114,19 +114,20 @@ async function decideExtension(lc: Lifecycle, id: number, d: DecisionInput, now:
     s.accessUntilMs = d.accessUntil ? Date.parse(d.accessUntil) : ext.accessUntilMs;
     s.accessWindowSetAtMs = now;
     for (const c of s.credentials) c.expiresAtMs = c.retireAtMs ?? s.accessUntilMs;
+  }
+  const notice = { kind: `extension.${d.decision === 'approve' ? 'approved' : 'rejected'}`, recipients: ['partner'], message: `Extension ${d.decision}d: ${d.reason}`, data: { accessUntil: iso(s.accessUntilMs) } };
+  if (d.decision === 'approve') {
     await lc.transition('extension.approved', s.state, {
       actor: by,
       reason: d.reason,
       decision,
       credentialsExpireAt: iso(s.accessUntilMs),
       patch: { accessUntil: iso(s.accessUntilMs), pendingExtension: null },
+      notice,
     });
   } else {
-    await lc.transition('extension.rejected', s.state, { actor: by, reason: d.reason, decision, patch: { pendingExtension: null } });
+    await lc.transition('extension.rejected', s.state, { actor: by, reason: d.reason, decision, patch: { pendingExtension: null }, notice });
   }
-  await lc.notify(`extension.${d.decision === 'approve' ? 'approved' : 'rejected'}`, ['partner'], `Extension ${d.decision}d: ${d.reason}`, {
-    accessUntil: iso(s.accessUntilMs),
-  });
   lc.settle(id, { ok: lc.commandResult({ accessUntil: iso(s.accessUntilMs) }) });
   return false;
 }
@@ -144,8 +145,8 @@ async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: Decision
     reason: d.reason,
     decision: { kind: 'extension', stage: 'sponsor', decision: 'approve', reason: d.reason, accessUntil },
     patch: { pendingExtension: { accessUntil, reason: ext.reason, requestedAt: iso(ext.requestedAtMs), stage: 'security' } },
+    notice: { kind: 'extension.security_requested', recipients: ['role:security'], message: `Extension to ${accessUntil} approved by the sponsor; security approval needed`, data: { accessUntil } },
   });
-  await lc.notify('extension.security_requested', ['role:security'], `Extension to ${accessUntil} approved by the sponsor; security approval needed`, { accessUntil });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
@@ -158,7 +159,7 @@ async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: Decision
 async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Promise<boolean> {
   const s = lc.s;
   const by = actorLabel(r.actor);
-  const evidence = await records.gatherUsageEvidence(s.partnerId);
+  const evidence = await lc.usageEvidence();
   const recertification = { cycle: s.cycle, decision: r.decision, reason: r.reason, scopes: r.scopes, evidence };
   if (r.decision === 'revoke') {
     await lc.transition('recertification.revoked', s.state, { actor: by, reason: r.reason, recertification });
@@ -168,7 +169,7 @@ async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Pr
   }
   // the answer's time, taken where it always was (before the policy is loaded), so a replay agrees
   const answeredAtMs = Date.now();
-  const today = await records.loadPolicy(s.environment);
+  const today = await lc.loadPolicy();
   // The check decides whether a transition follows, so a workflow that kept a grant unchecked replays so.
   const checked = patched(RECERT_DRIFT_CHECK);
   let held: { drift: DriftFinding[]; securityStage?: string } | undefined;
@@ -211,8 +212,8 @@ async function requestExtension(lc: Lifecycle, id: number, e: ExtensionInput, no
     actor: actorLabel(e.actor),
     reason: e.reason,
     patch: { pendingExtension: { accessUntil: e.accessUntil, reason: e.reason, requestedAt: iso(now) } },
+    notice: { kind: 'extension.requested', recipients: [`operator:${s.sponsor}`], message: `Extension requested to ${e.accessUntil}`, data: { accessUntil: e.accessUntil } },
   });
-  await lc.notify('extension.requested', [`operator:${s.sponsor}`], `Extension requested to ${e.accessUntil}`, { accessUntil: e.accessUntil });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
@@ -230,8 +231,8 @@ async function planOffboarding(lc: Lifecycle, id: number, o: OffboardingInput, n
       actor: by,
       reason: o.reason,
       patch: { plannedOffboarding: { at: iso(atMs), reason: o.reason, by } },
+      notice: { kind: 'offboarding.planned', recipients: ['partner', `operator:${s.sponsor}`], message: `Offboarding planned at ${iso(atMs)}`, data: { at: iso(atMs) } },
     });
-    await lc.notify('offboarding.planned', ['partner', `operator:${s.sponsor}`], `Offboarding planned at ${iso(atMs)}`, { at: iso(atMs) });
   }
   lc.settle(id, { ok: lc.commandResult() });
   return false;
@@ -281,17 +282,26 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
     }
     case 'extension_request_expires':
       s.pendingExtension = null;
-      await lc.transition('extension.expired', s.state, { patch: { pendingExtension: null } });
-      return lc.notify('extension.expired', ['partner'], 'Your extension request was not decided in time');
+      return lc.transition('extension.expired', s.state, {
+        patch: { pendingExtension: null },
+        notice: { kind: 'extension.expired', recipients: ['partner'], message: 'Your extension request was not decided in time' },
+      });
     case 'recertification_opens': {
-      const evidence = await records.gatherUsageEvidence(s.partnerId);
+      const evidence = await lc.usageEvidence();
       const dueAt = iso(recertificationDueAtMs(s, p));
       // The reviewer sees the grant against today's policy, which the answer's validator then holds it to.
-      const drift = patched(RECERT_DRIFT_EVIDENCE) ? await reviewDrift(s) : undefined;
-      await lc.transition('recertification.opened', 'recertification_due', { details: { cycle: s.cycle, dueAt, ...(drift ? { drift } : {}) } });
+      const drift = patched(RECERT_DRIFT_EVIDENCE) ? await reviewDrift(lc) : undefined;
       // a grant that now needs the security stage is kept only by security: it hears of the review too
       const needsSecurity = drift?.findings.some((f) => f.rule === 'security_stage_missing') ? ['role:security'] : [];
-      return lc.notify('recertification.due', [`operator:${s.sponsor}`, ...needsSecurity], `Recertification due by ${dueAt}`, { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) });
+      return lc.transition('recertification.opened', 'recertification_due', {
+        details: { cycle: s.cycle, dueAt, ...(drift ? { drift } : {}) },
+        notice: {
+          kind: 'recertification.due',
+          recipients: [`operator:${s.sponsor}`, ...needsSecurity],
+          message: `Recertification due by ${dueAt}`,
+          data: { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) },
+        },
+      });
     }
     case 'recertification_reminder':
       return lc.notify('recertification.reminder', [`operator:${s.sponsor}`], 'Reminder: recertification due', {
@@ -301,9 +311,15 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
     case 'recertification_no_answer':
       if (p.noAnswer === 'offboard') return lc.end('offboarded', 'partner.offboarded', 'recertification not answered');
       s.suspendedAtMs = Date.now();
-      await lc.transition('partner.suspended', 'suspended', { reason: 'recertification not answered', details: { cycle: s.cycle } });
-      return lc.notify('partner.suspended', ['partner', `operator:${s.sponsor}`], 'Access suspended: recertification not answered', {
-        offboardAt: iso(s.suspendedAtMs + p.suspendedGraceMs),
+      return lc.transition('partner.suspended', 'suspended', {
+        reason: 'recertification not answered',
+        details: { cycle: s.cycle },
+        notice: {
+          kind: 'partner.suspended',
+          recipients: ['partner', `operator:${s.sponsor}`],
+          message: 'Access suspended: recertification not answered',
+          data: { offboardAt: iso(s.suspendedAtMs + p.suspendedGraceMs) },
+        },
       });
     case 'suspension_grace_over':
       return lc.end('offboarded', 'partner.offboarded', 'recertification not answered within the suspension grace');
@@ -313,8 +329,9 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
 }
 
 /** Loads today's policy for the review that opens and says what it would not grant of this grant. */
-async function reviewDrift(s: Lifecycle['s']): Promise<{ policyVersion: string; findings: DriftFinding[] }> {
-  const today = await records.loadPolicy(s.environment);
+async function reviewDrift(lc: Lifecycle): Promise<{ policyVersion: string; findings: DriftFinding[] }> {
+  const s = lc.s;
+  const today = await lc.loadPolicy();
   s.reviewPolicy = today;
   return { policyVersion: today.version, findings: grantDriftUnder(s, today) };
 }

@@ -6,7 +6,7 @@
 import { actorLabel, type DecisionInput } from '../messages.js';
 import { checkDecision } from '../rules.js';
 import { agenda, autoApproves, nextItem, requiredStages, type AgendaItem } from '../state.js';
-import { iso, overtakenByRevocation, records, type CommandOutcome, type Lifecycle, type QueuedCommand } from './context.js';
+import { iso, overtakenByRevocation, type CommandOutcome, type Lifecycle, type Notice, type QueuedCommand } from './context.js';
 import { changeSponsor } from './governance.js';
 
 export async function approvalPhase(lc: Lifecycle): Promise<void> {
@@ -33,18 +33,25 @@ export async function approvalPhase(lc: Lifecycle): Promise<void> {
 /** Loads the environment's policy, which decides the stages, and asks the first approver. */
 async function submit(lc: Lifecycle): Promise<void> {
   const s = lc.s;
-  const policy = await records.loadPolicy(s.environment);
+  const policy = await lc.loadPolicy();
   s.policy = policy;
   s.stages = requiredStages(policy, s.scopes);
   s.stageOpenedAtMs = Date.now();
+  const byPolicy = autoApproves(policy, s.scopes);
   await lc.transition('partner.submitted', 'pending_approval', {
     // every audit event names its actor: a self-service request is the partner's own
     actor: s.requestedBy === 'partner' ? `partner:${s.partnerId}` : s.requestedBy,
     patch: { policyVersion: policy.version, scopes: s.scopes, accessUntil: iso(s.accessUntilMs) },
     details: { stages: s.stages },
+    ...(byPolicy ? {} : { notice: stageOpened(lc) }),
   });
-  if (autoApproves(policy, s.scopes)) return approveByPolicy(lc);
-  await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
+  if (byPolicy) return approveByPolicy(lc);
+}
+
+/** The notice that a stage waits for its approver. */
+function stageOpened(lc: Lifecycle): Notice {
+  const stage = lc.s.stage;
+  return { kind: 'approval.requested', recipients: stageRecipients(lc, false), message: `Approval needed (stage ${stage})`, data: { stage } };
 }
 
 /**
@@ -117,8 +124,8 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
       decision,
       patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), escalated: false, ...tier },
       ...(d.rateLimitTier ? { details: tier } : {}),
+      notice: stageOpened(lc),
     });
-    await lc.notify('approval.requested', stageRecipients(lc, false), `Approval needed (stage ${s.stage})`, { stage: s.stage });
     return answer({ ok: lc.commandResult() });
   }
   // Last stage: record the approval, issue the key, then open access.
@@ -140,8 +147,8 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
     actor: by,
     patch: { lastCertifiedAt: iso(s.certifiedAtMs), escalated: false },
     details: { keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
+    notice: { kind: 'credential.ready', recipients: ['partner'], message: 'Your API key is ready for pickup', data: { keyId: issued.keyId } },
   });
-  await lc.notify('credential.ready', ['partner'], 'Your API key is ready for pickup', { keyId: issued.keyId });
   answer({
     ok: lc.commandResult({ issued: { keyId: issued.keyId, expiresAt: issued.expiresAt }, accessUntil: iso(s.accessUntilMs) }),
   });
@@ -154,8 +161,11 @@ async function onApprovalDeadline(lc: Lifecycle, item: AgendaItem): Promise<void
     await lc.notify('approval.reminder', stageRecipients(lc, s.escalated), `Reminder: approval needed (stage ${s.stage})`, { stage: s.stage });
   } else if (item.kind === 'approval_escalation') {
     s.escalated = true;
-    await lc.transition('approval.escalated', 'pending_approval', { patch: { escalated: true }, details: { stage: s.stage } });
-    await lc.notify('approval.escalated', stageRecipients(lc, true), `Escalated: approval overdue (stage ${s.stage})`, { stage: s.stage });
+    await lc.transition('approval.escalated', 'pending_approval', {
+      patch: { escalated: true },
+      details: { stage: s.stage },
+      notice: { kind: 'approval.escalated', recipients: stageRecipients(lc, true), message: `Escalated: approval overdue (stage ${s.stage})`, data: { stage: s.stage } },
+    });
   } else if (item.kind === 'approval_timeout') {
     await lc.end('request_expired', 'approval.expired', `no decision within the approval timeout (stage ${s.stage})`);
   }

@@ -4,10 +4,10 @@
  * through which the phases write anything. Phases decide; only this class talks to activities, so
  * the revocation adopted from the database is handled in one place.
  */
-import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import { partnerFacingEndReason, reasonAuthor, type Ending } from '../../domain/partner-facing.js';
 import type { createActivities } from '../../activities/index.js';
-import type { PartnerEndedFailure, ReadModelPatch, TransitionRecord } from '../../domain/lifecycle-records.js';
+import type { NotificationInput, PartnerEndedFailure, ReadModelPatch, TransitionRecord, UsageEvidence } from '../../domain/lifecycle-records.js';
 import {
   actorLabel,
   FailureTypes,
@@ -23,20 +23,37 @@ import {
   type SuspensionInput,
 } from '../messages.js';
 import type { Rejection } from '../rules.js';
-import { nextDeadline, type AgendaItem, type LifecycleState } from '../state.js';
+import { nextDeadline, type AgendaItem, type LifecyclePolicy, type LifecycleState } from '../state.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
 // Record keeping must not be lost to a passing database fault: generous but bounded retries.
-export const records = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 200 },
-});
+const recordRetry = { initialInterval: '200 ms', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 200 } as const;
+const records = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: recordRetry });
+/**
+ * The same records as local activities (issue #17 item 4): a short database read or write run by
+ * the worker inside the workflow task that asked for it, recorded as one marker, instead of a
+ * task scheduled through the server, started, completed and answered by another workflow task.
+ * Their retry semantics allow it: each is idempotent (a transition by its sequence, a key by its
+ * version, a notice by its id), so the at-least-once of a local activity (a worker dying before
+ * its marker is recorded runs it again) writes nothing twice; the retries are the same (backoff
+ * beyond a minute becomes a durable timer). The gateway probe of a verified revocation stays a
+ * full activity: it waits on the network, for seconds per key.
+ */
+const localRecords = proxyLocalActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: recordRetry });
 // A notice that cannot be delivered is marked failed in the outbox; it never stalls the lifecycle.
-const notices = proxyActivities<Activities>({
+const noticeOptions = {
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 seconds', maximumAttempts: 4 },
-});
+} as const;
+const notices = proxyActivities<Activities>(noticeOptions);
+const localNotices = proxyLocalActivities<Activities>(noticeOptions);
+/**
+ * Workflows that recorded their records as activities, and each notice as its own activity after
+ * its transition, replay so; from this patch on, records are local activities and a notice that
+ * belongs to a transition is written in the transition's own database transaction.
+ */
+const LOCAL_RECORDS_PATCH = 'local-records';
 
 export type Command =
   | { kind: 'decide'; input: DecisionInput }
@@ -66,15 +83,31 @@ const partnerEnded: PartnerEndedFailure = 'PartnerEnded';
 const ADOPT_REVOCATION_PATCH = 'adopt-revocation-from-database';
 
 /**
+ * The type of the application failure an activity ended with, however the SDK wrapped it (an
+ * activity's arrives as the cause of an ActivityFailure; a local activity's is not wrapped alike).
+ */
+function applicationFailureType(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+  }
+  return undefined;
+}
+
+/**
  * Raised inside the workflow when the database shows the partner revoked by the API under the
  * step in progress. It never leaves the workflow: `step` catches it, answers the command in
  * flight, and the phase's loop finishes the revocation.
  */
 class RevokedUnderStep extends Error {}
 
-type TransitionOptions = Omit<TransitionRecord, 'partnerId' | 'seq' | 'at' | 'action' | 'from' | 'to' | 'actor' | 'patch'> & {
+/** A notice as the phases word it; its id is the lifecycle's. */
+export type Notice = Pick<NotificationInput, 'kind' | 'recipients' | 'message' | 'data'>;
+
+type TransitionOptions = Omit<TransitionRecord, 'partnerId' | 'seq' | 'at' | 'action' | 'from' | 'to' | 'actor' | 'patch' | 'notice'> & {
   actor?: string;
   patch?: ReadModelPatch;
+  /** who hears of this transition: written with it, in one transaction (one step, one record) */
+  notice?: Notice;
 };
 
 export class Lifecycle {
@@ -160,14 +193,36 @@ export class Lifecycle {
 
   // ---- effects ----
 
-  /** Writes one transition to the read model and the audit trail, idempotently by sequence. */
+  /** The record keeping activities this workflow uses at this point of its history (see LOCAL_RECORDS_PATCH). */
+  private recordKeeping(): { records: Activities; notices: Activities; local: boolean } {
+    const local = patched(LOCAL_RECORDS_PATCH);
+    return local ? { records: localRecords, notices: localNotices, local } : { records, notices, local };
+  }
+
+  /** Today's policy of the partner's environment (the policy file as it reads now). */
+  loadPolicy(): Promise<LifecyclePolicy> {
+    return this.recordKeeping().records.loadPolicy(this.s.environment);
+  }
+
+  /** What the reviewer sees: each key's last use, the scopes used and never used this cycle. */
+  usageEvidence(): Promise<UsageEvidence> {
+    return this.recordKeeping().records.gatherUsageEvidence(this.s.partnerId);
+  }
+
+  /**
+   * Writes one transition to the read model and the audit trail, idempotently by sequence, and
+   * the notice that tells of it, if any, in the same transaction: a transition is never recorded
+   * without its notice, nor a notice of a transition that a revocation overtook.
+   */
   async transition(action: string, to: PartnerState, opts: TransitionOptions = {}): Promise<void> {
     const s = this.s;
     const from = s.state;
     s.state = to;
     s.seq += 1;
-    const { actor, patch, ...rest } = opts;
-    const written = await records.applyTransition({
+    const { actor, patch, notice, ...rest } = opts;
+    const keeping = this.recordKeeping();
+    const noticeId = `${s.partnerId}:n${s.notices + 1}`;
+    const written = await keeping.records.applyTransition({
       partnerId: s.partnerId,
       seq: s.seq,
       at: iso(Date.now()),
@@ -178,11 +233,15 @@ export class Lifecycle {
       ...rest,
       ...(s.policy ? { policyVersion: s.policy.version } : {}),
       patch: { state: to, stage: to === 'pending_approval' ? s.stage : null, ...patch, nextDeadline: nextDeadline(s) },
+      ...(notice && keeping.local ? { notice: { id: noticeId, partnerId: s.partnerId, ...notice } } : {}),
     });
     if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
       s.state = from; // nothing was written: the partner is where it was when the API revoked it
       throw await this.revokedUnderStep();
     }
+    if (!notice) return;
+    if (keeping.local) s.notices += 1;
+    else await this.notify(notice.kind, notice.recipients, notice.message, notice.data);
   }
 
   /**
@@ -192,7 +251,7 @@ export class Lifecycle {
    * actor, time) as if the signal had come, and the step in progress stops.
    */
   private async revokedUnderStep(): Promise<RevokedUnderStep> {
-    this.s.revocation ??= (await records.recordedRevocation(this.s.partnerId)) ?? {
+    this.s.revocation ??= (await this.recordKeeping().records.recordedRevocation(this.s.partnerId)) ?? {
       reason: 'revoked in the database',
       actor: { kind: 'system', name: 'database' },
       at: iso(Date.now()),
@@ -200,11 +259,12 @@ export class Lifecycle {
     return new RevokedUnderStep();
   }
 
+  /** A notice on its own (a reminder, a warning); one that tells of a transition goes with it (`transition`'s `notice`). */
   async notify(kind: string, recipients: string[], message: string, data?: Record<string, unknown>): Promise<void> {
     const s = this.s;
     s.notices += 1;
     try {
-      await notices.notify({ id: `${s.partnerId}:n${s.notices}`, partnerId: s.partnerId, kind, recipients, message, data });
+      await this.recordKeeping().notices.notify({ id: `${s.partnerId}:n${s.notices}`, partnerId: s.partnerId, kind, recipients, message, data });
     } catch {
       // the outbox row records the failure; the lifecycle goes on
     }
@@ -213,8 +273,8 @@ export class Lifecycle {
   async issueKey(purpose: 'approval' | 'rotation', actor: string) {
     const s = this.s;
     s.credentialVersion += 1;
-    const issued = await records
-      .issueCredential({
+    const issued = await this.recordKeeping()
+      .records.issueCredential({
         partnerId: s.partnerId,
         version: s.credentialVersion,
         environment: s.environment,
@@ -224,7 +284,7 @@ export class Lifecycle {
       })
       .catch(async (err: unknown) => {
         // refused because the row ended under us: the API's revocation committed first
-        const ended = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === partnerEnded;
+        const ended = applicationFailureType(err) === partnerEnded;
         if (ended && patched(ADOPT_REVOCATION_PATCH)) throw await this.revokedUnderStep();
         throw err;
       });
@@ -239,15 +299,15 @@ export class Lifecycle {
     s.credentials = [];
     s.pendingExtension = null;
     s.plannedOffboarding = null;
+    // The notice goes to the partner too: it carries the reason as the partner may read it.
+    const told = partnerFacingEndReason(to, reason, reasonAuthor(actor, s.partnerId, s.sponsor), notRenewed);
     await this.transition(action, to, {
       actor,
       reason,
       patch: { endReason: reason, endedAt: iso(Date.now()), pendingExtension: null, plannedOffboarding: null },
       revokeKeys: { reason },
+      notice: { kind: `partner.${to}`, recipients: ['partner', `operator:${s.sponsor}`], message: `Access ${to.replace('_', ' ')}: ${told}` },
     });
-    // The notice goes to the partner too: it carries the reason as the partner may read it.
-    const told = partnerFacingEndReason(to, reason, reasonAuthor(actor, s.partnerId, s.sponsor), notRenewed);
-    await this.notify(`partner.${to}`, ['partner', `operator:${s.sponsor}`], `Access ${to.replace('_', ' ')}: ${told}`);
   }
 
   /** Ends the partner for the emergency revocation it holds (signalled or adopted from the database). */

@@ -23,9 +23,14 @@ export async function suspend(lc: Lifecycle, id: number, input: SuspensionInput)
   const by = actorLabel(input.actor);
   const resumeTo = s.state === 'recertification_due' ? 'recertification_due' : 'active';
   s.securityHold = { by, atMs: Date.now(), resumeTo };
-  await lc.transition('partner.suspended', 'suspended', { actor: by, reason: input.reason, patch: { suspendedBy: by }, details: { by: 'security', resumeTo } });
-  // security's reason is internal: the partner reads the neutral sentence its timeline shows
-  await lc.notify('partner.suspended', ['partner', `operator:${s.sponsor}`], `Access ${neutralReasons.suspendedByOperator}`, { by: 'security' });
+  await lc.transition('partner.suspended', 'suspended', {
+    actor: by,
+    reason: input.reason,
+    patch: { suspendedBy: by },
+    details: { by: 'security', resumeTo },
+    // security's reason is internal: the partner reads the neutral sentence its timeline shows
+    notice: { kind: 'partner.suspended', recipients: ['partner', `operator:${s.sponsor}`], message: `Access ${neutralReasons.suspendedByOperator}`, data: { by: 'security' } },
+  });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
@@ -47,8 +52,8 @@ export async function resume(lc: Lifecycle, id: number, input: SuspensionInput):
     reason: input.reason,
     patch: { suspendedBy: null },
     details: { suspendedAt: iso(hold.atMs), suspendedBy: hold.by },
+    notice: { kind: 'partner.resumed', recipients: ['partner', `operator:${s.sponsor}`], message: 'Access resumed' },
   });
-  await lc.notify('partner.resumed', ['partner', `operator:${s.sponsor}`], 'Access resumed');
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
@@ -67,12 +72,6 @@ export async function changeSponsor(lc: Lifecycle, id: number, input: SponsorCha
   const previous = s.sponsor;
   s.sponsor = input.sponsor;
   upsertSearchAttributes([{ key: sponsorSearchAttribute, value: input.sponsor }]);
-  await lc.transition('partner.sponsor_changed', s.state, {
-    actor: actorLabel(input.actor),
-    reason: input.reason,
-    patch: { sponsor: input.sponsor },
-    details: { from: previous, to: input.sponsor },
-  });
   const waiting =
     s.state === 'pending_approval' && s.stage === 'sponsor'
       ? 'an approval (stage sponsor)'
@@ -81,12 +80,18 @@ export async function changeSponsor(lc: Lifecycle, id: number, input: SponsorCha
         : s.pendingExtension
           ? 'an extension request'
           : null;
-  await lc.notify(
-    'partner.sponsor_changed',
-    [`operator:${input.sponsor}`, `operator:${previous}`],
-    `Partner ${s.partnerId} is now sponsored by ${input.sponsor} (was ${previous})${waiting ? `; waiting on the sponsor: ${waiting}` : ''}`,
-    { from: previous, to: input.sponsor },
-  );
+  await lc.transition('partner.sponsor_changed', s.state, {
+    actor: actorLabel(input.actor),
+    reason: input.reason,
+    patch: { sponsor: input.sponsor },
+    details: { from: previous, to: input.sponsor },
+    notice: {
+      kind: 'partner.sponsor_changed',
+      recipients: [`operator:${input.sponsor}`, `operator:${previous}`],
+      message: `Partner ${s.partnerId} is now sponsored by ${input.sponsor} (was ${previous})${waiting ? `; waiting on the sponsor: ${waiting}` : ''}`,
+      data: { from: previous, to: input.sponsor },
+    },
+  });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
@@ -107,8 +112,8 @@ export async function changeRateTier(lc: Lifecycle, id: number, input: RateTierI
     reason: input.reason,
     patch: { rateLimitTier: input.tier },
     details: { from: previous, to: input.tier },
+    notice: { kind: 'partner.rate_tier_changed', recipients: ['partner', `operator:${s.sponsor}`], message: `Rate limit tier is now ${input.tier}`, data: { tier: input.tier } },
   });
-  await lc.notify('partner.rate_tier_changed', ['partner', `operator:${s.sponsor}`], `Rate limit tier is now ${input.tier}`, { tier: input.tier });
   lc.settle(id, { ok: lc.commandResult() });
   return false;
 }
