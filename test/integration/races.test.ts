@@ -372,15 +372,19 @@ describe('a lifecycle closed from outside under an admitted command', () => {
         const notice = await stack.db.selectFrom('notifications').select('id').where('partner_id', '=', partnerId).where('kind', '=', 'approval.requested').executeTakeFirst();
         return notice && (await handle.describe()).raw.pendingActivities?.length === 0;
       }, 30_000, 50);
-      // The workflow admits the decision, then its first write waits for the lock: the decision
-      // stays unanswered until the workflow is gone.
+      // The worker takes the workflow task carrying the decision, then its first write (a local
+      // activity, run inside that task) waits for the lock: the decision stays unanswered until the
+      // workflow is gone. (The update's acceptance is recorded only when that task completes.)
+      const tasksStarted = async () => (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskStartedEventAttributes).length ?? 0;
+      const before = await tasksStarted();
       lock.exec('begin immediate');
       const pending = decide(stack, partnerId, t.alice!, { decision: 'approve' });
-      await eventually(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes), 30_000, 20);
+      await eventually(async () => (await tasksStarted()) > before, 30_000, 20);
       await handle.terminate('ended by an operator from the Temporal CLI');
       const res = await pending;
       expect(res.status, res.text).toBe(409);
-      expect(res.json.detail).toMatch(/ended before the request was answered/);
+      // ended before the worker accepted the update, or after: either answer says the lifecycle ended
+      expect(res.json.detail).toMatch(/ended before the request was answered|lifecycle has ended/);
     } finally {
       if (lock.inTransaction) lock.exec('rollback');
       lock.close();
