@@ -32,6 +32,7 @@ import { cpuMeter } from './cpu.js';
 import { startEmbeddedStack } from './embedded-stack.js';
 import { percentile } from './load.js';
 import { pool, until } from './pool.js';
+import { flatten, markdownReport } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -364,11 +365,7 @@ const machine = { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown'
 const at = new Date().toISOString();
 const options = { partners: N, concurrency: CONCURRENCY, window: WINDOW, marginSeconds: MARGIN_S, warningSeconds: WARNING_S, sampleEverySeconds: SAMPLE_EVERY_S };
 const full = { at, machine, temporal: stack.temporalVersion, options, workerTuning: tuning, ...report, samples };
-const flat = (prefix: string, value: unknown): [string, string][] =>
-  value && typeof value === 'object' && !Array.isArray(value)
-    ? Object.entries(value).flatMap(([k, v]) => flat(prefix ? `${prefix}.${k}` : k, v))
-    : [[prefix, Array.isArray(value) ? `${value.length} listed in the JSON` : String(value)]];
-const rows = flat('', { workerTuning: tuning, ...report });
+const rows = flatten({ workerTuning: tuning, ...report });
 const width = Math.max(...rows.map(([k]) => k.length));
 process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
 
@@ -378,17 +375,14 @@ const file = `live-partners-${at.replace(/[:.]/g, '-')}.json`;
 fs.writeFileSync(path.join(dir, file), `${JSON.stringify(full, null, 2)}\n`);
 fs.writeFileSync(
   path.join(dir, 'live-partners-latest.md'),
-  [
-    `# Live partners on one worker, ${at}`,
-    '',
-    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, load average ${machine.loadAverage1m} at the end; ${stack.temporalVersion}.`,
-    `Options: ${JSON.stringify(options)}; worker: ${JSON.stringify(tuning)}. Raw (with every sample): \`${file}\`.`,
-    '',
-    '| measurement | value |',
-    '|---|---|',
-    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-    '',
-  ].join('\n'),
+  markdownReport(
+    `Live partners on one worker, ${at}`,
+    [
+      `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, load average ${machine.loadAverage1m} at the end; ${stack.temporalVersion}.`,
+      `Options: ${JSON.stringify(options)}; worker: ${JSON.stringify(tuning)}. Raw (with every sample): \`${file}\`.`,
+    ],
+    rows,
+  ),
 );
 process.stdout.write(`\nwrote bench/results/${file} and bench/results/live-partners-latest.md\n`);
 process.exit(failed ? 1 : 0);

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
 import { cpuMeter } from './cpu.js';
 import { pool, until } from './pool.js';
+import { flatten, markdownReport } from './report.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack.js';
 import { freePort } from '../runtime/dev-server.js';
@@ -541,11 +542,7 @@ try {
 // the storage under both SQLite files matters to the write-bound phases (TMPDIR=/dev/shm puts them on tmpfs)
 const storage = { dir: stack.dir, filesystem: filesystemOf(stack.dir) };
 const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, storage, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke, only: values.only ?? 'all' }, results };
-const flat = (prefix: string, value: unknown): [string, string][] =>
-  value && typeof value === 'object' && !Array.isArray(value)
-    ? Object.entries(value).flatMap(([k, v]) => flat(prefix ? `${prefix}.${k}` : k, v))
-    : [[prefix, String(value)]];
-const rows = flat('', results);
+const rows = flatten(results);
 const width = Math.max(...rows.map(([k]) => k.length), 10);
 process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
 
@@ -557,16 +554,13 @@ const kind = smoke ? 'smoke' : values.only ? 'partial' : undefined;
 fs.writeFileSync(path.join(dir, `${stamp}${kind ? `-${kind}` : ''}.json`), `${JSON.stringify(report, null, 2)}\n`);
 fs.writeFileSync(
   path.join(dir, kind ? `latest-${kind}.md` : 'latest.md'),
-  [
-    `# partner-access benchmark, ${report.at}${smoke ? ' (smoke size)' : values.only ? ` (only ${values.only})` : ''}`,
-    '',
-    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, ${machine.platform}; ${report.temporal}.`,
-    `Sizes: n=${N}, m=${M}, ${DURATION} s per load run, ${CONNECTIONS} connections. Storage: ${storage.filesystem} (${storage.dir}).`,
-    '',
-    '| measurement | value |',
-    '|---|---|',
-    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-    '',
-  ].join('\n'),
+  markdownReport(
+    `partner-access benchmark, ${report.at}${smoke ? ' (smoke size)' : values.only ? ` (only ${values.only})` : ''}`,
+    [
+      `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGb} GiB, Node ${machine.node}, ${machine.platform}; ${report.temporal}.`,
+      `Sizes: n=${N}, m=${M}, ${DURATION} s per load run, ${CONNECTIONS} connections. Storage: ${storage.filesystem} (${storage.dir}).`,
+    ],
+    rows,
+  ),
 );
 process.exit(failed ? 1 : 0);
