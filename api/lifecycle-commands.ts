@@ -68,7 +68,9 @@ export async function recertify(deps: AppDeps, limiter: RateLimiter, principal: 
   const partner = await loadVisiblePartner(deps.db, principal, partnerId);
   assertNotEnded(partner.state);
   allow(mayRecertify(operatorOf(principal), partnerFacts(partner)));
-  return commandResponse(partnerId, await runUpdate(deps, partnerId, recertifyUpdate, { ...input, actor: actorFor(principal, partnerId) }));
+  // the review seen open is the one answered: if it closes first (a concurrent answer, a held retry), this is a 409
+  const answer = { ...input, cycle: partner.recert_cycle, actor: actorFor(principal, partnerId) };
+  return commandResponse(partnerId, await runUpdate(deps, partnerId, recertifyUpdate, answer));
 }
 
 /** The partner asks its sponsor for a later access end. */

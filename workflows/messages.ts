@@ -46,6 +46,12 @@ export interface RecertificationInput {
   scopes?: string[];
   reason: string;
   actor: Actor;
+  /**
+   * The review this answers: the cycle the API saw open, as a decision names its stage. An answer
+   * held while its review closed (a retry after 503, a stale form) must not answer the next one.
+   * Absent in updates sent before it existed.
+   */
+  cycle?: number;
 }
 export interface ExtensionInput {
   accessUntil: string;

@@ -135,6 +135,9 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   }
   // A late answer would reactivate the partner: under security's hold, security resumes first.
   if (s.securityHold) return reject(FailureTypes.notAllowedInState, 'the partner is suspended by security; it must be resumed first');
+  if (input.cycle !== undefined && input.cycle !== s.cycle) {
+    return reject(FailureTypes.notAllowedInState, `the review this answers (cycle ${input.cycle}) is closed; cycle ${s.cycle} is open`);
+  }
   if (input.decision === 'narrow') return checkScopesNarrow(s, input.scopes, true);
   if (input.scopes !== undefined) return reject(FailureTypes.invalidRequest, `scopes are only given with narrow`);
   return null;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { payloadDataConverter } from '../../runtime/payload-codec.js';
 import { workflowIdFor } from '../../workflows/messages.js';
 import { historiesOf, historyText } from '../helpers/histories.js';
-import { actions, activePartner, partnerRow, waitForState } from '../helpers/partners.js';
+import { activePartner, partnerRow, waitForState } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 
 /** Reviews open 1s before a due date 2s after each certification: ten cycles take ~10 s. */
@@ -174,10 +174,12 @@ describe('a worker killed in the middle of a cycle', () => {
       expect(keys).toHaveLength(1);
       const recerts = await stack.db.selectFrom('recertifications').select('cycle').where('partner_id', '=', p.partnerId).execute();
       expect(recerts).toEqual([{ cycle: 0 }]);
-      const trail = await actions(stack, p.partnerId);
+      const trail = await stack.db.selectFrom('audit_events').select(['action', 'details']).where('partner_id', '=', p.partnerId).orderBy('seq').execute();
+      // the kept cycle's steps (the fast policy opens the next review about a second after the keep)
+      const steps = trail.filter((e) => e.action !== 'recertification.opened' || (JSON.parse(e.details!) as { cycle: number }).cycle === 0).map((e) => e.action);
       for (const action of ['partner.submitted', 'approval.granted', 'credential.issued', 'partner.activated', 'recertification.opened']) {
         // each step exactly once, however often the worker died around it
-        expect(trail.filter((a) => a === action), action).toHaveLength(1);
+        expect(steps.filter((a) => a === action), action).toHaveLength(1);
       }
     } finally {
       child.kill('SIGKILL');

@@ -228,6 +228,25 @@ describe('keep (recertification) × offboarding', () => {
   }, 240_000);
 });
 
+describe('a keep read before its review closed (a retry of an unconfirmed answer, a stale form)', () => {
+  it('answers that review only: with the next one open it is a 409 and the next review stays open', async () => {
+    const p = await activePartner(stack, { sponsor: t.alice! });
+    const keep = () => stack.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token: t.alice!, body: { decision: 'keep', reason: 'still needed' } });
+    await waitForState(stack, p.partnerId, 'recertification_due');
+    expect((await keep()).status).toBe(200);
+    await waitForState(stack, p.partnerId, 'recertification_due'); // cycle 1 open
+    // The API read the row while cycle 0 was still open (the moment a held retry was admitted):
+    // it pins the answer to cycle 0, and the workflow refuses to spend it on cycle 1.
+    await stack.db.updateTable('partners').set({ recert_cycle: 0 }).where('id', '=', p.partnerId).execute();
+    const late = await keep();
+    await stack.db.updateTable('partners').set({ recert_cycle: 1 }).where('id', '=', p.partnerId).execute();
+    expect(late.status, late.text).toBe(409);
+    expect(late.json.detail).toBe('the review this answers (cycle 0) is closed; cycle 1 is open');
+    expect((await partnerRow(stack, p.partnerId)).state).toBe('recertification_due');
+    expect((await actions(stack, p.partnerId)).filter((a) => a === 'recertification.kept')).toHaveLength(1);
+  }, 60_000);
+});
+
 describe('two approvers at once', () => {
   it('two security operators on stage 2: one approval, one key, the other answered 409', async () => {
     await Promise.all(
@@ -383,8 +402,9 @@ describe('a lifecycle closed from outside under an admitted command', () => {
       await handle.terminate('ended by an operator from the Temporal CLI');
       const res = await pending;
       expect(res.status, res.text).toBe(409);
-      // ended before the worker accepted the update, or after: either answer says the lifecycle ended
-      expect(res.json.detail).toMatch(/ended before the request was answered|lifecycle has ended/);
+      // the update was never accepted (its acceptance is recorded only when the blocked task completes):
+      // the server answers that the workflow is gone (the accepted-then-ended mapping: test/unit/temporal-errors.test.ts)
+      expect(res.json.detail).toBe('the partner’s lifecycle has ended');
     } finally {
       if (lock.inTransaction) lock.exec('rollback');
       lock.close();

@@ -20,6 +20,19 @@ import { fastPolicyFile } from '../helpers/stack.js';
 
 const dialects = ['sqlite', 'postgres'] as const;
 
+/**
+ * The limiter as the app calls it, its clock held mid-window: these tests count concurrent
+ * checks, and a run that straddles a window boundary (a loaded CI machine) would let the sliding
+ * window's decay admit one more, as it should, and fail them by the clock.
+ */
+function atOneInstant(limiter: RateLimiter): RateLimiter {
+  const now = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
+  return {
+    take: (key, limit, windowMs) => limiter.take(key, limit, windowMs, now),
+    peek: (key, limit, windowMs) => limiter.peek(key, limit, windowMs, now),
+  };
+}
+
 describe.each(dialects)('rate limits shared through the database (%s)', (dialect) => {
   const opened: Db[] = [];
   let open: () => Db;
@@ -78,7 +91,7 @@ describe.each(dialects)('rate limits shared through the database (%s)', (dialect
 
   it.each(['memory', 'database'] as const)('200 wrong credentials arriving together at one API (%s store): exactly the budget is checked, the rest refused unchecked', async (store) => {
     const db = open();
-    const limiter = store === 'memory' ? new InMemoryRateLimiter() : new DatabaseRateLimiter(db);
+    const limiter = atOneInstant(store === 'memory' ? new InMemoryRateLimiter() : new DatabaseRateLimiter(db));
     const app = createApp({
       db,
       temporal: { client: new Client({ connection, namespace: 'default' }), taskQueue: 'unused' },
@@ -88,12 +101,15 @@ describe.each(dialects)('rate limits shared through the database (%s)', (dialect
       limits: { authFailuresPerMinute: 10 },
       rateLimiter: limiter,
     });
-    const statuses = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => (await app.request('/v1/inbox', { headers: { authorization: `Bearer pat_${String(i).padStart(40, 'z')}` } })).status),
-    );
-    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(190);
-    await db.deleteFrom('rate_limit_windows').execute(); // the next test starts this source's budget afresh
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => (await app.request('/v1/inbox', { headers: { authorization: `Bearer pat_${String(i).padStart(40, 'z')}` } })).status),
+      );
+      expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(190);
+    } finally {
+      await db.deleteFrom('rate_limit_windows').execute(); // the next test starts this source's budget afresh
+    }
   });
 
   it('two API processes on one database allow one budget of failed credentials, not one each', async () => {
@@ -119,6 +135,6 @@ describe.each(dialects)('rate limits shared through the database (%s)', (dialect
     // shared: three in all, then every credential from that source is refused unchecked
     const db1 = open();
     const db2 = open();
-    expect(await statuses([appFor(db1, new DatabaseRateLimiter(db1)), appFor(db2, new DatabaseRateLimiter(db2))])).toEqual([401, 401, 401, 429, 429, 429]);
+    expect(await statuses([appFor(db1, atOneInstant(new DatabaseRateLimiter(db1))), appFor(db2, atOneInstant(new DatabaseRateLimiter(db2)))])).toEqual([401, 401, 401, 429, 429, 429]);
   });
 });

@@ -83,6 +83,16 @@ describe('recertification, extension, offboarding, rotation', () => {
     expect(checkRecertification(due, { decision: 'narrow', scopes: ['orders:read'], reason: 'r', actor: op('alice', 'approver') })).toBeNull();
   });
 
+  it('an answer pinned to a review answers that review only, never the next one', () => {
+    const next = state({ state: 'recertification_due', stage: null, cycle: 4 });
+    expect(checkRecertification(next, { decision: 'keep', reason: 'r', actor: op('alice', 'approver'), cycle: 4 })).toBeNull();
+    const stale = checkRecertification(next, { decision: 'keep', reason: 'r', actor: op('alice', 'approver'), cycle: 3 });
+    expect(stale?.type).toBe('NotAllowedInState');
+    expect(stale?.message).toBe('the review this answers (cycle 3) is closed; cycle 4 is open');
+    // an update sent before answers named their cycle (a history replayed, an update held across the deploy)
+    expect(checkRecertification(next, { decision: 'keep', reason: 'r', actor: op('alice', 'approver') })).toBeNull();
+  });
+
   it('extensions: the partner, later than now’s end, within maxAccess, one at a time', () => {
     const active = state({ state: 'active', stage: null });
     const at = (s: number) => new Date(T0 + s * S).toISOString();
