@@ -132,14 +132,15 @@ class GatewayTokenVerdicts {
 
   constructor(private readonly maxEntries = 1000) {}
 
-  get(tokenHash: string, now = Date.now()): Principal | undefined {
+  // the monotonic clock: a wall clock stepped back (NTP, a resumed VM) would stretch every verdict by the step
+  get(tokenHash: string, now = performance.now()): Principal | undefined {
     const kept = this.verdicts.get(tokenHash);
     if (kept && kept.until > now) return kept.principal;
     if (kept) this.verdicts.delete(tokenHash);
     return undefined;
   }
 
-  keep(tokenHash: string, principal: Principal | undefined, now = Date.now()): Principal | undefined {
+  keep(tokenHash: string, principal: Principal | undefined, now = performance.now()): Principal | undefined {
     if (principal?.kind !== 'operator' || !principal.roles.every((role) => role === 'gateway')) return principal;
     // a handful of gateways in practice; the bound only keeps memory flat whatever happens
     if (this.verdicts.size >= this.maxEntries) this.verdicts.clear();

@@ -38,8 +38,7 @@ export async function inboxOf(deps: Pick<AppDeps, 'db' | 'policy'>, operator: Op
         ...partnerFacts(p),
         approvedBy: p.stage === 'security' && approvedByMe.has(p.id) ? [me] : [],
         pendingExtension: p.pending_extension !== null,
-        // the stage the workflow wrote with the request (absent: the sponsor's)
-        pendingExtensionStage: p.pending_extension ? ((JSON.parse(p.pending_extension) as { stage?: ApprovalStage }).stage ?? 'sponsor') : undefined,
+        ...pendingExtensionFacts(p.pending_extension),
       }),
     )
     .map((p) => ({
@@ -48,6 +47,16 @@ export async function inboxOf(deps: Pick<AppDeps, 'db' | 'policy'>, operator: Op
       stage: p.state === 'pending_approval' ? ((p.stage as ApprovalStage | null) ?? 'sponsor') : null,
     }));
   return [...decisions, ...reviews];
+}
+
+/**
+ * The extension's stage as the workflow wrote it with the request (absent: the sponsor's), and at
+ * the security stage who approved the sponsor's (written since; absent in older rows).
+ */
+export function pendingExtensionFacts(json: string | null): { pendingExtensionStage?: ApprovalStage; extensionApprovedBy?: string } {
+  if (!json) return {};
+  const ext = JSON.parse(json) as { stage?: ApprovalStage; approvedBy?: string };
+  return { pendingExtensionStage: ext.stage ?? 'sponsor', ...(ext.approvedBy ? { extensionApprovedBy: ext.approvedBy } : {}) };
 }
 
 /**

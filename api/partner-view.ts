@@ -115,6 +115,12 @@ export async function grantDriftToday(db: Db, partnerId: string, policy: Policy)
   return { policyVersion: policy.version, findings: grantDrift(grant, todaysPolicy(toLifecyclePolicy(policy, grant.environment), grant.scopes)) };
 }
 
+/** What is shown of a waiting extension: not who approved a stage of it (the audit trail says that). */
+function pendingExtensionView(json: string | null) {
+  const ext = parseJson<{ accessUntil: string; reason: string; requestedAt: string; stage?: string }>(json);
+  return ext && { accessUntil: ext.accessUntil, reason: ext.reason, requestedAt: ext.requestedAt, ...(ext.stage ? { stage: ext.stage } : {}) };
+}
+
 /** `policy`: today's, for an operator's view, which then shows the grant's drift against it. */
 export async function partnerView(db: Db, partner: PartnerRow, policy?: Policy) {
   const credentials = await credentialsOf(db, partner.id);
@@ -126,7 +132,7 @@ export async function partnerView(db: Db, partner: PartnerRow, policy?: Policy) 
     policyVersion: partner.policy_version,
     recertificationCycle: partner.recert_cycle,
     lastCertifiedAt: partner.last_certified_at,
-    pendingExtension: parseJson<{ accessUntil: string; reason: string; requestedAt: string }>(partner.pending_extension),
+    pendingExtension: pendingExtensionView(partner.pending_extension),
     plannedOffboarding: parseJson<{ at: string; reason: string; by: string }>(partner.planned_offboarding),
     endReason: partner.end_reason,
     credentials: credentials.map((k) => ({

@@ -21,7 +21,8 @@ export interface ReadModelPatch {
   recertCycle?: number;
   lastCertifiedAt?: string | null;
   /** `stage` set once the sponsor approved and security decides next */
-  pendingExtension?: { accessUntil: string; reason: string; requestedAt: string; stage?: 'security' } | null;
+  /** `approvedBy`: at the security stage, who approved the sponsor's (the inbox must not offer it to them again) */
+  pendingExtension?: { accessUntil: string; reason: string; requestedAt: string; stage?: 'security'; approvedBy?: string } | null;
   plannedOffboarding?: { at: string; reason: string; by: string } | null;
   endReason?: string | null;
   endedAt?: string | null;

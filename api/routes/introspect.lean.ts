@@ -18,6 +18,19 @@ export interface LeanIntrospectionOptions {
 const jsonType = /^application\/json\s*(;|$)/i;
 
 /**
+ * Node keeps the first of repeated Content-Type headers where the route (hono reads them joined)
+ * refuses the pair: such a request goes on to the route, so both paths answer it alike.
+ */
+function singleContentType(raw: string[]): boolean {
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 12 && name.toLowerCase() === 'content-type' && ++seen > 1) return false;
+  }
+  return true;
+}
+
+/**
  * The whole body, if Node's parser has already taken all of it in (a small body arrives in the
  * packet of its headers): read at once, without the listeners and promises of a streamed read.
  * Undefined while any of it is still to come.
@@ -69,6 +82,7 @@ export function leanIntrospection({ principalOf, judge, maxBodyBytes, headers }:
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     const h = incoming?.headers;
     if (!h || h['transfer-encoding'] !== undefined || h.origin !== undefined || !jsonType.test(h['content-type'] ?? '')) return next();
+    if (!singleContentType(incoming!.rawHeaders)) return next();
     const length = Number(h['content-length']);
     if (!(length > 0 && length <= maxBodyBytes)) return next();
     let buffered = bufferedBody(incoming!, length);
@@ -86,11 +100,13 @@ export function leanIntrospection({ principalOf, judge, maxBodyBytes, headers }:
     } catch {
       return onward(c, next, buffered);
     }
+    // the schema first: what it accepts is a flat object of strings, which JSON.stringify below
+    // serialises without recursing (a deeply nested array would overflow its stack: a 500)
+    const body = introspectionRequestSchema.safeParse(json);
+    if (!body.success) return onward(c, next, buffered);
     // a body that is exactly its own serialisation names no key twice (JSON.stringify cannot, and a
     // dropped duplicate would make it shorter): gateways send that form; anything else is scanned
     if (JSON.stringify(json) !== text && findDuplicateKey(text) !== undefined) return onward(c, next, buffered);
-    const body = introspectionRequestSchema.safeParse(json);
-    if (!body.success) return onward(c, next, buffered);
     // from here the answer is this path's, problems (401, 403, 429) included
     fixedHeaders ??= await headers();
     let judged: Introspection;

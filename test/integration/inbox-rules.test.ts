@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWaitingOn, mayDecideStage, operatorLabel, type OperatorFacts } from '../../domain/access-rules.js';
 import type { Role } from '../../domain/partner-states.js';
+import { pendingExtensionFacts } from '../../api/inbox.js';
 import { partnerFacts } from '../../api/partner-view.js';
 import { activePartner, decide, submit, waitForAction } from '../helpers/partners.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -39,6 +40,12 @@ beforeAll(async () => {
   const extending = await activePartner(stack, { sponsor: token('bob') }, { sponsor: 'bob', accessUntil: inMinutes(10) });
   const ask = await stack.call('POST', `/v1/partners/${extending.partnerId}/extension`, { token: extending.requestToken, body: { accessUntil: inMinutes(30), reason: 'phase 2' } });
   expect(ask.status, ask.text).toBe(200); // an extension waits on bob
+  // dual sponsors a high-risk grant and approves its extension's sponsor stage: the security stage is
+  // then security's, never dual's (nobody approves two stages)
+  const dualExtending = await activePartner(stack, { sponsor: token('dual'), security: token('sec') }, { sponsor: 'dual', scopes: ['payments:read'], accessUntil: inMinutes(10) });
+  const dualAsk = await stack.call('POST', `/v1/partners/${dualExtending.partnerId}/extension`, { token: dualExtending.requestToken, body: { accessUntil: inMinutes(30), reason: 'phase 2' } });
+  expect(dualAsk.status, dualAsk.text).toBe(200);
+  expect((await decide(stack, dualExtending.partnerId, token('dual'), { decision: 'approve' })).status).toBe(200);
   await activePartner(stack, { sponsor: token('alice') }); // nothing waits
   const rejected = await submit(stack, { sponsor: 'bob' });
   expect((await decide(stack, rejected.partnerId, token('bob'), { decision: 'reject', reason: 'no' })).status).toBe(200);
@@ -53,7 +60,7 @@ async function everyPartner(operator: OperatorFacts) {
   );
   return rows.map((row) => ({
     row,
-    facts: { ...partnerFacts(row), approvedBy: mine.has(row.id) ? [operatorLabel(operator)] : [], pendingExtension: row.pending_extension !== null },
+    facts: { ...partnerFacts(row), approvedBy: mine.has(row.id) ? [operatorLabel(operator)] : [], pendingExtension: row.pending_extension !== null, ...pendingExtensionFacts(row.pending_extension) },
   }));
 }
 
@@ -83,7 +90,7 @@ describe('the inbox is the access rule', () => {
     expect((await ids('carol')).length).toBe(0); // nothing of hers waits
     expect((await ids('alice')).length).toBe(2); // hers and the one carol filed for her
     expect((await ids('bob')).map((i) => i.kind).sort()).toEqual(['approval', 'extension']);
-    expect((await ids('sec')).length).toBe(2); // both stage-2 requests
-    expect((await ids('dual')).length).toBe(1); // not the one dual approved at stage 1
+    expect((await ids('sec')).map((i) => i.kind).sort()).toEqual(['approval', 'approval', 'extension']); // both stage-2 requests, the extension's security stage
+    expect((await ids('dual')).length).toBe(1); // not the one dual approved at stage 1, nor the extension dual approved as sponsor
   });
 });

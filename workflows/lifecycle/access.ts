@@ -144,7 +144,7 @@ async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: Decision
     actor: by,
     reason: d.reason,
     decision: { kind: 'extension', stage: 'sponsor', decision: 'approve', reason: d.reason, accessUntil },
-    patch: { pendingExtension: { accessUntil, reason: ext.reason, requestedAt: iso(ext.requestedAtMs), stage: 'security' } },
+    patch: { pendingExtension: { accessUntil, reason: ext.reason, requestedAt: iso(ext.requestedAtMs), stage: 'security', approvedBy: by } },
     notice: { kind: 'extension.security_requested', recipients: ['role:security'], message: `Extension to ${accessUntil} approved by the sponsor; security approval needed`, data: { accessUntil } },
   });
   lc.settle(id, { ok: lc.commandResult() });

@@ -98,10 +98,19 @@ interface DecisionValues {
  * what an earlier stage granted) and those the policy lets an approver grant (`approverRateLimitTiers`,
  * which the workflow's validator holds the decision to). One tier alone is no choice.
  */
-function tierChoices(policy: Policy, partner: PartnerRow): Array<{ value: string; label: string }> {
+export function tierChoices(policy: Policy, partner: Pick<PartnerRow, 'environment' | 'rate_limit_tier'>): Array<{ value: string; label: string }> {
   const env = policy.environments[partner.environment];
-  const tiers = [...new Set([partner.rate_limit_tier, ...(toLifecyclePolicy(policy, partner.environment).approverRateLimitTiers ?? [])])].filter((t) => env.rateLimitTiers[t]);
-  return tiers.map((t) => ({ value: t, label: `${formatRateTier(t, env.rateLimitTiers[t]!)}${t === env.defaultRateLimitTier ? ' (the policy’s default)' : ''}` }));
+  // The partner's own tier stays a choice (the first, selected) even when today's policy no longer
+  // lists it: dropped from the options, the browser would select another, and a click on Approve
+  // would change the tier without the approver having touched it.
+  const tiers = [...new Set([partner.rate_limit_tier, ...(toLifecyclePolicy(policy, partner.environment).approverRateLimitTiers ?? [])])].filter(
+    (t) => t === partner.rate_limit_tier || env.rateLimitTiers[t],
+  );
+  return tiers.map((t) => {
+    const tier = env.rateLimitTiers[t];
+    if (!tier) return { value: t, label: `${t} (the partner’s tier; no longer in today’s policy)` };
+    return { value: t, label: `${formatRateTier(t, tier)}${t === env.defaultRateLimitTier ? ' (the policy’s default)' : ''}` };
+  });
 }
 
 export function inboxPages({ deps, limiter }: PageDeps) {
