@@ -56,8 +56,9 @@ export async function decide(deps: AppDeps, limiter: RateLimiter, principal: Pri
   allow(mayDecideAsRequester(principal, facts));
   // An extension decision's "who" is left to the workflow, which knows whether one is waiting.
   if (facts.state === 'pending_approval') allow(mayDecideStage(principal, facts));
-  // the stage checked above is the one decided: a concurrent approval that closes it first makes this one a 409
-  const stage = facts.state === 'pending_approval' ? facts.stage : null;
+  // the stage the approver was shown, else the one checked above, is the one decided: a concurrent
+  // approval that closes it first makes this one a 409
+  const stage = input.stage ?? (facts.state === 'pending_approval' ? facts.stage : null);
   const result = await runUpdate(deps, partnerId, decideUpdate, { ...input, ...(stage ? { stage } : {}), actor: actorFor(principal, partnerId) });
   return commandResponse(partnerId, result);
 }
@@ -68,8 +69,9 @@ export async function recertify(deps: AppDeps, limiter: RateLimiter, principal: 
   const partner = await loadVisiblePartner(deps.db, principal, partnerId);
   assertNotEnded(partner.state);
   allow(mayRecertify(operatorOf(principal), partnerFacts(partner)));
-  // the review seen open is the one answered: if it closes first (a concurrent answer, a held retry), this is a 409
-  const answer = { ...input, cycle: partner.recert_cycle, actor: actorFor(principal, partnerId) };
+  // the review the reviewer was shown, else the one read open here, is the one answered: if it closes
+  // first (a concurrent answer, a held retry, a form left open), this is a 409
+  const answer = { ...input, cycle: input.cycle ?? partner.recert_cycle, actor: actorFor(principal, partnerId) };
   return commandResponse(partnerId, await runUpdate(deps, partnerId, recertifyUpdate, answer));
 }
 

@@ -132,6 +132,12 @@ export const decisionSchema = z
     accessUntil: isoDateTimeSchema.optional(),
     /** at approval: the rate tier granted, one the policy lets an approver grant (default: the policy's default tier) */
     rateLimitTier: rateTierNameSchema.optional(),
+    /**
+     * the approval stage decided, as the approver was shown it (`pendingStage`): if it has closed
+     * meanwhile the answer is a 409, never a decision of the next stage. Omitted: the stage open
+     * when the API reads the partner.
+     */
+    stage: z.enum(approvalStages).optional(),
     reason,
   })
   .openapi('Decision');
@@ -140,6 +146,12 @@ export const recertificationSchema = z
   .strictObject({
     decision: z.enum(['keep', 'narrow', 'revoke']),
     scopes: z.array(scopeNameSchema).min(1).max(50).optional(),
+    /**
+     * the review answered, as the reviewer was shown it (`recertificationCycle`): if it has closed
+     * meanwhile the answer is a 409, never an answer to the next review. Omitted: the review open
+     * when the API reads the partner.
+     */
+    cycle: z.number().int().min(0).max(1_000_000).optional(),
     reason,
   })
   .openapi('Recertification');

@@ -99,6 +99,8 @@ describe('approver inbox', () => {
     await shot(alice, 'inbox');
 
     await item.getByRole('link', { name: /Decide on/ }).click();
+    // the form names the stage it shows: decided meanwhile by another, it would be refused, not spent on the next
+    expect(await alice.locator('input[name=stage]').inputValue()).toBe('sponsor');
     await alice.getByLabel('Reason').fill('contract signed, DPA in place');
     await alice.getByRole('button', { name: 'Approve' }).click();
     expect(new URL(alice.url()).pathname).toBe('/console');
@@ -114,6 +116,7 @@ describe('approver inbox', () => {
     // who approved the earlier stage, with their note
     expect(facts).toMatch(/alice, .*contract signed, DPA in place/);
     await second.getByRole('link', { name: /Decide on/ }).click();
+    expect(await sam.locator('input[name=stage]').inputValue()).toBe('security');
     await sam.getByLabel('Reason').fill('payments scope reviewed');
     await sam.getByRole('button', { name: 'Approve' }).click();
     expect(await sam.locator('.flash.ok').innerText()).toContain('Approved');
@@ -228,6 +231,8 @@ describe('recertification queue', () => {
     await shot(alice, 'recertifications');
 
     await card.getByRole('link', { name: /Review/ }).click();
+    // the form names the review it shows (a form left open across a cycle is refused, not spent on the next)
+    expect(await alice.locator('input[name=cycle]').inputValue()).toBe('0');
     await alice.getByLabel('Reason').fill('still shipping with them');
     await alice.getByRole('button', { name: 'Keep' }).click();
     expect(new URL(alice.url()).pathname).toBe('/console/recertifications');

@@ -242,8 +242,26 @@ describe('a keep read before its review closed (a retry of an unconfirmed answer
     await stack.db.updateTable('partners').set({ recert_cycle: 1 }).where('id', '=', p.partnerId).execute();
     expect(late.status, late.text).toBe(409);
     expect(late.json.detail).toBe('the review this answers (cycle 0) is closed; cycle 1 is open');
+    // the review the reviewer was shown, named by the client (the console's form sends it)
+    const shown = await stack.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token: t.alice!, body: { decision: 'keep', reason: 'still needed', cycle: 0 } });
+    expect(shown.status, shown.text).toBe(409);
+    expect(shown.json.detail).toBe('the review this answers (cycle 0) is closed; cycle 1 is open');
     expect((await partnerRow(stack, p.partnerId)).state).toBe('recertification_due');
     expect((await actions(stack, p.partnerId)).filter((a) => a === 'recertification.kept')).toHaveLength(1);
+    expect((await stack.call('POST', `/v1/partners/${p.partnerId}/recertifications`, { token: t.alice!, body: { decision: 'keep', reason: 'still needed', cycle: 1 } })).status).toBe(200);
+  }, 60_000);
+
+  it('a decision names the stage its approver was shown: a closed stage is a 409, never the next stage decided', async () => {
+    const { partnerId } = await submit(stack, twoStages);
+    expect((await decide(stack, partnerId, t.alice!, { decision: 'approve' })).status).toBe(200); // the sponsor stage
+    // carol (approver and security) was shown the sponsor stage; it closed meanwhile
+    const stale = await stack.call('POST', `/v1/partners/${partnerId}/decisions`, { token: t.carol!, body: { decision: 'approve', reason: 'ok', stage: 'sponsor' } });
+    expect(stale.status, stale.text).toBe(409);
+    expect(stale.json.detail).toBe('the sponsor stage was already decided; nothing was changed');
+    expect((await partnerRow(stack, partnerId)).stage).toBe('security');
+    const shown = await stack.call('POST', `/v1/partners/${partnerId}/decisions`, { token: t.carol!, body: { decision: 'approve', reason: 'ok', stage: 'security' } });
+    expect(shown.status, shown.text).toBe(200);
+    expect(shown.json.state).toBe('active');
   }, 60_000);
 });
 

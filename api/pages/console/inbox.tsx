@@ -195,6 +195,8 @@ export function inboxPages({ deps, limiter }: PageDeps) {
         <h2>Your decision</h2>
         <FormErrors errors={errors} />
         <PostForm action={`/console/decisions/${partner.id}`} csrfToken={c.get('csrfToken')}>
+          {/* the stage shown is the one decided: a form left open while another approver closed it is refused */}
+          {isApproval ? <input type="hidden" name="stage" value={partner.stage ?? 'sponsor'} /> : null}
           {isApproval ? (
             <CheckboxGroup
               name="scopes"
@@ -244,7 +246,7 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
     const form = await formInput(c);
-    const body = bodyOf(form, ['decision', 'scopes', 'accessUntil', 'rateLimitTier', 'reason'], ['scopes']);
+    const body = bodyOf(form, ['decision', 'scopes', 'accessUntil', 'rateLimitTier', 'reason', 'stage'], ['scopes']);
     const values: DecisionValues = {
       scopes: body.scopes as string[],
       accessUntil: body.accessUntil as string | undefined,

@@ -169,6 +169,8 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
         <h2>Your answer</h2>
         <FormErrors errors={errors} />
         <PostForm action={`/console/recertifications/${partner.id}`} csrfToken={c.get('csrfToken')}>
+          {/* the review shown is the one answered: a form left open across a cycle is refused, not spent on the next review */}
+          <input type="hidden" name="cycle" value={String(partner.recert_cycle)} />
           <CheckboxGroup
             name="scopes"
             label="Scopes to keep (for “Narrow”)"
@@ -201,7 +203,8 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
     const principal = c.get('principal');
     const partner = await loadVisiblePartner(deps.db, principal, c.req.param('id'));
     const form = await formInput(c);
-    const body = bodyOf(form, ['decision', 'scopes', 'reason'], ['scopes']);
+    const body = bodyOf(form, ['decision', 'scopes', 'reason', 'cycle'], ['scopes']);
+    if (typeof body.cycle === 'string') body.cycle = /^\d{1,7}$/.test(body.cycle) ? Number(body.cycle) : body.cycle; // else the schema refuses it
     const values: ReviewValues = { scopes: body.scopes as string[], reason: body.reason as string | undefined };
     // the ticked scopes mean something only for "narrow"
     if (body.decision !== 'narrow') delete body.scopes;
