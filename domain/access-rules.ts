@@ -105,8 +105,10 @@ export function mayDecideExtension(
  * security stage it never had is kept by a security operator (its keep is that stage, see
  * workflows/rules.ts checkRecertificationDrift). Whether one is due is the workflow's "when".
  */
-export function mayRecertify(operator: OperatorFacts | undefined, partner: Pick<PartnerFacts, 'sponsor'>): Permission {
-  return operator && (operator.name === partner.sponsor || has(operator, 'security')) ? allowed : refused('only the sponsor or security recertifies');
+export function mayRecertify(operator: OperatorFacts | undefined, partner: Pick<PartnerFacts, 'sponsor' | 'requestedBy'>): Permission {
+  if (!operator || !(operator.name === partner.sponsor || has(operator, 'security'))) return refused('only the sponsor or security recertifies');
+  // security answering for the sponsor: never of a request it filed itself (its keep would be the security stage of its own grant)
+  return operator.name === partner.sponsor ? allowed : mayDecideAsRequester(operator, partner);
 }
 
 /** Offboarding is for the partner itself, its sponsor or an admin. */

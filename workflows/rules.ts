@@ -125,11 +125,6 @@ export function checkRecertification(s: LifecycleState, input: RecertificationIn
   const actor = input.actor;
   const who = forbidden(mayRecertify(isOperator(actor) ? actor : undefined, factsOf(s)));
   if (who) return who;
-  // security answering for the sponsor: never of a request it filed itself (its keep would be the security stage of its own grant)
-  if (isOperator(actor) && actor.name !== s.sponsor) {
-    const own = forbidden(mayDecideAsRequester(actor, factsOf(s)));
-    if (own) return own;
-  }
   if (!isRecertifiable(s.state)) {
     return reject(FailureTypes.notAllowedInState, `no recertification is due (state ${s.state})`);
   }

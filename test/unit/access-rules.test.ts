@@ -63,6 +63,9 @@ describe('the sponsor\'s and the partner\'s rules', () => {
     expect(mayRecertify(op('bob', 'approver', 'admin'), partner())).toEqual({ ok: false, reason: 'only the sponsor or security recertifies' });
     expect(mayRecertify(op('sec', 'security'), partner())).toEqual(ok);
     expect(mayRecertify(undefined, partner()).ok).toBe(false);
+    // security answering for the sponsor, never of a request it filed (the API's pre-check and the workflow ask this one rule)
+    expect(mayRecertify(op('sec', 'security'), partner({ requestedBy: 'operator:sec' }))).toEqual({ ok: false, reason: 'the requester cannot approve their own request' });
+    expect(mayRecertify(op('alice', 'approver', 'security'), partner({ requestedBy: 'operator:alice' }))).toEqual(ok); // the sponsor answers for their own grant
   });
 
   it('offboarding: the partner itself, its sponsor or an admin', () => {
