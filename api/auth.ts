@@ -93,10 +93,7 @@ export async function principalFor(db: Db, token: string): Promise<Principal | u
     // token alone, so it cannot tell which partner ids exist. Which partner it may see is the
     // route's question (canSee: another partner's id is a 404).
     if (!isOpaqueToken('prt', token)) return undefined;
-    const tokenHash = hashToken(token);
-    const held = await requestTokenHolder(db, tokenHash);
-    if (!held || !hashesEqual(held.tokenHash, tokenHash)) return undefined;
-    return { kind: 'request_token', tokenHash, partnerId: held.partnerId };
+    return requestTokenFor(db, hashToken(token));
   }
   if (token.startsWith('pak_')) {
     // The same lookup and rule as introspection: a key the gateway refuses opens nothing here.
@@ -106,10 +103,18 @@ export async function principalFor(db: Db, token: string): Promise<Principal | u
   return undefined;
 }
 
-async function operatorFor(db: Db, tokenHash: string): Promise<Principal | undefined> {
+/** The active operator a token hash proves (a bearer token here, a console session's credential in api/pages/session.ts). */
+export async function operatorFor(db: Db, tokenHash: string): Promise<Extract<Principal, { kind: 'operator' }> | undefined> {
   const operator = await activeOperatorByTokenHash(db, tokenHash);
   if (!operator || !hashesEqual(operator.tokenHash, tokenHash)) return undefined;
   return { kind: 'operator', name: operator.name, roles: operator.roles };
+}
+
+/** The partner a request token's hash still opens (a bearer token here, a portal session's credential). */
+export async function requestTokenFor(db: Db, tokenHash: string): Promise<Extract<Principal, { kind: 'request_token' }> | undefined> {
+  const held = await requestTokenHolder(db, tokenHash);
+  if (!held || !hashesEqual(held.tokenHash, tokenHash)) return undefined;
+  return { kind: 'request_token', tokenHash, partnerId: held.partnerId };
 }
 
 /**

@@ -20,6 +20,13 @@ export interface InboxItem {
 }
 
 /**
+ * Where a review is answered from: the sponsor's own reviews in the recertification queue, those
+ * only security can keep (the security stage a drifted grant lacks) in security's inbox.
+ */
+export const isSponsorsReview = (i: Pick<InboxItem, 'kind' | 'stage'>): boolean => i.kind === 'recertification' && i.stage !== 'security';
+export const isSecuritysReview = (i: Pick<InboxItem, 'kind' | 'stage'>): boolean => i.kind === 'recertification' && i.stage === 'security';
+
+/**
  * The decisions waiting for this operator: the candidates the repository selects in SQL, each
  * checked again against `isWaitingOn` (domain/access-rules.ts), the rule the workflow's validators
  * ask, so the inbox never offers a decision the workflow would refuse. A security operator also
@@ -65,14 +72,22 @@ export function pendingExtensionFacts(json: string | null): { pendingExtensionSt
  * security operator other than the sponsor may keep it (workflows/rules.ts `checkRecertificationDrift`,
  * with the same drift rules: domain/policy-drift.ts against `todaysPolicy`).
  */
-async function reviewsWaitingForSecurity(deps: Pick<AppDeps, 'db' | 'policy'>, operator: OperatorFacts): Promise<InboxItem[]> {
-  const rows = (await reviewsOpenToSecurity(deps.db, { label: operatorLabel(operator), name: operator.name })).filter((p) => mayDecideAsRequester(operator, partnerFacts(p)).ok);
-  const grants = new Map((await liveGrantsOf(deps.db, rows.map((p) => p.id))).map((g) => [g.partnerId, g]));
+export async function reviewsWaitingForSecurity(deps: Pick<AppDeps, 'db' | 'policy'>, operator: OperatorFacts, page = 500, most = 500): Promise<InboxItem[]> {
+  const me = { label: operatorLabel(operator), name: operator.name };
   const policy = deps.policy();
-  return rows.flatMap((partner) => {
-    const grant = grants.get(partner.id);
-    if (!grant) return [];
-    const drift = grantDrift(grant, todaysPolicy(toLifecyclePolicy(policy, grant.environment), grant.scopes));
-    return drift.some((f) => f.rule === 'security_stage_missing') ? [{ partner, kind: 'recertification' as const, stage: 'security' as const, drift }] : [];
-  });
+  const found: InboxItem[] = [];
+  // page by page: the drifted reviews may lie anywhere among the due ones, so the bound is on what
+  // is listed, never on what is looked at
+  for (let offset = 0; found.length < most; offset += page) {
+    const rows = await reviewsOpenToSecurity(deps.db, me, { limit: page, offset });
+    const grants = new Map((await liveGrantsOf(deps.db, rows.map((p) => p.id))).map((g) => [g.partnerId, g]));
+    for (const partner of rows) {
+      const grant = grants.get(partner.id);
+      if (!grant || !mayDecideAsRequester(operator, partnerFacts(partner)).ok) continue;
+      const drift = grantDrift(grant, todaysPolicy(toLifecyclePolicy(policy, grant.environment), grant.scopes));
+      if (drift.some((f) => f.rule === 'security_stage_missing')) found.push({ partner, kind: 'recertification', stage: 'security', drift });
+    }
+    if (rows.length < page) break;
+  }
+  return found.slice(0, most);
 }

@@ -59,6 +59,16 @@ export async function liveKeyOwner(db: Db, token: string, now = new Date()): Pro
   return { partnerId: found.row.partner_id, keyId: found.keyId };
 }
 
+/**
+ * The partner a key still proves, from its id and the hash of the whole key (a portal session's
+ * credential: the environment was checked when the key was presented at sign-in).
+ */
+export async function liveKeyByHash(db: Db, keyId: string, keyHash: string, now = new Date()): Promise<{ partnerId: string; keyId: string } | undefined> {
+  const row = await credentialForVerdict(db, keyId);
+  if (!row || !hashesEqual(row.hash, keyHash) || !keyLivenessOf(row, now).live) return undefined;
+  return { partnerId: row.partner_id, keyId };
+}
+
 /** The verdict for a key id without its secret: only for revocation probes, which never pass. */
 export async function introspectKeyId(db: Db, policy: Policy, keyId: string, environment?: Environment, now = new Date()): Promise<Introspection> {
   const row = await credentialForVerdict(db, keyId);

@@ -2,12 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
 import { hashApiKey, hashesEqual, hashToken } from '../../domain/api-key.js';
-import { activeOperatorByTokenHash } from '../../schema/repositories/operators.js';
-import { requestTokenHolder } from '../../schema/repositories/partners.js';
-import { credentialForVerdict } from '../../schema/repositories/credentials.js';
 import { closeSession, liveSession, openSession, pruneSessions, touchSession, type SessionRow } from '../../schema/repositories/sessions.js';
-import { principalFor, type Principal } from '../auth.js';
-import { keyLivenessOf } from '../introspection.js';
+import { operatorFor, principalFor, requestTokenFor, type Principal } from '../auth.js';
+import { liveKeyByHash } from '../introspection.js';
 import { failureBudget, sourceOf, viaTrustedProxy, type RateLimiter } from '../rate-limit.js';
 import { rateLimits } from '../../config/limits.js';
 import type { AppDeps } from '../deps.js';
@@ -55,19 +52,15 @@ const sessionIdHash = (id: string) => hashToken(id);
 async function principalOfSession(deps: AppDeps, row: SessionRow): Promise<Principal | undefined> {
   switch (row.credential_kind) {
     case 'operator': {
-      const operator = await activeOperatorByTokenHash(deps.db, row.credential_hash);
-      if (!operator || operator.name !== row.subject || !hashesEqual(operator.tokenHash, row.credential_hash)) return undefined;
-      return { kind: 'operator', name: operator.name, roles: operator.roles };
+      const operator = await operatorFor(deps.db, row.credential_hash);
+      return operator?.name === row.subject ? operator : undefined;
     }
-    case 'request_token': {
-      const held = await requestTokenHolder(deps.db, row.credential_hash);
-      return held && hashesEqual(held.tokenHash, row.credential_hash) ? { kind: 'request_token', tokenHash: held.tokenHash, partnerId: held.partnerId } : undefined;
-    }
+    case 'request_token':
+      return requestTokenFor(deps.db, row.credential_hash);
     case 'partner_key': {
       // subject is the key id; the hash proves the secret still matches that key
-      const key = await credentialForVerdict(deps.db, row.subject);
-      if (!key || !hashesEqual(key.hash, row.credential_hash) || !keyLivenessOf(key, new Date()).live) return undefined;
-      return { kind: 'partner_key', partnerId: key.partner_id, keyId: row.subject };
+      const owner = await liveKeyByHash(deps.db, row.subject, row.credential_hash);
+      return owner && { kind: 'partner_key', ...owner };
     }
   }
 }
@@ -175,13 +168,20 @@ export function sessions(deps: AppDeps, limiter: RateLimiter, options: SessionOp
     c.set('principal', { kind: 'anonymous' });
   }
   return {
-    async signIn(c: Context<PageAppEnv>, credential: string): Promise<Principal | undefined> {
+    /**
+     * Signs in with a pasted credential (trimmed) of one of the kinds this door `accepts`: an operator
+     * token at the console, a request token or key at the portal. Anything else opens no session and
+     * is spent against the source's failure budget, a valid credential of the other door's kind too.
+     */
+    async signIn(c: Context<PageAppEnv>, credential: string, accepts: readonly Principal['kind'][]): Promise<Principal | undefined> {
       const token = credential.trim();
       const resolve = async () => (token.length > 0 && token.length <= 200 ? principalFor(deps.db, token) : undefined);
-      const checked = await failures.check(sourceOf(c), resolve, (p) => p === undefined);
+      const refused = (p: Principal | undefined): p is undefined | Extract<Principal, { kind: 'anonymous' }> =>
+        p === undefined || p.kind === 'anonymous' || !accepts.includes(p.kind);
+      const checked = await failures.check(sourceOf(c), resolve, refused);
       if ('refused' in checked) throw new Problem(429, 'Too Many Requests', 'too many failed sign-ins from this address; retry later', {}, { 'Retry-After': String(checked.refused.retryAfterSeconds) });
       const principal = checked.result;
-      if (!principal || principal.kind === 'anonymous') return undefined;
+      if (refused(principal)) return undefined;
       await open(c, principal, token);
       return principal;
     },

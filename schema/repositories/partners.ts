@@ -147,7 +147,7 @@ export async function inboxCandidates(db: Db, me: InboxOwner, limit = 500): Prom
  * lacks the security stage today's policy requires is the caller's question (api/inbox.ts), as the
  * workflow's `checkRecertificationDrift` asks it.
  */
-export function reviewsOpenToSecurity(db: Db, me: Pick<InboxOwner, 'label' | 'name'>, limit = 500): Promise<PartnerRow[]> {
+export function reviewsOpenToSecurity(db: Db, me: Pick<InboxOwner, 'label' | 'name'>, page: { limit: number; offset: number }): Promise<PartnerRow[]> {
   return db
     .selectFrom('partners')
     .selectAll()
@@ -156,7 +156,9 @@ export function reviewsOpenToSecurity(db: Db, me: Pick<InboxOwner, 'label' | 'na
     .where('sponsor', '!=', me.name)
     .where('requested_by', '!=', me.label)
     .orderBy('next_deadline_at')
-    .limit(limit)
+    .orderBy('id') // a total order: the pages neither skip nor repeat a row
+    .limit(page.limit)
+    .offset(page.offset)
     .execute();
 }
 

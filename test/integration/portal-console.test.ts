@@ -15,6 +15,7 @@ import { serveApp } from '../helpers/gateway.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { activePartner, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
 import { loadPolicyFile } from '../../config/policy.js';
+import { reviewsWaitingForSecurity } from '../../api/inbox.js';
 
 let stack: Stack;
 let server: Awaited<ReturnType<typeof serveApp>>;
@@ -381,7 +382,7 @@ describe('policy drift at recertification', () => {
   let drift: Stack;
   let driftServer: Awaited<ReturnType<typeof serveApp>>;
   let at: string;
-  const dt = {} as Record<'alice' | 'sec', string>;
+  const dt = {} as Record<'alice' | 'sec' | 'dual', string>;
   beforeAll(async () => {
     drift = await startStack({
       policyOverrides: { recertifyEvery: '30s', recertReminders: ['24s'], expiryWarnings: [] },
@@ -391,6 +392,7 @@ describe('policy drift at recertification', () => {
     at = `http://127.0.0.1:${driftServer.port}`;
     dt.alice = await drift.operator('alice', ['approver']);
     dt.sec = await drift.operator('sec', ['security']);
+    dt.dual = await drift.operator('dual', ['approver', 'security']);
   }, 120_000);
   afterAll(async () => {
     await driftServer?.close();
@@ -407,8 +409,9 @@ describe('policy drift at recertification', () => {
   });
 
   it('security finds the reviews only it can keep in its inbox, with the drift, and keeps one from there', async () => {
-    const risky = await activePartner(drift, { sponsor: dt.alice }, { name: 'Proseware Orders', scopes: ['orders:read'] });
+    // the plain one first: its review comes due first, ahead of the drifted one in security's list
     const plain = await activePartner(drift, { sponsor: dt.alice }, { name: 'Proseware Catalog', scopes: ['catalog:read'] });
+    const risky = await activePartner(drift, { sponsor: dt.alice }, { name: 'Proseware Orders', scopes: ['orders:read'] });
     // orders:read becomes high-risk: the grant was approved without the security stage today's policy requires
     const raw = JSON.parse(fs.readFileSync(drift.policyFile, 'utf8'));
     raw.scopes['orders:read'].risk = 'high';
@@ -434,6 +437,17 @@ describe('policy drift at recertification', () => {
     // the JSON inbox says the same
     const inbox = await drift.call('GET', '/v1/inbox', { token: dt.sec });
     expect(inbox.json.items.map((i: { partnerId: string; kind: string; stage: string | null }) => [i.partnerId, i.kind, i.stage])).toEqual([[risky.partnerId, 'recertification', 'security']]);
+    // the due reviews are looked at page by page: a drifted one behind a page of undrifted ones is still found
+    const onePerPage = await reviewsWaitingForSecurity({ db: drift.db, policy: () => loadPolicyFile(drift.policyFile) }, { name: 'sec', roles: ['security'] }, 1);
+    expect(onePerPage.map((i) => i.partner.id)).toEqual([risky.partnerId]);
+    // an approver who is also security owes no review as sponsor here: the security stage is not in their queue
+    const dual = await signIn(dt.dual, at);
+    await dual.goto(`${at}/console/recertifications`);
+    expect(await dual.locator('p.hint').first().innerText()).toContain('Reviews you owe as sponsor');
+    expect(await dual.getByRole('heading', { name: 'Proseware Orders' }).count()).toBe(0);
+    await dual.goto(`${at}/console`);
+    expect(await dual.getByRole('heading', { name: 'Proseware Orders' }).count()).toBe(1);
+    await dual.context().close();
     await shot(sec, 'inbox-drift');
 
     await card.getByRole('link', { name: /Review/ }).click();

@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { serveApp } from '../helpers/gateway.js';
 import { launchBrowser } from '../helpers/browser.js';
+import { baseSubmission } from '../helpers/partners.js';
 
 let stack: Stack;
 let server: Awaited<ReturnType<typeof serveApp>>;
@@ -78,7 +79,8 @@ describe('console sessions', () => {
   });
 
   it('shows an operator only the pages its roles open, and lands it on the first of them', async () => {
-    const { context, page } = await signIn(await stack.operator('pages-auditor', ['auditor']));
+    // pasted with the blanks around it that a copy brings along
+    const { context, page } = await signIn(`  ${await stack.operator('pages-auditor', ['auditor'])} `);
     expect(new URL(page.url()).pathname).toBe('/console/partners');
     expect(await page.locator('header nav a').allInnerTexts()).toEqual(['Partners', 'Audit']);
     await page.goto(`${base}/console/security`);
@@ -95,6 +97,27 @@ describe('console sessions', () => {
     expect(await page.locator('.field-error').innerText()).toContain('not a valid operator token');
     expect((await context.cookies()).some((c) => c.name === 'pa_session')).toBe(false);
     await context.close();
+  });
+
+  it('each door takes its own credentials: a partner’s request token opens no console session, an operator token no portal one', async () => {
+    const operatorToken = await stack.operator('pages-wrong-door', ['approver']);
+    // no worker here: the request token holds from the API's commit, before any workflow runs
+    const submitted = await stack.call('POST', '/v1/partners', { body: { ...baseSubmission, sponsor: 'pages-wrong-door' } });
+    expect(submitted.status, submitted.text).toBe(202);
+    const requestToken = submitted.json.requestToken as string;
+    for (const [path, label, credential, message] of [
+      ['/console/sign-in', 'Operator token', requestToken, 'not a valid operator token'],
+      ['/portal/sign-in', 'Request token or API key', operatorToken, 'not a valid request token or API key'],
+    ] as const) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${base}${path}`);
+      await page.getByLabel(label).fill(credential);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect(await page.locator('.field-error').innerText(), path).toContain(message);
+      expect((await context.cookies()).some((c) => c.name === 'pa_session'), path).toBe(false);
+      await context.close();
+    }
   });
 });
 

@@ -5,7 +5,7 @@ import { toLifecyclePolicy, type Policy } from '../../../config/policy.js';
 import { decisionSchema } from '../../../schema/api.js';
 import type { AuditEventRow, PartnerRow } from '../../../schema/database.js';
 import { auditEventsOf } from '../../../schema/repositories/audit.js';
-import { inboxOf, type InboxItem } from '../../inbox.js';
+import { inboxOf, isSecuritysReview, isSponsorsReview, type InboxItem } from '../../inbox.js';
 import { decide } from '../../lifecycle-commands.js';
 import { loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
@@ -122,8 +122,8 @@ export function inboxPages({ deps, limiter }: PageDeps) {
     const items = (await inboxOf(deps, principal)).sort((a, b) => (a.partner.created_at < b.partner.created_at ? -1 : a.partner.created_at > b.partner.created_at ? 1 : 0));
     const decisions = items.filter((i) => i.kind !== 'recertification');
     // the reviews only security can keep are answered from here; the sponsor's own are in the recertification queue
-    const securityReviews = items.filter((i) => i.kind === 'recertification' && i.stage === 'security');
-    const reviews = items.filter((i) => i.kind === 'recertification' && i.stage !== 'security');
+    const securityReviews = items.filter(isSecuritysReview);
+    const reviews = items.filter(isSponsorsReview);
     const approvals = new Map(await Promise.all([...decisions, ...securityReviews].map(async (i) => [i.partner.id, approvalsOf(await auditEventsOf(deps.db, i.partner.id))] as const)));
     const policy = deps.policy();
     return renderPage(

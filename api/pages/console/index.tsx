@@ -40,9 +40,8 @@ export function consolePages(pageDeps: PageDeps) {
   app.post('/sign-in', async (c) => {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
-    const token = typeof form.token === 'string' ? form.token : '';
-    const principal = token.startsWith('pat_') ? await sessions.signIn(c, token) : undefined;
-    if (!principal || principal.kind !== 'operator') return signInForm(c, next, 'This token is not a valid operator token.');
+    const principal = await sessions.signIn(c, typeof form.token === 'string' ? form.token : '', ['operator']);
+    if (principal?.kind !== 'operator') return signInForm(c, next, 'This token is not a valid operator token.');
     // no page asked for: the first page this operator may open
     return redirectAfterPost(c, next === consoleAreas.inbox.href ? homeOf(principal.roles) : next);
   });

@@ -6,7 +6,7 @@ import type { UsageEvidence } from '../../../domain/lifecycle-records.js';
 import { recertificationSchema } from '../../../schema/api.js';
 import type { PartnerRow } from '../../../schema/database.js';
 import { usageEvidenceOf } from '../../../schema/repositories/usage.js';
-import { inboxOf } from '../../inbox.js';
+import { inboxOf, isSponsorsReview } from '../../inbox.js';
 import { recertify } from '../../lifecycle-commands.js';
 import { grantDriftToday, loadVisiblePartner } from '../../partner-view.js';
 import type { PageAppEnv } from '../env.js';
@@ -126,7 +126,7 @@ export function recertificationPages({ deps, limiter }: PageDeps) {
     const principal = c.get('principal');
     if (principal.kind !== 'operator') throw new Error('unreachable: the guard admits operators only');
     const due = (await inboxOf(deps, principal))
-      .filter((i) => i.kind === 'recertification')
+      .filter(isSponsorsReview) // security's stage of a drifted grant is answered from its inbox
       .sort((a, b) => ((a.partner.next_deadline_at ?? '') < (b.partner.next_deadline_at ?? '') ? -1 : 1));
     const policy = deps.policy();
     const evidence = new Map(await Promise.all(due.map(async (i) => [i.partner.id, await usageEvidenceOf(deps.db, i.partner)] as const)));

@@ -131,9 +131,8 @@ export function portalPages(pageDeps: PageDeps) {
 
   app.get('/sign-in', (c) => signInPage(c));
   app.post('/sign-in', async (c) => {
-    const credential = one(await formInput(c), 'credential').trim();
     // partner credentials only: an operator signs in to the console
-    const principal = /^(prt|pak)_/.test(credential) ? await sessions.signIn(c, credential) : undefined;
+    const principal = await sessions.signIn(c, one(await formInput(c), 'credential'), ['request_token', 'partner_key']);
     if (!principal) return signInPage(c, 'This is not a valid request token or API key.');
     return redirectAfterPost(c, '/portal/access');
   });
