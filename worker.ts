@@ -58,6 +58,15 @@ export interface WorkerTuning {
   maxCachedWorkflows: number;
   maxConcurrentActivityTaskExecutions: number;
   maxConcurrentWorkflowTaskExecutions: number;
+  /** threads running workflow code (each with one reused V8 context); a workflow stays on its thread while cached */
+  workflowThreadPoolSize: number;
+  /** workflow-task polls open at once, over the worker's sticky queue and the task queue itself */
+  maxConcurrentWorkflowTaskPolls: number;
+  /**
+   * the share of those polls that ask the task queue itself: a new partner's first task, and every
+   * task of a run no longer in the cache (timers firing for thousands of partners), come only from there
+   */
+  nonStickyToStickyPollRatio: number;
 }
 
 /** The partner-access worker: the lifecycle workflow and its activities on one task queue. */

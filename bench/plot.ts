@@ -114,10 +114,16 @@ function charts(): Chart[] {
       unit: 'ms',
       source: edge.file,
       legend: ['p50', 'p99'],
-      bars: [
-        { label: 'from the revocation request', value: e.fromRequest.p50ms, second: e.fromRequest.p99ms },
-        { label: 'from its 202 (committed)', value: e.from202.p50ms, second: e.from202.p99ms },
-      ],
+      // since 2026-12-06 the gateways are asked while the request is in flight (requestAnswered: its own 202)
+      bars: e.requestAnswered
+        ? [
+            { label: 'refused at both, from the request', value: e.fromRequest.p50ms, second: e.fromRequest.p99ms },
+            { label: 'the request answered (202)', value: e.requestAnswered.p50ms, second: e.requestAnswered.p99ms },
+          ]
+        : [
+            { label: 'from the revocation request', value: e.fromRequest.p50ms, second: e.fromRequest.p99ms },
+            { label: 'from its 202 (committed)', value: e.from202.p50ms, second: e.from202.p99ms },
+          ],
     });
   }
 

@@ -156,6 +156,10 @@ const envSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).default(1000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(100),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).default(40),
+  WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(64).default(2),
+  /** unset: half the workflow-task slots (the SDK's advice), at least 2 */
+  WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).max(10_000).optional(),
+  WORKER_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
   TRUSTED_PROXIES: z
     .string()
     .default('')
@@ -256,6 +260,9 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
         maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
         maxConcurrentActivityTaskExecutions: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
         maxConcurrentWorkflowTaskExecutions: env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+        workflowThreadPoolSize: env.WORKER_WORKFLOW_THREADS,
+        maxConcurrentWorkflowTaskPolls: env.WORKER_MAX_WORKFLOW_TASK_POLLS ?? Math.max(2, Math.floor(env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS / 2)),
+        nonStickyToStickyPollRatio: env.WORKER_NON_STICKY_POLL_RATIO,
       },
     },
   };
@@ -285,9 +292,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError('Invalid configuration: GATEWAY_PROBE_SECRET is required when GATEWAY_VERIFY_URL is set');
   }
   // the SDK would quietly lower it; a cached workflow is needed for each task running at once
-  const { WORKER_MAX_CACHED_WORKFLOWS: cached, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: tasks } = parsed.data;
+  const { WORKER_MAX_CACHED_WORKFLOWS: cached, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: tasks, WORKER_MAX_WORKFLOW_TASK_POLLS: polls } = parsed.data;
   if (cached > 0 && tasks > cached) {
     throw new ConfigError(`Invalid configuration: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=${tasks} must not exceed WORKER_MAX_CACHED_WORKFLOWS=${cached} (or set that to 0: no cache)`);
+  }
+  // a poll holds a task slot: more polls than slots is refused by the SDK at start
+  if (polls !== undefined && polls > tasks) {
+    throw new ConfigError(`Invalid configuration: WORKER_MAX_WORKFLOW_TASK_POLLS=${polls} must not exceed WORKER_MAX_CONCURRENT_WORKFLOW_TASKS=${tasks}`);
   }
   const config = resolveConfig(parsed.data, cwd);
   try {

@@ -9,7 +9,14 @@ describe('metrics and worker tuning variables', () => {
     expect(config.metrics).toBeUndefined();
     expect(config.worker).toEqual({
       metricsAddress: undefined,
-      tuning: { maxCachedWorkflows: 1000, maxConcurrentActivityTaskExecutions: 100, maxConcurrentWorkflowTaskExecutions: 40 },
+      tuning: {
+        maxCachedWorkflows: 1000,
+        maxConcurrentActivityTaskExecutions: 100,
+        maxConcurrentWorkflowTaskExecutions: 40,
+        workflowThreadPoolSize: 2,
+        maxConcurrentWorkflowTaskPolls: 20,
+        nonStickyToStickyPollRatio: 0.5,
+      },
     });
   });
 
@@ -20,11 +27,18 @@ describe('metrics and worker tuning variables', () => {
       WORKER_MAX_CACHED_WORKFLOWS: '0',
       WORKER_MAX_CONCURRENT_ACTIVITIES: '20',
       WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '10',
+      WORKER_WORKFLOW_THREADS: '3',
+      WORKER_MAX_WORKFLOW_TASK_POLLS: '6',
+      WORKER_NON_STICKY_POLL_RATIO: '1',
     });
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(config.worker.metricsAddress).toBe('0.0.0.0:9464');
     // 0: no cache (every task replays its history), any concurrency
-    expect(config.worker.tuning).toEqual({ maxCachedWorkflows: 0, maxConcurrentActivityTaskExecutions: 20, maxConcurrentWorkflowTaskExecutions: 10 });
+    expect(config.worker.tuning).toEqual({ maxCachedWorkflows: 0, maxConcurrentActivityTaskExecutions: 20, maxConcurrentWorkflowTaskExecutions: 10,
+      workflowThreadPoolSize: 3,
+      maxConcurrentWorkflowTaskPolls: 6,
+      nonStickyToStickyPollRatio: 1,
+    });
     expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ host: '10.0.0.5', port: 9100 });
   });
 
@@ -36,12 +50,20 @@ describe('metrics and worker tuning variables', () => {
     ['WORKER_MAX_CONCURRENT_ACTIVITIES', '0'],
     ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', '1'],
     ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 'many'],
+    ['WORKER_WORKFLOW_THREADS', '0'],
+    ['WORKER_MAX_WORKFLOW_TASK_POLLS', '1'],
+    ['WORKER_NON_STICKY_POLL_RATIO', '0'],
+    ['WORKER_NON_STICKY_POLL_RATIO', '1.5'],
   ])('%s=%s is refused, naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
   });
 
   it('more workflow tasks at once than cached workflows is refused (the SDK would lower it quietly)', () => {
     expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '40' })).toThrow(ConfigError);
+  });
+
+  it('more workflow-task polls than task slots is refused (the SDK refuses it at start)', () => {
+    expect(() => loadConfig({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '10', WORKER_MAX_WORKFLOW_TASK_POLLS: '20' })).toThrow(/WORKER_MAX_WORKFLOW_TASK_POLLS=20 must not exceed/);
   });
 });
 
