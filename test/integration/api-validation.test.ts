@@ -84,7 +84,7 @@ const cases: Case[] = [
   { name: 'decision missing reason', method: 'POST', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice, body: { decision: 'approve' }, status: 400, detail: /reason/ },
   { name: 'decision bad value', method: 'POST', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice, body: { decision: 'maybe', reason: 'r' }, status: 400 },
   { name: 'decision widening scopes', method: 'POST', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice, body: { decision: 'approve', scopes: ['payments:write'], reason: 'r' }, status: 422 },
-  { name: 'decision with unknown field', method: 'POST', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice, body: { decision: 'approve', reason: 'r', stage: 'security' }, status: 400 },
+  { name: 'decision with unknown field', method: 'POST', url: () => `/v1/partners/${pending.partnerId}/decisions`, token: () => t.alice, body: { decision: 'approve', reason: 'r', approvedBy: 'alice' }, status: 400 },
   // recertification, extension, offboarding on the active partner
   { name: 'recertification not due', method: 'POST', url: () => `/v1/partners/${active.partnerId}/recertifications`, token: () => t.alice, body: { decision: 'keep', reason: 'r' }, status: 409 },
   { name: 'narrow without scopes', method: 'POST', url: () => `/v1/partners/${active.partnerId}/recertifications`, token: () => t.alice, body: { decision: 'narrow', reason: 'r' }, status: 409 },
