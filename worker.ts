@@ -6,6 +6,7 @@ import { payloadDataConverter, type PayloadKeyring } from './runtime/payload-cod
 import { unauthenticatedMarker } from './workflows/command-authentication.js';
 import { requestIdActivityInterceptor } from './runtime/request-context.js';
 import { tracingActivityInterceptors, tracingSinks, tracingWorkflowModule, type Tracing } from './runtime/tracing.js';
+import { isPatched } from './scripts/patch-temporal-sdk.mjs';
 
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -67,13 +68,21 @@ export interface WorkerTuning {
    * task of a run no longer in the cache (timers firing for thousands of partners), come only from there
    */
   nonStickyToStickyPollRatio: number;
+  /** ms one activation of workflow code may run (the SDK's deadlock guard); 0: no watchdog (WORKER_ACTIVATION_TIMEOUT=off) */
+  isolateExecutionTimeout: number;
 }
+
+export class SandboxNotPatched extends Error {}
 
 /** The partner-access worker: the lifecycle workflow and its activities on one task queue. */
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   // a prebuilt bundle's interceptors cannot be added here: one without them would believe forged commands
   if (deps.workflowBundle && !deps.workflowBundle.code.includes(unauthenticatedMarker)) {
     throw new WorkflowBundleWithoutInterceptors('the workflow bundle lacks the command-authentication interceptors: build it with bundleWorkflows() (worker.ts)');
+  }
+  // Without the patch, Node refuses a timeout of 0 on every activation: refuse to start instead.
+  if (deps.tuning?.isolateExecutionTimeout === 0 && !isPatched()) {
+    throw new SandboxNotPatched('WORKER_ACTIVATION_TIMEOUT=off needs the patched Temporal SDK: run `node scripts/patch-temporal-sdk.mjs` (npm ci runs it)');
   }
   const options: WorkerOptions = {
     connection: deps.connection,

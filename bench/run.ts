@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --smoke] [--n 1000] [--m 10000] [--duration 10] [--connections 10]
  *  [--only intro,gateway,edgerestart,onboarding,decision,revocation,scale] [--wave-after 600]
- *  [--wave burst|live]`
+ *  [--wave burst|live] [--answer-window 1]`
  * Measures partner-access on the embedded stack and writes bench/results/<stamp>.json and
  * bench/results/latest.md. See bench/README.md for what each number means.
  *
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'wave-after': { type: 'string' },
     wave: { type: 'string', default: 'burst' },
+    'answer-window': { type: 'string', default: '1' },
   },
 });
 const smoke = values.smoke!;
@@ -42,6 +43,13 @@ const DURATION = Number(values.duration ?? (smoke ? 2 : 10));
 const CONNECTIONS = Number(values.connections);
 const WAVE_AFTER = Number(values['wave-after'] ?? (smoke ? 25 : Math.max(120, Math.ceil(M / 6))));
 const WAVE = values.wave === 'live' ? 'live' : 'burst';
+/**
+ * Seconds from a review opening to its due time, when an unanswered review suspends the partner.
+ * 1 (the default, the shape of every earlier run): each review's suspension follows it within the
+ * wave. A real answer window is weeks; a larger value leaves the wave to the reviews alone.
+ */
+const ANSWER_WINDOW = Number(values['answer-window']);
+if (!Number.isInteger(ANSWER_WINDOW) || ANSWER_WINDOW < 1) throw new Error('--answer-window: whole seconds, at least 1');
 const only = new Set((values.only ?? 'intro,gateway,edgerestart,onboarding,decision,revocation,scale').split(','));
 
 const submission = (i: number, environment = 'sandbox') => ({
@@ -485,7 +493,8 @@ async function scale(stack: EmbeddedStack) {
     eventsPerRunAvg: round(eventsPerRun.reduce((a, b) => a + b, 0) / eventsPerRun.length),
     wave: {
       mode: WAVE,
-      recertifyEverySeconds: WAVE_AFTER,
+      recertifyEverySeconds: WAVE_AFTER - 1 + ANSWER_WINDOW,
+      answerWindowSeconds: ANSWER_WINDOW,
       scheduledSpreadSeconds: round((lastDue - firstDue) / 1000),
       ...(WAVE === 'burst' ? { openedBeforeBurst, workerStartSeconds, secondsFromWorkerBackToAllOpened: round(waveSeconds), reviewsOpenedPerSecond: round(M / waveSeconds) } : { secondsWaited: round(waveSeconds) }),
       allFired: allOpened,
@@ -516,8 +525,9 @@ const stack = await startEmbeddedStack({
   approvalTimeout: '10 days',
   approvalReminders: [],
   escalateAfter: '9 days',
-  recertifyEvery: `${WAVE_AFTER}s`,
-  recertReminders: ['1s'],
+  // the review opens WAVE_AFTER − 1 s after activation (the largest reminder opens it) and is due ANSWER_WINDOW s later
+  recertifyEvery: `${WAVE_AFTER - 1 + ANSWER_WINDOW}s`,
+  recertReminders: [`${ANSWER_WINDOW}s`],
   suspendedGrace: '10 days',
   expiryWarnings: [],
   // the load runs hammer one partner's key: its tier must not be what is measured

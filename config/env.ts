@@ -4,6 +4,7 @@ import { defaultRetryPolicy } from '../domain/notice-delivery.js';
 import { loadWebhookConfig, type WebhookConfig } from './webhooks.js';
 import { parseTrustedProxies, TrustedProxiesError } from '../domain/client-address.js';
 import { defaultRateLimits } from './limits.js';
+import { duration } from './policy.js';
 import { parsePayloadKeys, PayloadKeysError } from '../domain/payload-keys.js';
 
 /**
@@ -160,6 +161,14 @@ const envSchema = z.object({
   /** unset: half the workflow-task slots (the SDK's advice), at least 2 */
   WORKER_MAX_WORKFLOW_TASK_POLLS: z.coerce.number().int().min(2).max(10_000).optional(),
   WORKER_NON_STICKY_POLL_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+  /**
+   * the longest one activation of workflow code may run before the SDK stops it (a runaway loop
+   * fails its workflow task instead of holding a workflow thread); `off`: no watchdog
+   * (scripts/patch-temporal-sdk.mjs: Node creates a thread for every call into the sandbox to enforce it)
+   */
+  WORKER_ACTIVATION_TIMEOUT: z.union([z.literal('off'), duration]).default(5000),
+  /** the promise stack traces behind the Temporal UI's "Stack Trace" tab, read by the patched SDK itself (scripts/patch-temporal-sdk.mjs) */
+  WORKER_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
   TRUSTED_PROXIES: z
     .string()
     .default('')
@@ -263,6 +272,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
         workflowThreadPoolSize: env.WORKER_WORKFLOW_THREADS,
         maxConcurrentWorkflowTaskPolls: env.WORKER_MAX_WORKFLOW_TASK_POLLS ?? Math.max(2, Math.floor(env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS / 2)),
         nonStickyToStickyPollRatio: env.WORKER_NON_STICKY_POLL_RATIO,
+        isolateExecutionTimeout: env.WORKER_ACTIVATION_TIMEOUT === 'off' ? 0 : env.WORKER_ACTIVATION_TIMEOUT,
       },
     },
   };

@@ -16,6 +16,8 @@ describe('metrics and worker tuning variables', () => {
         workflowThreadPoolSize: 2,
         maxConcurrentWorkflowTaskPolls: 20,
         nonStickyToStickyPollRatio: 0.5,
+        // the SDK's own guard, kept by default (scripts/patch-temporal-sdk.mjs)
+        isolateExecutionTimeout: 5000,
       },
     });
   });
@@ -30,6 +32,8 @@ describe('metrics and worker tuning variables', () => {
       WORKER_WORKFLOW_THREADS: '3',
       WORKER_MAX_WORKFLOW_TASK_POLLS: '6',
       WORKER_NON_STICKY_POLL_RATIO: '1',
+      WORKER_ACTIVATION_TIMEOUT: 'off',
+      WORKER_WORKFLOW_STACK_TRACES: 'on',
     });
     expect(config.metrics).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(config.worker.metricsAddress).toBe('0.0.0.0:9464');
@@ -38,7 +42,9 @@ describe('metrics and worker tuning variables', () => {
       workflowThreadPoolSize: 3,
       maxConcurrentWorkflowTaskPolls: 6,
       nonStickyToStickyPollRatio: 1,
+      isolateExecutionTimeout: 0, // off: the patched SDK runs the sandbox without the watchdog
     });
+    expect(loadConfig({ WORKER_ACTIVATION_TIMEOUT: '2s' }).worker.tuning.isolateExecutionTimeout).toBe(2000);
     expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ host: '10.0.0.5', port: 9100 });
   });
 
@@ -54,6 +60,9 @@ describe('metrics and worker tuning variables', () => {
     ['WORKER_MAX_WORKFLOW_TASK_POLLS', '1'],
     ['WORKER_NON_STICKY_POLL_RATIO', '0'],
     ['WORKER_NON_STICKY_POLL_RATIO', '1.5'],
+    ['WORKER_ACTIVATION_TIMEOUT', '0'],
+    ['WORKER_ACTIVATION_TIMEOUT', 'never'],
+    ['WORKER_WORKFLOW_STACK_TRACES', 'yes'],
   ])('%s=%s is refused, naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration: ${name}=`));
   });
