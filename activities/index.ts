@@ -7,7 +7,7 @@ import { notify } from './notifications.js';
 import type { WebhookConfig } from '../config/webhooks.js';
 import { defaultRetryPolicy } from '../domain/notice-delivery.js';
 import { applyTransition, recordedRevocation } from './transitions.js';
-import type { IssueCredentialInput, NotificationInput, TransitionRecord } from '../domain/lifecycle-records.js';
+import type { IssueCredentialInput, NotificationInput, TransitionRecord, UsageEvidence } from '../domain/lifecycle-records.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
 
 export interface ActivityDeps {
@@ -36,6 +36,10 @@ export function createActivities(deps: ActivityDeps) {
     issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
     notify: (n: NotificationInput) => notify(noticeDeps(), n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
+    /** what a review opens or is answered with, in one step: the usage evidence and today's policy */
+    async gatherReviewFacts(partnerId: string, environment: Environment): Promise<{ evidence: UsageEvidence; policy: LifecyclePolicy }> {
+      return { evidence: await gatherUsageEvidence(deps.db, partnerId), policy: deps.lifecyclePolicy(environment) };
+    },
     verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
     recordedRevocation: (partnerId: string) => recordedRevocation(deps.db, partnerId),
   };

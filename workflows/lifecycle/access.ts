@@ -16,7 +16,8 @@ import {
 } from '../messages.js';
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRecertificationDrift, checkRotation, isSecurityAnswer } from '../rules.js';
 import type { DriftFinding } from '../../domain/policy-drift.js';
-import { agenda, grantDriftUnder, heldStages, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem } from '../state.js';
+import { agenda, grantDriftUnder, heldStages, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem, type LifecyclePolicy } from '../state.js';
+import type { UsageEvidence } from '../../domain/lifecycle-records.js';
 import { iso, type Lifecycle, type QueuedCommand } from './context.js';
 import { changeRateTier, changeSponsor, resume, suspend } from './governance.js';
 
@@ -28,6 +29,10 @@ const EXTENSION_SECURITY_STAGE = 'extension-security-stage';
 const RECERT_DRIFT_CHECK = 'recert-drift-check';
 /** A review opens with today's policy loaded, and its notice carries the grant's drift (before: the usage evidence only). */
 const RECERT_DRIFT_EVIDENCE = 'recert-drift-evidence';
+/** A review opens with its evidence and today's policy read in one local activity (before: two, one after the other). */
+const REVIEW_OPENS_IN_ONE_READ = 'review-opens-in-one-read';
+/** An answer to a review reads its evidence and today's policy in one local activity (before: two, one after the other). */
+const ANSWER_READS_ONCE = 'recert-answer-reads-once';
 
 /** `continue`: a recertification cycle completed (or history grew long) with nothing left queued. */
 export async function accessPhase(lc: Lifecycle): Promise<'ended' | 'continue'> {
@@ -159,7 +164,9 @@ async function openExtensionSecurityStage(lc: Lifecycle, id: number, d: Decision
 async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Promise<boolean> {
   const s = lc.s;
   const by = actorLabel(r.actor);
-  const evidence = await lc.usageEvidence();
+  // The reads decide which commands follow, so a workflow that read them one after the other replays so.
+  const facts = patched(ANSWER_READS_ONCE) ? await lc.reviewFacts() : undefined;
+  const evidence = facts?.evidence ?? (await lc.usageEvidence());
   const recertification = { cycle: s.cycle, decision: r.decision, reason: r.reason, scopes: r.scopes, evidence };
   if (r.decision === 'revoke') {
     await lc.transition('recertification.revoked', s.state, { actor: by, reason: r.reason, recertification });
@@ -169,7 +176,7 @@ async function recertify(lc: Lifecycle, id: number, r: RecertificationInput): Pr
   }
   // the answer's time, taken where it always was (before the policy is loaded), so a replay agrees
   const answeredAtMs = Date.now();
-  const today = await lc.loadPolicy();
+  const today = facts?.policy ?? (await lc.loadPolicy());
   // The check decides whether a transition follows, so a workflow that kept a grant unchecked replays so.
   const checked = patched(RECERT_DRIFT_CHECK);
   let held: { drift: DriftFinding[]; securityStage?: string } | undefined;
@@ -287,10 +294,8 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
         notice: { kind: 'extension.expired', recipients: ['partner'], message: 'Your extension request was not decided in time' },
       });
     case 'recertification_opens': {
-      const evidence = await lc.usageEvidence();
+      const { evidence, drift } = await reviewOpening(lc);
       const dueAt = iso(recertificationDueAtMs(s, p));
-      // The reviewer sees the grant against today's policy, which the answer's validator then holds it to.
-      const drift = patched(RECERT_DRIFT_EVIDENCE) ? await reviewDrift(lc) : undefined;
       // a grant that now needs the security stage is kept only by security: it hears of the review too
       const needsSecurity = drift?.findings.some((f) => f.rule === 'security_stage_missing') ? ['role:security'] : [];
       return lc.transition('recertification.opened', 'recertification_due', {
@@ -328,10 +333,24 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
   }
 }
 
-/** Loads today's policy for the review that opens and says what it would not grant of this grant. */
-async function reviewDrift(lc: Lifecycle): Promise<{ policyVersion: string; findings: DriftFinding[] }> {
-  const s = lc.s;
-  const today = await lc.loadPolicy();
-  s.reviewPolicy = today;
-  return { policyVersion: today.version, findings: grantDriftUnder(s, today) };
+/**
+ * What a review opens with: the usage evidence, and the grant against today's policy, which the
+ * answer's validator then holds it to. The reads decide which commands follow, so a workflow that
+ * read them one after the other (or read no policy at all) replays so.
+ */
+async function reviewOpening(lc: Lifecycle): Promise<{ evidence: UsageEvidence; drift?: ReviewDrift }> {
+  if (patched(REVIEW_OPENS_IN_ONE_READ)) {
+    const { evidence, policy } = await lc.reviewFacts();
+    return { evidence, drift: holdReviewTo(lc, policy) };
+  }
+  const evidence = await lc.usageEvidence();
+  return { evidence, drift: patched(RECERT_DRIFT_EVIDENCE) ? holdReviewTo(lc, await lc.loadPolicy()) : undefined };
+}
+
+type ReviewDrift = { policyVersion: string; findings: DriftFinding[] };
+
+/** Keeps today's policy for the review that opens and says what it would not grant of this grant. */
+function holdReviewTo(lc: Lifecycle, today: LifecyclePolicy): ReviewDrift {
+  lc.s.reviewPolicy = today;
+  return { policyVersion: today.version, findings: grantDriftUnder(lc.s, today) };
 }

@@ -210,6 +210,14 @@ export class Lifecycle {
   }
 
   /**
+   * The usage evidence and today's policy in one local activity: a review's opening and its answer
+   * need both, and each local activity the workflow waits for is one more activation of the sandbox.
+   */
+  reviewFacts(): Promise<{ evidence: UsageEvidence; policy: LifecyclePolicy }> {
+    return this.recordKeeping().records.gatherReviewFacts(this.s.partnerId, this.s.environment);
+  }
+
+  /**
    * Writes one transition to the read model and the audit trail, idempotently by sequence, and
    * the notice that tells of it, if any, in the same transaction: a transition is never recorded
    * without its notice, nor a notice of a transition that a revocation overtook.
