@@ -567,7 +567,9 @@ try {
 
 // the storage under both SQLite files matters to the write-bound phases (TMPDIR=/dev/shm puts them on tmpfs)
 const storage = { dir: stack.dir, filesystem: filesystemOf(stack.dir) };
-const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, storage, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke, only: values.only ?? 'all' }, results };
+// the worker process's sandbox switches (its environment is this one's): they move every workflow-bound number
+const workerSandbox = { activationTimeout: process.env.WORKER_ACTIVATION_TIMEOUT ?? '5s', stackTraces: process.env.WORKER_WORKFLOW_STACK_TRACES ?? 'off' };
+const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, storage, workerSandbox, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke, only: values.only ?? 'all', answerWindowSeconds: ANSWER_WINDOW }, results };
 const rows = flatten(results);
 const width = Math.max(...rows.map(([k]) => k.length), 10);
 process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`);
