@@ -70,6 +70,8 @@ export interface WorkerTuning {
   nonStickyToStickyPollRatio: number;
   /** ms one activation of workflow code may run (the SDK's deadlock guard); 0: no watchdog (WORKER_ACTIVATION_TIMEOUT=off) */
   isolateExecutionTimeout: number;
+  /** the promise stack traces behind the Temporal UI's "Stack Trace" tab (WORKER_WORKFLOW_STACK_TRACES) */
+  workflowStackTraces: boolean;
 }
 
 export class SandboxNotPatched extends Error {}
@@ -80,10 +82,13 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   if (deps.workflowBundle && !deps.workflowBundle.code.includes(unauthenticatedMarker)) {
     throw new WorkflowBundleWithoutInterceptors('the workflow bundle lacks the command-authentication interceptors: build it with bundleWorkflows() (worker.ts)');
   }
+  const { workflowStackTraces, ...sdkTuning }: Partial<WorkerTuning> = deps.tuning ?? {};
   // Without the patch, Node refuses a timeout of 0 on every activation: refuse to start instead.
-  if (deps.tuning?.isolateExecutionTimeout === 0 && !isPatched()) {
+  if (sdkTuning.isolateExecutionTimeout === 0 && !isPatched()) {
     throw new SandboxNotPatched('WORKER_ACTIVATION_TIMEOUT=off needs the patched Temporal SDK: run `node scripts/patch-temporal-sdk.mjs` (npm ci runs it)');
   }
+  // The patched SDK has no option for it: its workflow threads read the variable as Worker.create starts them.
+  if (workflowStackTraces !== undefined) process.env.WORKER_WORKFLOW_STACK_TRACES = workflowStackTraces ? 'on' : 'off';
   const options: WorkerOptions = {
     connection: deps.connection,
     namespace: deps.namespace,
@@ -99,7 +104,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     dataConverter: payloadDataConverter(deps.payloadKeyring),
     ...(deps.identity ? { identity: deps.identity } : {}),
     shutdownGraceTime: '10 seconds',
-    ...(deps.tuning ?? {}),
+    ...sdkTuning,
   };
   return Worker.create(options);
 }

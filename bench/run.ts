@@ -22,6 +22,7 @@ import { startEmbeddedStack, type EmbeddedStack } from './embedded-stack.js';
 import { freePort } from '../runtime/dev-server.js';
 import { nginxBinary, renderDirectNginxConfig, startGateway, type GatewayOptions } from '../runtime/gateway.js';
 import { createOperator } from '../runtime/operators.js';
+import { loadConfig } from '../config/env.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +51,12 @@ const WAVE = values.wave === 'live' ? 'live' : 'burst';
  */
 const ANSWER_WINDOW = Number(values['answer-window']);
 if (!Number.isInteger(ANSWER_WINDOW) || ANSWER_WINDOW < 1) throw new Error('--answer-window: whole seconds, at least 1');
+// the worker process's sandbox switches, as its config reads them (its environment is this one's): they move every workflow-bound number
+const sandbox = loadConfig(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('WORKER_')))).worker.tuning;
+const workerSandbox = {
+  activationTimeout: sandbox.isolateExecutionTimeout ? `${sandbox.isolateExecutionTimeout / 1000}s` : 'off',
+  stackTraces: sandbox.workflowStackTraces ? 'on' : 'off',
+};
 const only = new Set((values.only ?? 'intro,gateway,edgerestart,onboarding,decision,revocation,scale').split(','));
 
 const submission = (i: number, environment = 'sandbox') => ({
@@ -567,8 +574,6 @@ try {
 
 // the storage under both SQLite files matters to the write-bound phases (TMPDIR=/dev/shm puts them on tmpfs)
 const storage = { dir: stack.dir, filesystem: filesystemOf(stack.dir) };
-// the worker process's sandbox switches (its environment is this one's): they move every workflow-bound number
-const workerSandbox = { activationTimeout: process.env.WORKER_ACTIVATION_TIMEOUT ?? '5s', stackTraces: process.env.WORKER_WORKFLOW_STACK_TRACES ?? 'off' };
 const report = { at: new Date().toISOString(), machine, temporal: stack.temporalVersion, storage, workerSandbox, sizes: { n: N, m: M, durationSeconds: DURATION, connections: CONNECTIONS, smoke, only: values.only ?? 'all', answerWindowSeconds: ANSWER_WINDOW }, results };
 const rows = flatten(results);
 const width = Math.max(...rows.map(([k]) => k.length), 10);

@@ -167,7 +167,7 @@ const envSchema = z.object({
    * (scripts/patch-temporal-sdk.mjs: Node creates a thread for every call into the sandbox to enforce it)
    */
   WORKER_ACTIVATION_TIMEOUT: z.union([z.literal('off'), duration]).default(5000),
-  /** the promise stack traces behind the Temporal UI's "Stack Trace" tab, read by the patched SDK itself (scripts/patch-temporal-sdk.mjs) */
+  /** the promise stack traces behind the Temporal UI's "Stack Trace" tab (scripts/patch-temporal-sdk.mjs) */
   WORKER_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
   TRUSTED_PROXIES: z
     .string()
@@ -273,6 +273,7 @@ function resolveConfig(env: z.infer<typeof envSchema>, cwd: string) {
         maxConcurrentWorkflowTaskPolls: env.WORKER_MAX_WORKFLOW_TASK_POLLS ?? Math.max(2, Math.floor(env.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS / 2)),
         nonStickyToStickyPollRatio: env.WORKER_NON_STICKY_POLL_RATIO,
         isolateExecutionTimeout: env.WORKER_ACTIVATION_TIMEOUT === 'off' ? 0 : env.WORKER_ACTIVATION_TIMEOUT,
+        workflowStackTraces: env.WORKER_WORKFLOW_STACK_TRACES === 'on',
       },
     },
   };

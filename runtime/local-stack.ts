@@ -21,7 +21,7 @@ import type { DatabaseConfig } from '../config/env.js';
 import { AuditCheckpoints } from '../schema/audit-checkpoints.js';
 import { migrateToLatest, openDatabase, type Db } from '../schema/db.js';
 import type { Role } from '../workflows/messages.js';
-import { createWorker, projectRoot } from '../worker.js';
+import { createWorker, projectRoot, type WorkerTuning } from '../worker.js';
 import { startNoticeDeliverer } from '../activities/notifications.js';
 import type { WebhookConfig } from '../config/webhooks.js';
 import { defaultRetryPolicy } from '../domain/notice-delivery.js';
@@ -60,6 +60,8 @@ export interface InProcessWorkerOptions {
   webhooks?: WebhookConfig;
   gatewayProbe?: { url: string; secret: string };
   identity?: string;
+  /** the WORKER_* knobs (the SDK's defaults when absent) */
+  tuning?: WorkerTuning;
 }
 
 /** One JSON request over HTTP, with a bearer token when given (the benchmark's and the fuzzer's seeding). */

@@ -12,7 +12,7 @@ import { inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/deps.js';
 import type { WebhookConfig } from '../../config/webhooks.js';
-import { startLocalStack } from '../../runtime/local-stack.js';
+import { startLocalStack, type InProcessWorkerOptions } from '../../runtime/local-stack.js';
 import { createLogger } from '../../runtime/services.js';
 import { installTemporalRuntime } from '../../runtime/temporal-runtime.js';
 import { findSecrets } from './secret-scan.js';
@@ -81,7 +81,9 @@ export async function startStack(opts: StackOptions = {}) {
   );
 
   let workerCount = 0;
-  const startWorker = () => local.startWorker({ workflowBundle, webhook: opts.webhook, webhooks: opts.webhooks, gatewayProbe: opts.gatewayProbe, identity: `test-worker-${++workerCount}` });
+  /** the stack's worker, in this process; `tuning`: the WORKER_* knobs of a test about them */
+  const startWorker = (extra: Pick<InProcessWorkerOptions, 'tuning'> = {}) =>
+    local.startWorker({ workflowBundle, webhook: opts.webhook, webhooks: opts.webhooks, gatewayProbe: opts.gatewayProbe, identity: `test-worker-${++workerCount}`, ...extra });
   const stopWorker = local.stopWorker;
   if (!opts.noWorker) await startWorker();
 

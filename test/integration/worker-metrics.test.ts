@@ -17,7 +17,7 @@ import { submit } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
-const tuning = { maxCachedWorkflows: 50, maxConcurrentActivityTaskExecutions: 7, maxConcurrentWorkflowTaskExecutions: 5, workflowThreadPoolSize: 1, maxConcurrentWorkflowTaskPolls: 4, nonStickyToStickyPollRatio: 0.5, isolateExecutionTimeout: 5000 };
+const tuning = { maxCachedWorkflows: 50, maxConcurrentActivityTaskExecutions: 7, maxConcurrentWorkflowTaskExecutions: 5, workflowThreadPoolSize: 1, maxConcurrentWorkflowTaskPolls: 4, nonStickyToStickyPollRatio: 0.5, isolateExecutionTimeout: 5000, workflowStackTraces: false };
 let metricsAddress: string;
 let stack: Stack;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;

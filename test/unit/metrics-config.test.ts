@@ -18,6 +18,7 @@ describe('metrics and worker tuning variables', () => {
         nonStickyToStickyPollRatio: 0.5,
         // the SDK's own guard, kept by default (scripts/patch-temporal-sdk.mjs)
         isolateExecutionTimeout: 5000,
+        workflowStackTraces: false,
       },
     });
   });
@@ -43,6 +44,7 @@ describe('metrics and worker tuning variables', () => {
       maxConcurrentWorkflowTaskPolls: 6,
       nonStickyToStickyPollRatio: 1,
       isolateExecutionTimeout: 0, // off: the patched SDK runs the sandbox without the watchdog
+      workflowStackTraces: true,
     });
     expect(loadConfig({ WORKER_ACTIVATION_TIMEOUT: '2s' }).worker.tuning.isolateExecutionTimeout).toBe(2000);
     expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ host: '10.0.0.5', port: 9100 });
