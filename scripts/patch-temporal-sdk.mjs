@@ -17,7 +17,8 @@
  * 2. Stack traces for every promise. The SDK installs a V8 promise hook that, for each promise a
  *    workflow creates, compiles a function, captures an Error stack and maps every frame through
  *    the bundle's source map, only to answer the `__stack_trace` query (the Temporal UI's
- *    "Stack Trace" tab). Patched: the hook is installed only when WORKER_WORKFLOW_STACK_TRACES=on;
+ *    "Stack Trace" tab). Patched: the hook is installed only when WORKER_WORKFLOW_STACK_TRACES=on
+ *    (createWorker sets it from the worker's config before the SDK starts its threads);
  *    otherwise the SDK answers that query "Workflow stack traces are not enabled on this worker",
  *    as it does on runtimes without promise hooks.
  *
