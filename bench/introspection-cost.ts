@@ -9,6 +9,8 @@
  *
  *   npx tsx bench/introspection-cost.ts [--duration 5] [--connections 10] [--rounds 3] [--only healthz,valid,bad]
  *   [--postgres]: the stack on a throwaway Postgres cluster (test/helpers/postgres.ts) instead of SQLite
+ *   [--rate-limit-store memory|database]: where the credential-failure budget is counted (RATE_LIMIT_STORE;
+ *   default memory here, as on SQLite; `database` is the Postgres default, a budget read per request)
  *   [--profile <dir>]: a V8 CPU profile of this process for each load run, only while it runs
  *   (`<dir>/<round>-<load>.cpuprofile`; summarise with bench/profile-summary.ts)
  */
@@ -17,6 +19,7 @@ import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createApp } from '../api/app.js';
+import { DatabaseRateLimiter } from '../api/rate-limit.js';
 import { unlimitedRateLimits } from '../config/limits.js';
 import { generateApiKey, hashApiKey } from '../domain/api-key.js';
 import { startLocalStack } from '../runtime/local-stack.js';
@@ -32,12 +35,15 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     only: { type: 'string', default: 'healthz,valid,bad' },
     postgres: { type: 'boolean', default: false },
+    'rate-limit-store': { type: 'string', default: 'memory' },
     profile: { type: 'string' },
   },
 });
 const durationSeconds = Number(values.duration);
 const connections = Number(values.connections);
 const only = new Set(values.only.split(','));
+const rateLimitStore = values['rate-limit-store'];
+if (rateLimitStore !== 'memory' && rateLimitStore !== 'database') throw new Error('--rate-limit-store is memory or database');
 
 const logger = createLogger('warn');
 installTemporalRuntime(logger);
@@ -45,7 +51,8 @@ const postgres = values.postgres ? await startPostgres({ autoInstall: true }) : 
 const database = postgres ? { kind: 'postgres' as const, url: await createTestDatabase(postgres.url, 'intro') } : undefined;
 const local = await startLocalStack({ name: 'pa-bench-intro-', taskQueue: 'bench-intro', logger, database });
 try {
-  const base = await local.listen(createApp(local.appDeps({ limits: unlimitedRateLimits })));
+  const rateLimiter = rateLimitStore === 'database' ? new DatabaseRateLimiter(local.db) : undefined;
+  const base = await local.listen(createApp(local.appDeps({ limits: unlimitedRateLimits, rateLimiter })));
   const gw = await local.operator('gw', ['gateway']);
   // an active partner and its key written straight to the database: introspection reads only these
   // two rows and never reaches Temporal, so no workflow (or worker) needs to run for it
@@ -103,6 +110,7 @@ try {
         cpuMicrosPerRequest: Math.round(((used.user + used.system) / result.total) * 10) / 10,
         non2xx: result.non2xx,
         errors: result.errors,
+        errorCodes: Object.entries(result.errorCodes).map(([code, n]) => `${code}:${n}`).join(' '),
       });
     }
   }
@@ -118,7 +126,7 @@ try {
     cpuMicrosPerRequest: Math.round(mean(name, 'cpuMicrosPerRequest') * 10) / 10,
   }));
   console.table(summary);
-  console.log(JSON.stringify({ at: new Date().toISOString(), loadAverage: os.loadavg(), durationSeconds, connections, rows, summary }));
+  console.log(JSON.stringify({ at: new Date().toISOString(), loadAverage: os.loadavg(), dialect: postgres ? 'postgres' : 'sqlite', rateLimitStore, durationSeconds, connections, rows, summary }));
 } finally {
   await local.stop();
   await postgres?.stop();

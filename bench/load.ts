@@ -1,23 +1,23 @@
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import path from 'node:path';
 
-const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+const loadProcess = path.resolve(import.meta.dirname, 'load-process.ts');
 
 export interface LoadResult {
   requestsPerSecond: number;
   p50: number;
   p99: number;
+  /** connection-level errors (no answer): their count, and by code */
   errors: number;
+  errorCodes: Record<string, number>;
   non2xx: number;
   total: number;
 }
 
 /** autocannon in a process of its own: the load generator never shares the server's event loop. */
 export function runLoad(opts: { url: string; method?: string; headers?: Record<string, string>; body?: string; connections: number; durationSeconds: number }): Promise<LoadResult> {
-  const args = [autocannonBin, '--json', '-c', String(opts.connections), '-d', String(opts.durationSeconds), '-m', opts.method ?? 'GET'];
-  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
-  if (opts.body) args.push('-b', opts.body);
-  args.push(opts.url);
+  const options = { url: opts.url, method: opts.method ?? 'GET', headers: opts.headers, body: opts.body, connections: opts.connections, duration: opts.durationSeconds };
+  const args = ['--import', 'tsx', loadProcess, JSON.stringify(options)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -26,8 +26,8 @@ export function runLoad(opts: { url: string; method?: string; headers?: Record<s
     child.stderr.on('data', (d) => (err += d));
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err.slice(-500)}`));
-      const r = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
-      resolve({ requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, total: r.requests.total });
+      const r = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; errorCodes: Record<string, number>; non2xx: number };
+      resolve({ requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, errorCodes: r.errorCodes, non2xx: r.non2xx, total: r.requests.total });
     });
   });
 }

@@ -109,7 +109,7 @@ async function introspection(stack: EmbeddedStack) {
   const validKey = await runLoad(post(valid!.apiKey));
   const bad = valid!.apiKey.slice(0, -1) + (valid!.apiKey.endsWith('A') ? 'B' : 'A');
   const invalidKey = await runLoad(post(bad));
-  const show = (r: LoadResult) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors });
+  const show = (r: LoadResult) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, errorCodes: r.errorCodes });
   return {
     baselineHealthz: show(baseline),
     validKey: show(validKey),
@@ -155,7 +155,7 @@ async function gatewayPath(stack: EmbeddedStack) {
       const result = await runLoad({ url: `${gateway.url}/orders/42`, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });
       return { ...result, nginxCpuMicrosPerRequest: ((nginxWorkersCpuSeconds(gateway.process.pid!) - before) * 1e6) / Math.max(result.total, 1) };
     };
-    const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, nginxCpuMicrosPerRequest: round(r.nginxCpuMicrosPerRequest, 1) });
+    const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, errorCodes: r.errorCodes, nginxCpuMicrosPerRequest: round(r.nginxCpuMicrosPerRequest, 1) });
     // direct and edge twice, interleaved, so a burst of other load on the machine hits both alike
     const direct = [await load(open)];
     const viaAuth = await load(guarded);
@@ -282,7 +282,7 @@ async function edgeRestartUnderLoad(stack: EmbeddedStack) {
     const load = await background;
     return {
       keys: { live: 1, ...Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, v.length])) },
-      backgroundLoad: { rps: round(load.requestsPerSecond), total: load.total, non2xx: load.non2xx, errors: load.errors },
+      backgroundLoad: { rps: round(load.requestsPerSecond), total: load.total, non2xx: load.non2xx, errors: load.errors, errorCodes: load.errorCodes },
       restart: { msToListening: round(listening - starting, 1), msToFirstVerdict: round(firstVerdict - starting, 1) },
       answers,
       servedAfterRevocation,
@@ -358,7 +358,7 @@ async function edgeRevocationUnderLoad(stack: EmbeddedStack, first: { url: strin
     return {
       revocations: partners.length,
       gateways: 2,
-      backgroundLoad: { rps: round(load.requestsPerSecond), non2xx: load.non2xx, errors: load.errors },
+      backgroundLoad: { rps: round(load.requestsPerSecond), non2xx: load.non2xx, errors: load.errors, errorCodes: load.errorCodes },
       fromRequest: summary(fromRequest),
       /** the revocation request's own answer (its commit, then the workflow's signal) */
       requestAnswered: summary(answers),

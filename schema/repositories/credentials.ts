@@ -1,9 +1,10 @@
 import type { Database as SQLiteDatabase, Statement } from 'better-sqlite3';
-import type { CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
 import type { CredentialsTable, PickupPurpose } from '../database.js';
 import { sqliteReader, type Db } from '../db.js';
+import { ReadBatcher } from '../read-batcher.js';
 import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 
@@ -13,7 +14,15 @@ import { appendAudit, type AuditEventInput } from './audit.js';
  */
 
 /** What a verdict on a key needs: the key's own record and its partner's (introspection, the gateway, partner-key authentication). */
-const verdictQuery = (db: Db, keyId: string) =>
+const verdictQuery = (db: Db, keyId: string) => verdictColumns(db).where('credentials.key_id', '=', keyId);
+
+/** The same for several keys in one statement (Postgres: `= any` of one array parameter, so it compiles once). */
+const verdictsQuery = (db: Db, keyIds: string[]) =>
+  verdictColumns(db)
+    .select('credentials.key_id')
+    .where(sql<boolean>`${sql.ref('credentials.key_id')} = any(${keyIds})`);
+
+const verdictColumns = (db: Db) =>
   db
     .selectFrom('credentials')
     .innerJoin('partners', 'partners.id', 'credentials.partner_id')
@@ -27,8 +36,7 @@ const verdictQuery = (db: Db, keyId: string) =>
       'partners.state',
       'partners.scopes',
       'partners.rate_limit_tier',
-    ])
-    .where('credentials.key_id', '=', keyId);
+    ]);
 
 /**
  * The hottest query there is (every introspection, and every gateway check the edge cannot answer
@@ -40,6 +48,8 @@ const verdictQuery = (db: Db, keyId: string) =>
 interface VerdictQuery {
   compiled: CompiledQuery<CredentialVerdictRow>;
   sqlite?: SqliteVerdictRows;
+  /** Postgres: concurrent questions share a read started after each of them (schema/read-batcher.ts) */
+  batched?: ReadBatcher<string, CredentialVerdictRow>;
 }
 const verdictQueries = new WeakMap<Db, VerdictQuery>();
 
@@ -50,6 +60,15 @@ function verdictQueryOf(db: Db): VerdictQuery {
     if (compiled.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key id');
     const reader = sqliteReader(db);
     prepared = { compiled, sqlite: reader && new SqliteVerdictRows(reader, compiled.sql) };
+    // not inside a transaction: its reads belong to it, and to no other caller's batch
+    if (!reader && !db.isTransaction) {
+      const many = verdictsQuery(db, []).compile();
+      if (many.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key ids');
+      prepared.batched = new ReadBatcher(async (keyIds) => {
+        const { rows } = await db.executeQuery<CredentialVerdictRow & { key_id: string }>({ ...many, parameters: [keyIds] });
+        return new Map(rows.map(({ key_id, ...row }) => [key_id, row]));
+      });
+    }
     verdictQueries.set(db, prepared);
   }
   return prepared;
@@ -100,8 +119,9 @@ class SqliteVerdictRows {
 
 /** The key's verdict row: at once on SQLite, a promise on Postgres (callers that do not mind simply await it). */
 export function credentialForVerdict(db: Db, keyId: string): Readonly<CredentialVerdictRow> | undefined | Promise<CredentialVerdictRow | undefined> {
-  const { compiled, sqlite } = verdictQueryOf(db);
+  const { compiled, sqlite, batched } = verdictQueryOf(db);
   if (sqlite) return sqlite.get(keyId);
+  if (batched) return batched.get(keyId);
   return db.executeQuery<CredentialVerdictRow>({ ...compiled, parameters: [keyId] }).then(({ rows }) => rows[0]);
 }
 

@@ -1,5 +1,8 @@
 import { currentWindowAllowance, slidingWindowDecision, windowStart, type RateDecision } from '../../domain/sliding-window.js';
+import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { dialectOf } from '../dialect.js';
+import { ReadBatcher } from '../read-batcher.js';
 
 /**
  * Rate-limit counts in the database, for budgets that must hold across API processes (issue #13).
@@ -10,15 +13,51 @@ import type { Db } from '../db.js';
  */
 
 const counts = async (db: Db, key: string, start: number, windowMs: number) => {
-  const rows = await db
-    .selectFrom('rate_limit_windows')
-    .select(['window_start', 'count'])
-    .where('key', '=', key)
-    .where('window_start', 'in', [start - windowMs, start])
-    .execute();
+  const batched = windowReadsOf(db);
+  const rows = batched
+    ? ((await batched.get(key)) ?? [])
+    : await db
+        .selectFrom('rate_limit_windows')
+        .select(['window_start', 'count'])
+        .where('key', '=', key)
+        .where('window_start', 'in', [start - windowMs, start])
+        .execute();
   const of = (s: number) => rows.find((r) => Number(r.window_start) === s)?.count ?? 0;
   return { previous: of(start - windowMs), current: of(start) };
 };
+
+type WindowRow = { window_start: number; count: number };
+
+/**
+ * On Postgres, the reads of a budget's windows share one statement among concurrent questions
+ * (schema/read-batcher.ts: each question's read starts after it was asked, so no answer is older
+ * than it would be alone). The budget check before every authenticated request (a gateway's
+ * introspection, say) would otherwise be a round trip per request. Every row of each key is read
+ * (a key has a few at most: the pruner deletes those that weigh nothing); each caller picks its
+ * own windows. Not inside a transaction, whose reads are its own; not on SQLite, where a read is
+ * in-process already.
+ */
+const windowReads = new WeakMap<Db, ReadBatcher<string, WindowRow[]> | null>();
+function windowReadsOf(db: Db): ReadBatcher<string, WindowRow[]> | undefined {
+  let batched = windowReads.get(db);
+  if (batched === undefined) {
+    batched =
+      dialectOf(db) === 'postgres' && !db.isTransaction
+        ? new ReadBatcher(async (keys: string[]) => {
+            const rows = await db
+              .selectFrom('rate_limit_windows')
+              .select(['key', 'window_start', 'count'])
+              .where(sql<boolean>`${sql.ref('key')} = any(${keys})`)
+              .execute();
+            const byKey = new Map<string, WindowRow[]>();
+            for (const { key, ...row } of rows) byKey.set(key, [...(byKey.get(key) ?? []), row]);
+            return byKey;
+          })
+        : null;
+    windowReads.set(db, batched);
+  }
+  return batched ?? undefined;
+}
 
 export async function peekWindow(db: Db, key: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
   const start = windowStart(now, windowMs);

@@ -15,6 +15,7 @@ import { lastAutoIncrement } from '../../schema/dialect.js';
 import { migrationProvider } from '../../schema/migrations/index.js';
 import { appendAudit, verifyAuditChain } from '../../schema/repositories/audit.js';
 import { gatewayChangesAfter } from '../../schema/repositories/gateway-changes.js';
+import { credentialForVerdict } from '../../schema/repositories/credentials.js';
 import { writeUsage } from '../../schema/repositories/usage.js';
 import { createTestDatabase, dropTestDatabase, startPostgres } from '../helpers/postgres.js';
 import { eventually } from '../helpers/stack.js';
@@ -416,5 +417,63 @@ describe('a Postgres that cannot be used at start-up', () => {
     } finally {
       await dropTestDatabase(fresh);
     }
+  });
+});
+
+describe('a key\'s verdict row on Postgres', () => {
+  let url: string;
+  let db: Db;
+  const at = new Date().toISOString();
+  beforeAll(async () => {
+    url = await createTestDatabase(inject('postgresUrl'));
+    db = openDatabase({ kind: 'postgres', url });
+    await migrateToLatest(db);
+    await db.insertInto('partners').values(partnerRow('PV', at)).execute();
+    for (let i = 0; i < 30; i++) await db.insertInto('credentials').values({ ...credentialRow(`V${i}`, 'PV', at), version: i + 1 }).execute();
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    if (url) await dropTestDatabase(url);
+  });
+
+  /** The database as the API opens it, with each read's result held until the test lets it through. */
+  function observedDatabase() {
+    const reads: { keys: string[]; release: () => void }[] = [];
+    let hold = false;
+    const observed = db.withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        const gate = new Promise<void>((release) => reads.push({ keys: args.result.rows.map((r) => String(r.key_id)), release }));
+        if (hold) await gate;
+        return args.result;
+      },
+    });
+    return { observed, reads, holdReads: (on: boolean) => (hold = on) };
+  }
+
+  it('concurrent questions share reads, and each gets its own key\'s row (or none)', async () => {
+    const { observed, reads } = observedDatabase();
+    const asked = [...Array.from({ length: 30 }, (_, i) => `V${i}`), 'V3', 'V7', 'nobody', 'V29'];
+    const rows = await Promise.all(asked.map((keyId) => credentialForVerdict(observed, keyId)));
+    // the first question is read at once; the other 33, asked while it was in flight, in one read after it
+    expect(reads).toHaveLength(2);
+    rows.forEach((row, i) => {
+      if (asked[i] === 'nobody') expect(row).toBeUndefined();
+      else expect(row).toMatchObject({ hash: `hash-${asked[i]}`, status: 'active', partner_id: 'PV', state: 'active' });
+    });
+  });
+
+  it('a question asked after a commit sees it, even while a read that started before the commit is in flight', async () => {
+    const { observed, reads, holdReads } = observedDatabase();
+    holdReads(true);
+    const before = credentialForVerdict(observed, 'V5');
+    await eventually(async () => reads.length === 1); // read before the revocation, its answer held
+    await db.updateTable('credentials').set({ status: 'revoked' }).where('key_id', '=', 'V5').execute();
+    const after = credentialForVerdict(observed, 'V5');
+    holdReads(false);
+    reads[0]!.release();
+    expect((await before)?.status).toBe('active');
+    expect((await after)?.status).toBe('revoked');
+    expect(reads).toHaveLength(2);
   });
 });

@@ -16,7 +16,7 @@ import { createLogger } from '../../runtime/services.js';
 import { migrateToLatest, openDatabase, type Db } from '../../schema/db.js';
 import { pruneRateLimitWindows } from '../../schema/repositories/rate-limits.js';
 import { createTestDatabase, dropTestDatabase } from '../helpers/postgres.js';
-import { fastPolicyFile } from '../helpers/stack.js';
+import { eventually, fastPolicyFile } from '../helpers/stack.js';
 
 const dialects = ['sqlite', 'postgres'] as const;
 
@@ -68,6 +68,37 @@ describe.each(dialects)('rate limits shared through the database (%s)', (dialect
     expect(refused).toHaveLength(17);
     for (const d of refused) expect(d.retryAfterSeconds).toBeGreaterThanOrEqual(1);
     expect((await a.peek('burst', 7, 60_000, now)).ok).toBe(false);
+  });
+
+  it.runIf(dialect === 'postgres')('peeks share reads, and a peek asked after a take sees it even while a read that started before the take is in flight', async () => {
+    const writer = new DatabaseRateLimiter(open());
+    const held: (() => void)[] = [];
+    let hold = false;
+    let reads = 0;
+    // the database as an API process opens it, each read's result held while the test says so
+    const observed = open().withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        reads++;
+        if (hold) await new Promise<void>((release) => held.push(release));
+        return args.result;
+      },
+    });
+    const reader = new DatabaseRateLimiter(observed);
+    const now = Math.floor(Date.now() / 60_000) * 60_000 + 30_000;
+    // the budget check of 12 concurrent requests from 4 sources: the first read at once, the rest in one read after it
+    await Promise.all(Array.from({ length: 12 }, (_, i) => reader.peek(`source-${i % 4}`, 5, 60_000, now)));
+    expect(reads).toBe(2);
+
+    hold = true;
+    const before = reader.peek('late', 1, 60_000, now);
+    await eventually(async () => held.length === 1);
+    expect((await writer.take('late', 1, 60_000, now)).ok).toBe(true);
+    const after = reader.peek('late', 1, 60_000, now);
+    hold = false;
+    held[0]!();
+    expect((await before).ok).toBe(true); // read before the take
+    expect((await after).ok).toBe(false); // asked after it: a read of its own, never the one in flight
   });
 
   it('the previous window still weighs on the next, as in memory, and expired windows are pruned', async () => {
