@@ -6,8 +6,8 @@ import { Context } from '@temporalio/activity';
 import { notify } from './notifications.js';
 import type { WebhookConfig } from '../config/webhooks.js';
 import { defaultRetryPolicy } from '../domain/notice-delivery.js';
-import { applyTransition, recordedRevocation } from './transitions.js';
-import type { IssueCredentialInput, NotificationInput, TransitionRecord, UsageEvidence } from '../domain/lifecycle-records.js';
+import { applyTransition, grantAndActivate, recordedRevocation } from './transitions.js';
+import type { GrantAndActivateInput, IssueCredentialInput, NotificationInput, TransitionRecord, UsageEvidence } from '../domain/lifecycle-records.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
 
 export interface ActivityDeps {
@@ -34,6 +34,8 @@ export function createActivities(deps: ActivityDeps) {
     },
     applyTransition: (t: TransitionRecord) => applyTransition(noticeDeps(), t),
     issueCredential: (input: IssueCredentialInput) => issueCredential(deps.db, deps.pickupKey, input),
+    /** the last approval, the first key and the opening of access: the three records above in one step */
+    grantAndActivate: (input: GrantAndActivateInput) => grantAndActivate({ ...noticeDeps(), pickupKey: deps.pickupKey }, input),
     notify: (n: NotificationInput) => notify(noticeDeps(), n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
     /** what a review opens or is answered with, in one step: the usage evidence and today's policy */

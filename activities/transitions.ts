@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { TransitionRecord, TransitionResult } from '../domain/lifecycle-records.js';
+import type { GrantAndActivateInput, GrantAndActivateResult, PartnerEndedFailure, TransitionRecord, TransitionResult } from '../domain/lifecycle-records.js';
 import type { Db } from '../schema/db.js';
 import { firstAuditEvent } from '../schema/repositories/audit.js';
 import { recordTransition } from '../schema/repositories/lifecycle.js';
 import { findPartner } from '../schema/repositories/partners.js';
+import { issueCredential } from './credentials.js';
 import { firstAttempt, noticeRow, type NoticeDeps } from './notifications.js';
 import type { Actor, RevocationInput } from '../workflows/messages.js';
 
@@ -20,6 +21,33 @@ export async function applyTransition(deps: NoticeDeps, { notice, ...t }: Transi
   if (!result) throw ApplicationFailure.create({ type: 'PartnerMissing', message: `no partner row ${t.partnerId}`, nonRetryable: true });
   if (row && result.applied) firstAttempt(deps, row);
   return result;
+}
+
+/**
+ * The last approval, the first key and the opening of access in one activity, in that order, each
+ * exactly as its own activity writes it (`applyTransition`, `issueCredential`) and each idempotent
+ * on its own key, so a retry after any of them writes only what is missing. It stops at the first
+ * the database refuses because the API revoked the partner: what comes after is not written.
+ */
+export async function grantAndActivate(deps: NoticeDeps & { pickupKey: Buffer }, input: GrantAndActivateInput): Promise<GrantAndActivateResult> {
+  const revoked = (written: TransitionResult, t: TransitionRecord) => written.state === 'revoked' && t.to !== 'revoked';
+  if (revoked(await applyTransition(deps, input.grant), input.grant)) return { refused: 'revoked' };
+  let issued;
+  try {
+    issued = await issueCredential(deps.db, deps.pickupKey, input.issue);
+  } catch (err) {
+    const ended: PartnerEndedFailure = 'PartnerEnded';
+    if (err instanceof ApplicationFailure && err.type === ended) return { refused: 'revoked' };
+    throw err;
+  }
+  const { activation } = input;
+  const opened: TransitionRecord = {
+    ...activation,
+    details: { ...activation.details, keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
+    ...(activation.notice ? { notice: { ...activation.notice, data: { ...activation.notice.data, keyId: issued.keyId } } } : {}),
+  };
+  if (revoked(await applyTransition(deps, opened), opened)) return { refused: 'revoked' };
+  return { issued };
 }
 
 /**

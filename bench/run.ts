@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --smoke] [--n 1000] [--m 10000] [--duration 10] [--connections 10]
  *  [--only intro,gateway,edgerestart,onboarding,decision,revocation,scale] [--wave-after 600]
- *  [--wave burst|live] [--answer-window 1]`
+ *  [--wave burst|live] [--answer-window 1] [--gateway-rounds 2]`
  * Measures partner-access on the embedded stack and writes bench/results/<stamp>.json and
  * bench/results/latest.md. See bench/README.md for what each number means.
  *
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     'wave-after': { type: 'string' },
     wave: { type: 'string', default: 'burst' },
     'answer-window': { type: 'string', default: '1' },
+    'gateway-rounds': { type: 'string', default: '2' },
   },
 });
 const smoke = values.smoke!;
@@ -50,6 +51,9 @@ const WAVE = values.wave === 'live' ? 'live' : 'burst';
  * wave. A real answer window is weeks; a larger value leaves the wave to the reviews alone.
  */
 const ANSWER_WINDOW = Number(values['answer-window']);
+/** nginx direct and edge measured this many times each, alternating (a burst of other load hits both alike) */
+const GATEWAY_ROUNDS = Number(values['gateway-rounds']);
+if (!Number.isInteger(GATEWAY_ROUNDS) || GATEWAY_ROUNDS < 1) throw new Error('--gateway-rounds: a whole number, at least 1');
 if (!Number.isInteger(ANSWER_WINDOW) || ANSWER_WINDOW < 1) throw new Error('--answer-window: whole seconds, at least 1');
 // the worker process's sandbox switches, as its config reads them (its environment is this one's): they move every workflow-bound number
 const sandbox = loadConfig(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('WORKER_')))).worker.tuning;
@@ -156,21 +160,27 @@ async function gatewayPath(stack: EmbeddedStack) {
       return { ...result, nginxCpuMicrosPerRequest: ((nginxWorkersCpuSeconds(gateway.process.pid!) - before) * 1e6) / Math.max(result.total, 1) };
     };
     const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, errorCodes: r.errorCodes, nginxCpuMicrosPerRequest: round(r.nginxCpuMicrosPerRequest, 1) });
-    // direct and edge twice, interleaved, so a burst of other load on the machine hits both alike
-    const direct = [await load(open)];
-    const viaAuth = await load(guarded);
-    const viaEdge = [await load(edge)];
-    direct.push(await load(open));
-    viaEdge.push(await load(edge));
+    // direct and edge GATEWAY_ROUNDS times each, alternating, so a burst of other load on the
+    // machine hits both alike; auth_request once, after the first direct run
+    const direct: Awaited<ReturnType<typeof load>>[] = [];
+    const viaEdge: Awaited<ReturnType<typeof load>>[] = [];
+    let viaAuth: Awaited<ReturnType<typeof load>> | undefined;
+    for (let round = 0; round < GATEWAY_ROUNDS; round++) {
+      direct.push(await load(open));
+      if (round === 0) viaAuth = await load(guarded);
+      viaEdge.push(await load(edge));
+    }
     const mean = (rs: LoadResult[]) => rs.reduce((sum, r) => sum + r.requestsPerSecond, 0) / rs.length;
     const runs = (rs: Awaited<ReturnType<typeof load>>[]) => Object.fromEntries(rs.map((r, i) => [`run${i + 1}`, show(r)]));
     return {
-      // run1 / run2 (objects, not arrays, so the report's table flattens them)
+      // run1 / run2 … (objects, not arrays, so the report's table flattens them)
       nginxDirect: runs(direct),
-      nginxAuthRequest: show(viaAuth),
+      nginxAuthRequest: show(viaAuth!),
       nginxEdge: runs(viaEdge),
-      ratioAuthToDirect: round(viaAuth.requestsPerSecond / mean(direct), 2),
+      ratioAuthToDirect: round(viaAuth!.requestsPerSecond / mean(direct), 2),
       ratioEdgeToDirect: round(mean(viaEdge) / mean(direct), 2),
+      // each round's edge run against the direct run just before it: the spread of the ratio
+      ratioEdgeToDirectByRound: Object.fromEntries(viaEdge.map((e, i) => [`run${i + 1}`, round(e.requestsPerSecond / direct[i]!.requestsPerSecond, 2)])),
       edgeRevocation: await edgeRevocationUnderLoad(stack, edge, await startGateway({ ...common, mode: 'edge', port: await freePort(), runtimeDir: path.join(stack.dir, 'nginx-edge-2') }), partner!.apiKey),
     };
   } finally {

@@ -94,6 +94,21 @@ export interface IssuedCredential {
   expiresAt: string;
 }
 
+/**
+ * The last approval, the partner's first key and the opening of access, written by one activity
+ * (`grantAndActivate`): the three records the workflow otherwise writes one after the other. The
+ * activation's details and its notice's data gain the key that was issued (its id; the details its
+ * prefix and expiry too), which the workflow cannot know when it asks.
+ */
+export interface GrantAndActivateInput {
+  grant: TransitionRecord;
+  issue: IssueCredentialInput;
+  activation: TransitionRecord;
+}
+
+/** The key issued and access opened; or `refused`: the API revoked the partner under the step, and nothing after that point was written. */
+export type GrantAndActivateResult = { issued: IssuedCredential } | { refused: 'revoked' };
+
 export interface NotificationInput {
   /** idempotency key: partner + notice sequence */
   id: string;

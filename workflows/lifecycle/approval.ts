@@ -129,26 +129,40 @@ async function decideStage(lc: Lifecycle, id: number | null, d: DecisionInput): 
     return answer({ ok: lc.commandResult() });
   }
   // Last stage: record the approval, issue the key, then open access.
-  await lc.transition('approval.granted', 'pending_approval', {
+  const grant = {
     actor: by,
     reason: d.reason,
     decision,
     patch: { scopes: s.scopes, accessUntil: iso(s.accessUntilMs), ...tier },
     ...(d.rateLimitTier ? { details: tier } : {}),
-  });
-  // the signal came while the approval was written: the loop finishes the revocation
-  if (s.revocation) return answer({ error: overtakenByRevocation });
-  const issued = await lc.issueKey('approval', by);
-  s.stage = null;
-  s.certifiedAtMs = Date.now();
-  s.grantedAtMs = s.certifiedAtMs;
-  s.accessWindowSetAtMs = Date.now();
-  await lc.transition('partner.activated', 'active', {
-    actor: by,
-    patch: { lastCertifiedAt: iso(s.certifiedAtMs), escalated: false },
-    details: { keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
-    notice: { kind: 'credential.ready', recipients: ['partner'], message: 'Your API key is ready for pickup', data: { keyId: issued.keyId } },
-  });
+  };
+  const opening = () => {
+    s.stage = null;
+    s.certifiedAtMs = Date.now();
+    s.grantedAtMs = s.certifiedAtMs;
+    s.accessWindowSetAtMs = Date.now();
+    return {
+      actor: by,
+      patch: { lastCertifiedAt: iso(s.certifiedAtMs), escalated: false },
+      notice: { kind: 'credential.ready', recipients: ['partner'], message: 'Your API key is ready for pickup' },
+    };
+  };
+  let issued;
+  if (lc.activatesInOneStep()) {
+    // the three records in one local activity (the key added to the activation's details and notice there)
+    issued = await lc.grantAndActivate(grant, by, opening);
+  } else {
+    await lc.transition('approval.granted', 'pending_approval', grant);
+    // the signal came while the approval was written: the loop finishes the revocation
+    if (s.revocation) return answer({ error: overtakenByRevocation });
+    issued = await lc.issueKey('approval', by);
+    const activation = opening();
+    await lc.transition('partner.activated', 'active', {
+      ...activation,
+      details: { keyId: issued.keyId, prefix: issued.prefix, expiresAt: issued.expiresAt },
+      notice: { ...activation.notice, data: { keyId: issued.keyId } },
+    });
+  }
   answer({
     ok: lc.commandResult({ issued: { keyId: issued.keyId, expiresAt: issued.expiresAt }, accessUntil: iso(s.accessUntilMs) }),
   });

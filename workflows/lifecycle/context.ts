@@ -7,7 +7,7 @@
 import { ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import { partnerFacingEndReason, reasonAuthor, type Ending } from '../../domain/partner-facing.js';
 import type { createActivities } from '../../activities/index.js';
-import type { NotificationInput, PartnerEndedFailure, ReadModelPatch, TransitionRecord, UsageEvidence } from '../../domain/lifecycle-records.js';
+import type { IssueCredentialInput, IssuedCredential, NotificationInput, PartnerEndedFailure, ReadModelPatch, TransitionRecord, UsageEvidence } from '../../domain/lifecycle-records.js';
 import {
   actorLabel,
   FailureTypes,
@@ -54,6 +54,11 @@ const localNotices = proxyLocalActivities<Activities>(noticeOptions);
  * belongs to a transition is written in the transition's own database transaction.
  */
 const LOCAL_RECORDS_PATCH = 'local-records';
+/**
+ * Workflows that wrote the last approval, the first key and the activation as three local
+ * activities replay so; from this patch on they are one (`grantAndActivate`).
+ */
+const ACTIVATION_IN_ONE_STEP = 'activation-in-one-step';
 
 export type Command =
   | { kind: 'decide'; input: DecisionInput }
@@ -223,14 +228,27 @@ export class Lifecycle {
    * without its notice, nor a notice of a transition that a revocation overtook.
    */
   async transition(action: string, to: PartnerState, opts: TransitionOptions = {}): Promise<void> {
+    const keeping = this.recordKeeping();
+    const { record, from } = this.transitionRecord(action, to, opts, keeping.local);
+    const written = await keeping.records.applyTransition(record);
+    if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
+      this.s.state = from; // nothing was written: the partner is where it was when the API revoked it
+      throw await this.revokedUnderStep();
+    }
+    const { notice } = opts;
+    if (!notice) return;
+    if (keeping.local) this.s.notices += 1;
+    else await this.notify(notice.kind, notice.recipients, notice.message, notice.data);
+  }
+
+  /** The record of a transition made now: the state and the sequence move on here. With `withNotice`, the notice goes in the record (its id the next one). */
+  private transitionRecord(action: string, to: PartnerState, opts: TransitionOptions, withNotice: boolean): { record: TransitionRecord; from: PartnerState } {
     const s = this.s;
     const from = s.state;
     s.state = to;
     s.seq += 1;
     const { actor, patch, notice, ...rest } = opts;
-    const keeping = this.recordKeeping();
-    const noticeId = `${s.partnerId}:n${s.notices + 1}`;
-    const written = await keeping.records.applyTransition({
+    const record: TransitionRecord = {
       partnerId: s.partnerId,
       seq: s.seq,
       at: iso(Date.now()),
@@ -241,15 +259,46 @@ export class Lifecycle {
       ...rest,
       ...(s.policy ? { policyVersion: s.policy.version } : {}),
       patch: { state: to, stage: to === 'pending_approval' ? s.stage : null, ...patch, nextDeadline: nextDeadline(s) },
-      ...(notice && keeping.local ? { notice: { id: noticeId, partnerId: s.partnerId, ...notice } } : {}),
-    });
-    if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
-      s.state = from; // nothing was written: the partner is where it was when the API revoked it
+      ...(notice && withNotice ? { notice: { id: `${s.partnerId}:n${s.notices + 1}`, partnerId: s.partnerId, ...notice } } : {}),
+    };
+    return { record, from };
+  }
+
+  /**
+   * Whether this run writes the last approval, the first key and the activation in one step
+   * (`grantAndActivate`); a run recorded before ACTIVATION_IN_ONE_STEP replays the three.
+   */
+  activatesInOneStep(): boolean {
+    return this.recordKeeping().local && patched(ACTIVATION_IN_ONE_STEP);
+  }
+
+  /**
+   * The last approval (`approval.granted`), the partner's first key and the opening of access
+   * (`partner.activated`) as one local activity instead of three: nothing the workflow decides
+   * comes between them, and each local activity it waits for is one more activation of the
+   * sandbox and one more marker in the history. The records are those `transition`, `issueKey`
+   * and `transition` write; `opening` sets what access opens with and returns the activation's
+   * options (the activity adds the key to its details and notice). When the API revoked the
+   * partner under the step, the partner stays where the row was (pending approval) and the step
+   * stops, as in `transition`.
+   */
+  async grantAndActivate(grant: Omit<TransitionOptions, 'notice'>, actor: string, opening: () => TransitionOptions): Promise<IssuedCredential> {
+    const s = this.s;
+    const before = { stage: s.stage, certifiedAtMs: s.certifiedAtMs, grantedAtMs: s.grantedAtMs, accessWindowSetAtMs: s.accessWindowSetAtMs };
+    const granted = this.transitionRecord('approval.granted', 'pending_approval', grant, true);
+    s.credentialVersion += 1;
+    const version = s.credentialVersion;
+    const issue: IssueCredentialInput = { partnerId: s.partnerId, version, environment: s.environment, expiresAt: iso(s.accessUntilMs), actor, purpose: 'approval' };
+    const activation = opening();
+    const activated = this.transitionRecord('partner.activated', 'active', activation, true);
+    const result = await localRecords.grantAndActivate({ grant: granted.record, issue, activation: activated.record });
+    if ('refused' in result) {
+      Object.assign(s, before, { state: granted.from });
       throw await this.revokedUnderStep();
     }
-    if (!notice) return;
-    if (keeping.local) s.notices += 1;
-    else await this.notify(notice.kind, notice.recipients, notice.message, notice.data);
+    if (activation.notice) s.notices += 1;
+    s.credentials.push({ keyId: result.issued.keyId, version, expiresAtMs: Date.parse(result.issued.expiresAt) });
+    return result.issued;
   }
 
   /**
