@@ -196,21 +196,27 @@ describe('a worker killed in the middle of a cycle', () => {
  * change, a sponsor hand-over, an admin's offboarding; an emergency revocation and its verification;
  * a review opened under a drifted policy (a scope now high-risk) kept by security; a review never
  * answered, suspended, then offboarded after the grace. The same paths again, `-at-9f93fb5`: with
- * records as local activities and a review's evidence and policy read one after the other.
+ * records as local activities and a review's evidence and policy read one after the other; and
+ * `-at-c15b01c`: with the last approval, the first key and the activation in one local activity.
  */
 const recordedHistories = [
   'emergency-revocation-at-9f93fb5-run-0.pb',
+  'emergency-revocation-at-c15b01c-run-0.pb',
   'emergency-revocation-run-0.pb',
   'high-risk-extension-offboarding-at-9f93fb5-run-0.pb',
+  'high-risk-extension-offboarding-at-c15b01c-run-0.pb',
   'high-risk-extension-offboarding-run-0.pb',
   'lifecycle-run-0.pb',
   'lifecycle-run-1.pb',
   'lifecycle-run-6.pb',
   'recert-drift-security-keep-at-9f93fb5-run-0.pb',
+  'recert-drift-security-keep-at-c15b01c-run-0.pb',
   'recert-drift-security-keep-run-0.pb',
   'recert-unanswered-offboarded-at-9f93fb5-run-0.pb',
+  'recert-unanswered-offboarded-at-c15b01c-run-0.pb',
   'recert-unanswered-offboarded-run-0.pb',
   'suspension-tier-handover-at-9f93fb5-run-0.pb',
+  'suspension-tier-handover-at-c15b01c-run-0.pb',
   'suspension-tier-handover-run-0.pb',
 ];
 
