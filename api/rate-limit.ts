@@ -161,9 +161,8 @@ export function failureBudget(limiter: RateLimiter, name: string, perMinute: num
      * `overBudget` when that failure was the one too many.
      */
     async check<T>(source: string, attempt: () => Promise<T>, isFailure: (result: T) => boolean): Promise<{ refused: RateDecision } | { result: T; overBudget?: RateDecision }> {
-      let checks = sources.get(source);
-      if (!checks) sources.set(source, (checks = { open: 0, running: 0, spent: 0, waiting: [] }));
-      const s = checks;
+      const s = sources.get(source) ?? { open: 0, running: 0, spent: 0, waiting: [] };
+      sources.set(source, s);
       s.open += 1;
       try {
         for (;;) {

@@ -10,6 +10,17 @@
  * plus the driver's and Kysely's work per query, most of an introspection's CPU (bench/README.md,
  * issue #14); with N questions waiting, one read answers them all.
  */
+import type { Kysely } from 'kysely';
+import { dialectOf } from './dialect.js';
+
+/**
+ * Whether a database's point reads go through a ReadBatcher: on Postgres, where each read is a
+ * round trip (its batched statements use `= any`, Postgres's syntax); not on SQLite, where a read
+ * is in-process already; never inside a transaction, whose reads are its own and no other
+ * caller's.
+ */
+export const sharesReads = (db: Kysely<any>): boolean => dialectOf(db) === 'postgres' && !db.isTransaction;
+
 export class ReadBatcher<K, V> {
   /** batches whose read has not started, in order; each starts when the one before it ends */
   private readonly waiting: Batch<K, V>[] = [];

@@ -18,8 +18,10 @@ if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
 fi
 SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+# waits for another apt run's lock (a fresh machine's own, seen once) rather than failing at once
+apt_get() { $SUDO apt-get -o DPkg::Lock::Timeout=300 "$@"; }
+apt_get update -qq
 # fonts-liberation: pages render with real metrics in screenshots
-$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+apt_get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 path=$(find_chromium) || { echo "chromium did not install" >&2; exit 1; }
 echo "chromium: $path installed ($("$path" --version 2>/dev/null || echo 'version unknown'))"

@@ -28,17 +28,18 @@ if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
 fi
 SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-# DPkg::Lock::Timeout: wait for another apt run (a fresh machine's own, seen once) instead of skipping the Lua module
-$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+# waits for another apt run's lock (a fresh machine's own, seen once) rather than failing at once
+apt_get() { $SUDO apt-get -o DPkg::Lock::Timeout=300 "$@"; }
+apt_get update -qq
 if ! have_nginx; then
-  $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 || $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nginx >/dev/null
+  apt_get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 || apt_get install -y -qq --no-install-recommends nginx >/dev/null
 fi
 # Without the Lua module the gateway still works in its auth_request mode: a failure here is reported, not fatal.
 extras=()
 have_lua_module || extras+=(libnginx-mod-http-lua)
 have_cjson || extras+=(lua-cjson)
 if [ ${#extras[@]} -gt 0 ]; then
-  $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${extras[@]}" >/dev/null ||
+  apt_get install -y -qq --no-install-recommends "${extras[@]}" >/dev/null ||
     echo "could not install ${extras[*]}: the gateway falls back to GATEWAY_MODE=auth_request" >&2
 fi
 # A package may start a system nginx on port 80; the project runs its own instances.

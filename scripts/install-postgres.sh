@@ -19,8 +19,10 @@ if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
 fi
 SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends postgresql >/dev/null
+# waits for another apt run's lock (a fresh machine's own, seen once) rather than failing at once
+apt_get() { $SUDO apt-get -o DPkg::Lock::Timeout=300 "$@"; }
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends postgresql >/dev/null
 # The package creates and may start a system cluster on port 5432; the project runs its own
 # clusters (tests) or is pointed at an operator's server by DATABASE_URL, so that one is stopped.
 if command -v pg_ctlcluster >/dev/null 2>&1; then

@@ -4,8 +4,8 @@ import type { Environment, PartnerState } from '../../domain/partner-states.js';
 import { isTerminal } from '../../domain/partner-states.js';
 import type { CredentialsTable, PickupPurpose } from '../database.js';
 import { sqliteReader, type Db } from '../db.js';
-import { ReadBatcher } from '../read-batcher.js';
-import { dialectOf, lockForUpdate } from '../dialect.js';
+import { ReadBatcher, sharesReads } from '../read-batcher.js';
+import { lockForUpdate } from '../dialect.js';
 import { appendAudit, type AuditEventInput } from './audit.js';
 
 /**
@@ -60,10 +60,8 @@ function verdictQueryOf(db: Db): VerdictQuery {
     if (compiled.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key id');
     const reader = sqliteReader(db);
     prepared = { compiled, sqlite: reader && new SqliteVerdictRows(reader, compiled.sql) };
-    // Postgres only (`= any` is its syntax; a SQLite database without the read connection, a
-    // counting test's, asks one key at a time), and not inside a transaction: its reads belong to
-    // it, and to no other caller's batch
-    if (!reader && !db.isTransaction && dialectOf(db) === 'postgres') {
+    // (a SQLite database opened without its read connection asks one key at a time)
+    if (sharesReads(db)) {
       const many = verdictsQuery(db, []).compile();
       if (many.parameters.length !== 1) throw new Error('credentialForVerdict: expected one parameter, the key ids');
       prepared.batched = new ReadBatcher(async (keyIds) => {

@@ -1,8 +1,7 @@
 import { currentWindowAllowance, slidingWindowDecision, windowStart, type RateDecision } from '../../domain/sliding-window.js';
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
-import { dialectOf } from '../dialect.js';
-import { ReadBatcher } from '../read-batcher.js';
+import { ReadBatcher, sharesReads } from '../read-batcher.js';
 
 /**
  * Rate-limit counts in the database, for budgets that must hold across API processes (issue #13).
@@ -34,15 +33,14 @@ type WindowRow = { window_start: number; count: number };
  * than it would be alone). The budget check before every authenticated request (a gateway's
  * introspection, say) would otherwise be a round trip per request. Every row of each key is read
  * (a key has a few at most: the pruner deletes those that weigh nothing); each caller picks its
- * own windows. Not inside a transaction, whose reads are its own; not on SQLite, where a read is
- * in-process already.
+ * own windows. Where reads are shared at all: `sharesReads`.
  */
 const windowReads = new WeakMap<Db, ReadBatcher<string, WindowRow[]> | null>();
 function windowReadsOf(db: Db): ReadBatcher<string, WindowRow[]> | undefined {
   let batched = windowReads.get(db);
   if (batched === undefined) {
     batched =
-      dialectOf(db) === 'postgres' && !db.isTransaction
+      sharesReads(db)
         ? new ReadBatcher(async (keys: string[]) => {
             const rows = await db
               .selectFrom('rate_limit_windows')

@@ -43,7 +43,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-const keep = (partnerId: string, body: Record<string, unknown> = { decision: 'keep', reason: 'still needed' }) =>
+const keepBody = { decision: 'keep', reason: 'still needed' };
+const keep = (partnerId: string, body: Record<string, unknown> = keepBody) =>
   stack.call('POST', `/v1/partners/${partnerId}/recertifications`, { token: t.alice!, body });
 
 describe('continue-as-new across recertification cycles', () => {
@@ -158,7 +159,7 @@ describe('a worker killed in the middle of a cycle', () => {
       // admitted update, so it may still apply when a worker returns: a retry then finds it done.
       // the review answered is named (cycle 0): a retry that arrives after the held answer applied
       // and the next review opened is a 409, never a keep of that next review
-      const keepFirst = { decision: 'keep', reason: 'still needed', cycle: 0 };
+      const keepFirst = { ...keepBody, cycle: 0 };
       const unconfirmed = await keep(p.partnerId, keepFirst);
       expect(unconfirmed.status).toBe(503);
       expect(unconfirmed.headers.get('retry-after')).toBeTruthy();

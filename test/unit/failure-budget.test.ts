@@ -65,11 +65,11 @@ describe('a failure budget', () => {
   });
 
   it('one guess after another: exactly the budget is checked, the rest refused', async () => {
-    const limiter = new LaggingReads();
-    limiter.holding = false;
-    const budget = failureBudget(limiter, 'auth-failures', 5);
+    const budget = failureBudget(new InMemoryRateLimiter(), 'auth-failures', 5);
+    let checked = 0;
     const results = [];
-    for (let i = 0; i < 7; i++) results.push(await budget.check('attacker', async () => false, (ok) => !ok));
+    for (let i = 0; i < 7; i++) results.push(await budget.check('attacker', async () => (checked++, false), (ok) => !ok));
+    expect(checked).toBe(5);
     expect(results.filter((r) => 'refused' in r)).toHaveLength(2);
   });
 });
