@@ -36,3 +36,15 @@ export function cpuMeter(processes: () => Record<string, number | undefined>) {
     return out;
   };
 }
+
+/** The whole machine's busy and idle CPU seconds so far, summed over its cores (Linux /proc/stat). */
+export function machineCpuSeconds(): { busy: number; idle: number } | undefined {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal …
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const idle = fields[3]! + fields[4]!;
+    return { busy: fields.reduce((sum, v) => sum + v, 0) / 100 - idle / 100, idle: idle / 100 };
+  } catch {
+    return undefined;
+  }
+}

@@ -42,10 +42,10 @@ export async function startEmbeddedStack(policyOverrides: Record<string, unknown
     worker.kill('SIGTERM');
     await exited;
   }
-  async function workerStats(): Promise<{ rss: number; heapUsed: number; heapTotal: number }> {
+  async function workerStats(): Promise<{ rss: number; heapUsed: number; heapTotal: number; commits?: { groups: number; members: number } }> {
     const w = worker!;
     return new Promise((resolve) => {
-      w.once('message', (m: any) => resolve(m.memory));
+      w.once('message', (m: any) => resolve({ ...m.memory, commits: m.commits }));
       w.send('stats');
     });
   }

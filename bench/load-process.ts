@@ -2,7 +2,8 @@
  * autocannon in a process of its own (bench/load.ts runs it): the load generator never shares the
  * server's event loop. Run through autocannon's API rather than its CLI so that connection-level
  * errors come back by their code (ECONNRESET, "request timed out" …), not only as a count.
- * argv[2]: autocannon's options as JSON. Prints one JSON line: autocannon's result plus `errorCodes`.
+ * argv[2]: autocannon's options as JSON. Prints one JSON line: autocannon's result plus `errorCodes`
+ * and `cpuSeconds` (this process's user + system CPU).
  */
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
@@ -16,7 +17,9 @@ const instance = autocannon(JSON.parse(process.argv[2] ?? '{}') as Record<string
     console.error(err);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ ...result, errorCodes }) + '\n');
+  // its own CPU: the load generator shares the machine with what it measures
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ ...result, errorCodes, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 });
 instance.on('reqError', (error: NodeJS.ErrnoException) => {
   const code = error.code ?? error.message;

@@ -12,6 +12,8 @@ export interface LoadResult {
   errorCodes: Record<string, number>;
   non2xx: number;
   total: number;
+  /** the load generator's own CPU (user + system) over the run */
+  generatorCpuSeconds: number;
 }
 
 /** autocannon in a process of its own: the load generator never shares the server's event loop. */
@@ -26,8 +28,8 @@ export function runLoad(opts: { url: string; method?: string; headers?: Record<s
     child.stderr.on('data', (d) => (err += d));
     child.once('exit', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}: ${err.slice(-500)}`));
-      const r = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; errorCodes: Record<string, number>; non2xx: number };
-      resolve({ requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, errorCodes: r.errorCodes, non2xx: r.non2xx, total: r.requests.total });
+      const r = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; errorCodes: Record<string, number>; non2xx: number; cpuSeconds: number };
+      resolve({ requestsPerSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, errorCodes: r.errorCodes, non2xx: r.non2xx, total: r.requests.total, generatorCpuSeconds: r.cpuSeconds });
     });
   });
 }

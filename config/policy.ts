@@ -175,8 +175,41 @@ export function toLifecyclePolicy(policy: Policy, environment: Environment): Lif
   };
 }
 
-/** Re-reads the policy file on every call: each recertification cycle picks up the current policy. */
-export const lifecyclePolicyFrom = (file: string) => (environment: Environment) => toLifecyclePolicy(loadPolicyFile(file), environment);
+/**
+ * What identifies a file's content without reading it (a write moves its size, mtime or ctime, a
+ * replacement its inode), and when it last changed.
+ */
+function fileStamp(file: string): { key: string; changedAtMs: number } {
+  try {
+    const st = fs.statSync(file);
+    return { key: `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, changedAtMs: Math.max(st.mtimeMs, st.ctimeMs) };
+  } catch {
+    return { key: 'missing', changedAtMs: Date.now() };
+  }
+}
+
+/**
+ * A file's timestamps move in the kernel's ticks, not at every write: two writes of the same size
+ * within one tick leave the same stamp. A file changed this recently is read again whatever its
+ * stamp says (git's "racily clean" rule).
+ */
+const RACY_MS = 2000;
+
+/**
+ * Today's policy on every call: each recertification cycle acts on the file as it is now. Read,
+ * parsed and validated again only when the file changed (a stat per call instead, measured in
+ * bench/README.md: the read was half a millisecond of every review); a file that cannot be used
+ * throws every time until it is fixed, as before.
+ */
+export const lifecyclePolicyFrom = (file: string) => {
+  let read: { stamp: string; policy: Policy } | undefined;
+  return (environment: Environment) => {
+    // stamped before reading: a write after the stamp shows as a change on the next call
+    const stamp = fileStamp(file);
+    if (read?.stamp !== stamp.key || Date.now() - stamp.changedAtMs < RACY_MS) read = { stamp: stamp.key, policy: loadPolicyFile(file) };
+    return toLifecyclePolicy(read.policy, environment);
+  };
+};
 
 /**
  * The policy file as a long-running process acts on it: read at start (an invalid file refuses
@@ -191,14 +224,7 @@ export function followPolicyFile(
   everyMs = 1000,
 ): { current: () => Policy; stop: () => void } {
   // what the file looked like before it was read: any write after that shows as a change
-  const stamp = () => {
-    try {
-      const st = fs.statSync(file);
-      return `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  };
+  const stamp = () => fileStamp(file).key;
   let seen = stamp();
   let policy = loadPolicyFile(file);
   // stat polling: works on every file system (inotify misses edits through some mounts, and

@@ -70,9 +70,24 @@ export function quarantined(why: string): Payload {
   return { metadata: { encoding: utf8('json/plain') }, data: utf8(JSON.stringify({ [unauthenticatedMarker]: why })) };
 }
 
+/**
+ * Each payload's IV: 12 fresh random bytes, never used twice, taken from a 4 KiB draw of the
+ * CSPRNG instead of one draw per payload (the per-call draw showed in the worker's profile).
+ */
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+function freshIv(): Buffer {
+  if (ivOffset + ivBytes > ivPool.length) {
+    ivPool = randomBytes(4096);
+    ivOffset = 0;
+  }
+  ivOffset += ivBytes;
+  return ivPool.subarray(ivOffset - ivBytes, ivOffset);
+}
+
 export function encryptPayload(keyring: PayloadKeyring, payload: Payload, workflowId: string): Payload {
   const { id, key } = keyring.current;
-  const iv = randomBytes(ivBytes);
+  const iv = freshIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(associatedData(id, workflowId));
   const sealed = Buffer.concat([iv, cipher.update(serialize(payload)), cipher.final(), cipher.getAuthTag()]);

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Driver } from 'kysely';
 import pg from 'pg';
 import { ConfigError, redactDatabaseUrl, type DatabaseConfig } from '../config/env.js';
 import { ensurePrivateDir, ensurePrivateFile, tightenIfExists } from '../runtime/private-files.js';
 import type { Database } from './database.js';
 import { migrationProvider } from './migrations/index.js';
+import { GroupCommitSqliteDriver } from './sqlite-group-commit.js';
 
 export type Db = Kysely<Database>;
 
@@ -58,7 +59,8 @@ export async function connectDatabase(database: DatabaseConfig, opts: OpenOption
  * database was busy or unreachable, or rolled the transaction back to break a conflict. The API
  * answers these with 503 and Retry-After instead of a 500; anything else is a bug.
  *
- * - SQLite: still locked after the busy timeout (SQLITE_BUSY, SQLITE_LOCKED).
+ * - SQLite: still locked after the busy timeout (SQLITE_BUSY, SQLITE_LOCKED); rolled back with its
+ *   commit group for another transaction's failure (schema/sqlite-group-commit.ts).
  * - Postgres, by SQLSTATE: 08… connection exceptions, 40001 serialization failure, 40P01 deadlock
  *   (Postgres rolled back one side), 53… out of resources (too many connections), 55P03 lock not
  *   available, 57P01-57P03 the server shutting down or starting; and the network itself failing
@@ -70,7 +72,7 @@ export function isTransientDatabaseError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; errors?: unknown[] } | null;
   if (!e || typeof e !== 'object') return false;
   const code = typeof e.code === 'string' ? e.code : '';
-  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+  if (/^SQLITE_(BUSY|LOCKED|GROUP_ROLLED_BACK)/.test(code)) return true;
   if (/^(08|53)/.test(code) || ['40001', '40P01', '55P03', '57P01', '57P02', '57P03'].includes(code)) return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return true;
   const message = typeof e.message === 'string' ? e.message : '';
@@ -144,14 +146,12 @@ function openSqlite(file: string, opts: OpenOptions): Db {
   cachePreparedStatements(sqlite);
   let reader: SQLite.Database | undefined;
   const db = new Kysely<Database>({
-    dialect: new WriteLockingSqliteDialect({
-      database: sqlite,
-      onDestroy: () => {
-        reader?.close();
-        reader = undefined;
-      },
+    dialect: new GroupCommitSqliteDialect(sqlite, () => {
+      reader?.close();
+      reader = undefined;
     }),
   });
+  commitStats.set(db, commitStatsOfFile.get(sqlite)!);
   sqliteReaders.set(db, () => {
     if (!reader) {
       reader = new SQLite(file, { readonly: true, fileMustExist: true });
@@ -180,32 +180,29 @@ export const sqliteReader = (db: Db): SQLite.Database | undefined => sqliteReade
  * SQLITE_BUSY when it tries to upgrade while the other process writes (busy_timeout does not apply
  * to that upgrade). `begin immediate` takes the write lock first, so contention waits out the busy
  * timeout instead of failing (measured: revocations under onboarding load got 500s before this).
+ * The driver commits transactions that queued for the connection together (schema/sqlite-group-commit.ts).
  */
-class WriteLockingSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig & { onDestroy: () => void };
-  constructor(config: SqliteDialectConfig & { onDestroy: () => void }) {
-    super(config);
-    this.#config = config;
+class GroupCommitSqliteDialect extends SqliteDialect {
+  readonly #sqlite: SQLite.Database;
+  readonly #onDestroy: () => void;
+  constructor(sqlite: SQLite.Database, onDestroy: () => void) {
+    super({ database: sqlite });
+    this.#sqlite = sqlite;
+    this.#onDestroy = onDestroy;
   }
   override createDriver(): Driver {
-    return new WriteLockingSqliteDriver(this.#config);
+    const driver = new GroupCommitSqliteDriver(this.#sqlite, 'begin immediate', this.#onDestroy);
+    commitStatsOfFile.set(this.#sqlite, driver.stats);
+    return driver;
   }
 }
 
-class WriteLockingSqliteDriver extends SqliteDriver {
-  readonly #onDestroy: () => void;
-  constructor(config: SqliteDialectConfig & { onDestroy: () => void }) {
-    super(config);
-    this.#onDestroy = config.onDestroy;
-  }
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-  override async destroy(): Promise<void> {
-    this.#onDestroy();
-    await super.destroy();
-  }
-}
+const commitStatsOfFile = new WeakMap<SQLite.Database, CommitStats>();
+const commitStats = new WeakMap<Db, CommitStats>();
+export type CommitStats = GroupCommitSqliteDriver['stats'];
+
+/** SQLite: how many COMMITs this process made and how many transactions they held (undefined on Postgres). */
+export const sqliteCommitStats = (db: Db): CommitStats | undefined => commitStats.get(db);
 
 /**
  * Kysely prepares every query it runs; better-sqlite3 statements are reusable, so the same SQL

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { followPolicyFile, loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
+import { describe, expect, it, vi } from 'vitest';
+import { followPolicyFile, lifecyclePolicyFrom, loadPolicyFile, parsePolicy, policyVersion, PolicyError } from '../../config/policy.js';
 import { requiredStages } from '../../workflows/state.js';
 import { toLifecyclePolicy } from '../../config/policy.js';
 
@@ -103,6 +103,67 @@ describe('a running process follows the policy file', () => {
       expect(followed.current().version).toBe(shipped.version);
     } finally {
       followed.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("each cycle's read sees the file as it is now: a same-size edit made at once, a broken file (every call throws), its fix", () => {
+    const dir = fs.mkdtempSync(path.join(root, '.tmp-policy-'));
+    const file = path.join(dir, 'policy.json');
+    const withGrace = (grace: string) => {
+      const p = raw();
+      p.environments.sandbox.suspendedGrace = grace;
+      return JSON.stringify(p);
+    };
+    try {
+      fs.writeFileSync(file, withGrace('10 days'));
+      const today = lifecyclePolicyFrom(file);
+      expect(today('sandbox').suspendedGraceMs).toBe(10 * 86_400_000);
+      expect(today('sandbox').suspendedGraceMs).toBe(10 * 86_400_000);
+      // the same number of bytes, written in place within the same tick as the read
+      fs.writeFileSync(file, withGrace('20 days'));
+      expect(today('sandbox').suspendedGraceMs).toBe(20 * 86_400_000);
+      fs.writeFileSync(file, '{ "scopes": ');
+      expect(() => today('sandbox')).toThrow(PolicyError);
+      expect(() => today('sandbox')).toThrow(PolicyError);
+      fs.writeFileSync(file, withGrace('30 days'));
+      expect(today('sandbox').suspendedGraceMs).toBe(30 * 86_400_000);
+      fs.rmSync(file);
+      expect(() => today('sandbox')).toThrow(/cannot read policy file/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file whose stamp did not move is not read again, unless it changed within the last ticks (coarse timestamps)', () => {
+    const dir = fs.mkdtempSync(path.join(root, '.tmp-policy-'));
+    const file = path.join(dir, 'policy.json');
+    const withGrace = (grace: string) => {
+      const p = raw();
+      p.environments.sandbox.suspendedGrace = grace;
+      return JSON.stringify(p);
+    };
+    // a file system whose timestamps did not move across an edit of the same size
+    const realStat = fs.statSync;
+    let changedAt = Date.now() - 60_000;
+    const stat = vi.spyOn(fs, 'statSync').mockImplementation(((f: fs.PathLike) => {
+      const st = realStat(f);
+      return Object.assign(st, { ino: 1, size: 100, mtimeMs: changedAt, ctimeMs: changedAt });
+    }) as typeof fs.statSync);
+    try {
+      fs.writeFileSync(file, withGrace('10 days'));
+      const today = lifecyclePolicyFrom(file);
+      expect(today('sandbox').suspendedGraceMs).toBe(10 * 86_400_000);
+      // an old stamp that did not move: the policy read before is used (the file is not read)
+      fs.writeFileSync(file, withGrace('20 days'));
+      expect(today('sandbox').suspendedGraceMs).toBe(10 * 86_400_000);
+      // the same stamp, but within the racy window: read again
+      changedAt = Date.now();
+      expect(today('sandbox').suspendedGraceMs).toBe(20 * 86_400_000);
+      fs.writeFileSync(file, withGrace('30 days'));
+      expect(today('sandbox').suspendedGraceMs).toBe(30 * 86_400_000);
+    } finally {
+      stat.mockRestore();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
