@@ -5,7 +5,7 @@ import SQLite from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, sqliteCommitStats } from '../../schema/db.js';
-import { GroupRolledBack, MAX_GROUP } from '../../schema/sqlite-group-commit.js';
+import { BUSY_WITHIN_MS, GroupRolledBack, MAX_GROUP } from '../../schema/sqlite-group-commit.js';
 
 /**
  * Group commit (schema/sqlite-group-commit.ts) on a real SQLite file: transactions that queue for
@@ -54,6 +54,28 @@ describe('SQLite group commit', () => {
     // grouped (fewer COMMITs than transactions), and no group larger than the cap
     expect(stats.groups).toBeLessThan(50);
     expect(stats.groups).toBeGreaterThanOrEqual(Math.ceil(50 / MAX_GROUP));
+  });
+
+  it('under a steady stream of COMMITs, a transaction started in the next turn of the event loop joins the group before it commits', async () => {
+    await write('warm-up');
+    const before = { ...sqliteCommitStats(db as never)! };
+    let second: Promise<unknown> | undefined;
+    // the second starts from a callback of its own, as each local activity does: nothing is queued
+    // for the connection when the first commits
+    setImmediate(() => (second = write('second').then(() => committed('second').n)));
+    const first = await db
+      .transaction()
+      .execute((trx) => trx.insertInto('t').values({ id: 'first', v: 'ok' }).execute())
+      .then(() => committed('first').n);
+    expect(first).toBe(1);
+    expect(await second).toBe(1);
+    const after = sqliteCommitStats(db as never)!;
+    expect({ groups: after.groups - before.groups, members: after.members - before.members }).toEqual({ groups: 1, members: 2 });
+    // and at a lower rate a COMMIT happens at once
+    await new Promise((resolve) => setTimeout(resolve, BUSY_WITHIN_MS + 10));
+    const alone = { ...sqliteCommitStats(db as never)! };
+    await write('alone');
+    expect(sqliteCommitStats(db as never)!.groups - alone.groups).toBe(1);
   });
 
   it('a member that fails rolls back alone; the others of its group commit', async () => {
