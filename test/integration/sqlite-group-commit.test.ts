@@ -45,6 +45,21 @@ describe('SQLite group commit', () => {
       return (await trx.selectFrom('t').select('v').where('id', '=', id).executeTakeFirstOrThrow()).v;
     });
 
+  /**
+   * A transaction that writes its row and then holds the connection until `release()`: what is
+   * started meanwhile queues behind it (and joins its group).
+   */
+  const holding = async (id: string) => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const done = db.transaction().execute(async (trx) => {
+      await trx.insertInto('t').values({ id, v: 'ok' }).execute();
+      await held;
+    });
+    await tick();
+    return { done, release };
+  };
+
   it('concurrent transactions share COMMITs, and each is answered only once another connection reads it', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `row-${i}`);
     const seenAtAnswer = await Promise.all(ids.map((id) => write(id).then(() => committed(id).n)));
@@ -95,14 +110,8 @@ describe('SQLite group commit', () => {
   });
 
   it('a write outside a transaction never joins an open group: it is committed when it is answered', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
     // the first transaction holds the connection until the others are queued behind it
-    const first = db.transaction().execute(async (trx) => {
-      await trx.insertInto('t').values({ id: 'first', v: 'ok' }).execute();
-      await held;
-    });
-    await tick();
+    const { done: first, release } = await holding('first');
     const second = write('second');
     const plain = db.insertInto('t').values({ id: 'plain', v: 'ok' }).execute().then(() => committed('plain').n);
     // and one more behind it, so the connection goes on to a transaction after the plain write
@@ -117,13 +126,7 @@ describe('SQLite group commit', () => {
   it('when SQLite rolls the whole transaction back, every member of the group fails, none is committed, and the next group works', async () => {
     // RAISE(ROLLBACK) ends the whole database transaction, as a full disk or an I/O error does
     await sql`create trigger boom before insert on t when new.v = 'boom' begin select raise(rollback, 'boom'); end`.execute(db);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const first = db.transaction().execute(async (trx) => {
-      await trx.insertInto('t').values({ id: 'innocent', v: 'ok' }).execute();
-      await held;
-    });
-    await tick();
+    const { done: first, release } = await holding('innocent');
     const culprit = write('culprit', 'boom');
     await tick();
     release();
@@ -141,13 +144,7 @@ describe('SQLite group commit', () => {
     // a deferred foreign key is checked at COMMIT: the group's COMMIT fails with one member's violation
     await sql`create table parent (id text primary key)`.execute(db);
     await sql`create table child (id text primary key, parent text references parent(id) deferrable initially deferred)`.execute(db);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const first = db.transaction().execute(async (trx) => {
-      await trx.insertInto('t').values({ id: 'fine', v: 'ok' }).execute();
-      await held;
-    });
-    await tick();
+    const { done: first, release } = await holding('fine');
     const orphan = db.transaction().execute(async (trx) => {
       await sql`insert into child (id, parent) values ('c', 'missing')`.execute(trx);
     });

@@ -8,6 +8,12 @@ import { toLifecyclePolicy } from '../../config/policy.js';
 const root = path.resolve(import.meta.dirname, '../..');
 const shipped = loadPolicyFile(path.join(root, 'config/policy.json'));
 const raw = () => JSON.parse(fs.readFileSync(path.join(root, 'config/policy.json'), 'utf8'));
+/** the shipped policy's text with another sandbox suspension grace */
+const withGrace = (grace: string) => {
+  const p = raw();
+  p.environments.sandbox.suspendedGrace = grace;
+  return JSON.stringify(p);
+};
 
 describe('policy file', () => {
   it('the shipped policy and the fast test policy load', () => {
@@ -110,11 +116,6 @@ describe('a running process follows the policy file', () => {
   it("each cycle's read sees the file as it is now: a same-size edit made at once, a broken file (every call throws), its fix", () => {
     const dir = fs.mkdtempSync(path.join(root, '.tmp-policy-'));
     const file = path.join(dir, 'policy.json');
-    const withGrace = (grace: string) => {
-      const p = raw();
-      p.environments.sandbox.suspendedGrace = grace;
-      return JSON.stringify(p);
-    };
     try {
       fs.writeFileSync(file, withGrace('10 days'));
       const today = lifecyclePolicyFrom(file);
@@ -138,11 +139,6 @@ describe('a running process follows the policy file', () => {
   it('a file whose stamp did not move is not read again, unless it changed within the last ticks (coarse timestamps)', () => {
     const dir = fs.mkdtempSync(path.join(root, '.tmp-policy-'));
     const file = path.join(dir, 'policy.json');
-    const withGrace = (grace: string) => {
-      const p = raw();
-      p.environments.sandbox.suspendedGrace = grace;
-      return JSON.stringify(p);
-    };
     // a file system whose timestamps did not move across an edit of the same size
     const realStat = fs.statSync;
     let changedAt = Date.now() - 60_000;
