@@ -31,6 +31,9 @@ export const MAX_GROUP = 16;
  * group with no one queued waits one turn of the event loop before its COMMIT, for the
  * transactions the process is about to start (each local activity starts from its own callback,
  * so none is queued while another runs). At a lower rate every COMMIT happens at once, as before.
+ * So a transaction's answer can need a turn of the event loop: code that waits for one must not
+ * spin on promises that resolve in microtasks alone, which would starve that turn (nothing in the
+ * product does; test/integration/audit-verify.test.ts's reader yields a turn per check).
  */
 export const BUSY_WITHIN_MS = 20;
 

@@ -64,7 +64,13 @@ describe('verifyAuditChain on one consistent view', () => {
       writing = false;
     });
     const checks: ChainVerification[] = [];
-    while (writing) checks.push(await verifyAuditChain(verifier));
+    // Each check gives the event loop a turn, as any reader in another request or process does: a
+    // loop of reads that resolve in microtasks alone would starve the writers' group commits,
+    // which wait a turn for more members (schema/sqlite-group-commit.ts).
+    while (writing) {
+      checks.push(await verifyAuditChain(verifier));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await writersDone;
 
     const alarms = checks.filter((c) => !c.ok);
