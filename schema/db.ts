@@ -145,13 +145,12 @@ function openSqlite(file: string, opts: OpenOptions): Db {
   sqlite.pragma('synchronous = FULL');
   cachePreparedStatements(sqlite);
   let reader: SQLite.Database | undefined;
-  const db = new Kysely<Database>({
-    dialect: new GroupCommitSqliteDialect(sqlite, () => {
-      reader?.close();
-      reader = undefined;
-    }),
+  const driver = new GroupCommitSqliteDriver(sqlite, () => {
+    reader?.close();
+    reader = undefined;
   });
-  commitStats.set(db, commitStatsOfFile.get(sqlite)!);
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(driver) });
+  commitStats.set(db, driver.stats);
   sqliteReaders.set(db, () => {
     if (!reader) {
       reader = new SQLite(file, { readonly: true, fileMustExist: true });
@@ -183,21 +182,16 @@ export const sqliteReader = (db: Db): SQLite.Database | undefined => sqliteReade
  * The driver commits transactions that queued for the connection together (schema/sqlite-group-commit.ts).
  */
 class GroupCommitSqliteDialect extends SqliteDialect {
-  readonly #sqlite: SQLite.Database;
-  readonly #onDestroy: () => void;
-  constructor(sqlite: SQLite.Database, onDestroy: () => void) {
-    super({ database: sqlite });
-    this.#sqlite = sqlite;
-    this.#onDestroy = onDestroy;
+  readonly #driver: GroupCommitSqliteDriver;
+  constructor(driver: GroupCommitSqliteDriver) {
+    super({ database: driver.sqlite });
+    this.#driver = driver;
   }
   override createDriver(): Driver {
-    const driver = new GroupCommitSqliteDriver(this.#sqlite, 'begin immediate', this.#onDestroy);
-    commitStatsOfFile.set(this.#sqlite, driver.stats);
-    return driver;
+    return this.#driver;
   }
 }
 
-const commitStatsOfFile = new WeakMap<SQLite.Database, CommitStats>();
 const commitStats = new WeakMap<Db, CommitStats>();
 export type CommitStats = GroupCommitSqliteDriver['stats'];
 

@@ -75,7 +75,6 @@ export class GroupCommitSqliteDriver implements Driver {
 
   constructor(
     readonly sqlite: SQLite.Database,
-    private readonly beginStatement: string,
     private readonly onDestroy: () => void,
   ) {}
 
@@ -90,7 +89,8 @@ export class GroupCommitSqliteDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     const lease = connection as Lease;
     if (!this.#group) {
-      this.#exec(this.beginStatement);
+      // immediate: the write lock first (schema/db.ts says why), so contention waits out the busy timeout
+      this.#exec('begin immediate');
       this.#group = { waiting: [], members: 0, deferred: false };
     }
     this.#exec('savepoint group_member');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, sqliteCommitStats } from '../../schema/db.js';
+import { isTransientDatabaseError, openDatabase, sqliteCommitStats } from '../../schema/db.js';
 import { BUSY_WITHIN_MS, GroupRolledBack, MAX_GROUP } from '../../schema/sqlite-group-commit.js';
 
 /**
@@ -133,6 +133,8 @@ describe('SQLite group commit', () => {
     const [a, b] = await Promise.allSettled([first, culprit]);
     expect(a.status).toBe('rejected');
     expect((a as PromiseRejectedResult).reason).toBeInstanceOf(GroupRolledBack);
+    // its own work was fine: the API answers it 503 + Retry-After, like a busy database
+    expect(isTransientDatabaseError((a as PromiseRejectedResult).reason)).toBe(true);
     expect(b.status).toBe('rejected');
     expect((b as PromiseRejectedResult).reason.message).toMatch(/boom/);
     expect([committed('innocent').n, committed('culprit').n]).toEqual([0, 0]);
