@@ -6,9 +6,10 @@ import { Context } from '@temporalio/activity';
 import { notify } from './notifications.js';
 import type { WebhookConfig } from '../config/webhooks.js';
 import { defaultRetryPolicy } from '../domain/notice-delivery.js';
-import { applyTransition, grantAndActivate, recordedRevocation } from './transitions.js';
+import { applyTransition, grantAndActivate, openReview, recordedRevocation } from './transitions.js';
 import type { GrantAndActivateInput, IssueCredentialInput, NotificationInput, TransitionRecord, UsageEvidence } from '../domain/lifecycle-records.js';
 import { verifyRevocation, type GatewayProbe } from './verification.js';
+import type { OpenReviewInput } from '../workflows/review-opening.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -42,6 +43,8 @@ export function createActivities(deps: ActivityDeps) {
     async gatherReviewFacts(partnerId: string, environment: Environment): Promise<{ evidence: UsageEvidence; policy: LifecyclePolicy }> {
       return { evidence: await gatherUsageEvidence(deps.db, partnerId), policy: deps.lifecyclePolicy(environment) };
     },
+    /** a review's opening: the two reads above, the grant held to today's policy, and its transition, in one step */
+    openReview: (input: OpenReviewInput) => openReview({ ...noticeDeps(), lifecyclePolicy: deps.lifecyclePolicy }, input),
     verifyRevocation: (partnerId: string) => verifyRevocation(deps.db, deps.gatewayProbe, partnerId),
     recordedRevocation: (partnerId: string) => recordedRevocation(deps.db, partnerId),
   };

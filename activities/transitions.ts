@@ -4,9 +4,11 @@ import type { Db } from '../schema/db.js';
 import { firstAuditEvent } from '../schema/repositories/audit.js';
 import { recordTransition } from '../schema/repositories/lifecycle.js';
 import { findPartner } from '../schema/repositories/partners.js';
-import { issueCredential } from './credentials.js';
+import { gatherUsageEvidence, issueCredential } from './credentials.js';
 import { firstAttempt, noticeRow, type NoticeDeps } from './notifications.js';
-import type { Actor, RevocationInput } from '../workflows/messages.js';
+import type { Actor, Environment, RevocationInput } from '../workflows/messages.js';
+import { reviewDriftOf, withReviewFacts, type OpenReviewInput, type OpenReviewResult } from '../workflows/review-opening.js';
+import type { LifecyclePolicy } from '../workflows/state.js';
 
 /**
  * Applies one workflow transition (schema/repositories/lifecycle.ts `recordTransition`: idempotent,
@@ -48,6 +50,20 @@ export async function grantAndActivate(deps: NoticeDeps & { pickupKey: Buffer },
   };
   if (revoked(await applyTransition(deps, opened), opened)) return { refused: 'revoked' };
   return { issued };
+}
+
+/**
+ * A review's opening in one activity: the usage evidence and today's policy read, the grant held
+ * to that policy, and `recertification.opened` with its notice written as `applyTransition`
+ * writes it (workflows/review-opening.ts words what was found). Idempotent by the record's
+ * sequence: a retry after the commit writes nothing, and answers the policy as it reads then.
+ */
+export async function openReview(deps: NoticeDeps & { lifecyclePolicy: (environment: Environment) => LifecyclePolicy }, input: OpenReviewInput): Promise<OpenReviewResult> {
+  const { opening, grant, environment } = input;
+  const evidence = await gatherUsageEvidence(deps.db, opening.partnerId);
+  const policy = deps.lifecyclePolicy(environment);
+  const written = await applyTransition(deps, withReviewFacts(opening, evidence, reviewDriftOf(grant, policy)));
+  return { written, policy };
 }
 
 /**

@@ -164,10 +164,24 @@ export function heldStages(s: Pick<LifecycleState, 'stages' | 'securityKeptBy'>)
 }
 
 /**
+ * The part of the lifecycle state a grant's drift is judged on (`grantDriftUnder`): small enough to
+ * hand to the activity that opens a review (`openReview`), which judges it against the policy it reads.
+ */
+export type GrantUnderReview = Pick<LifecycleState, 'scopes' | 'accessUntilMs' | 'grantedAtMs' | 'stages' | 'securityKeptBy' | 'rateLimitTier'> & {
+  /** the policy the grant was approved under: only its default tier is asked */
+  policy: Pick<LifecyclePolicy, 'defaultRateLimitTier'> | null;
+};
+
+export function grantUnderReview(s: LifecycleState): GrantUnderReview {
+  const { scopes, accessUntilMs, grantedAtMs, stages, securityKeptBy, rateLimitTier, policy } = s;
+  return { scopes, accessUntilMs, grantedAtMs, stages, securityKeptBy, rateLimitTier, policy: policy && { defaultRateLimitTier: policy.defaultRateLimitTier } };
+}
+
+/**
  * What today's policy would not grant of the workflow's grant (or of the narrower `scopes` an answer
  * keeps). `asSecurity`: the answer is a security operator's, which is the security stage.
  */
-export function grantDriftUnder(s: LifecycleState, today: LifecyclePolicy, scopes: string[] = s.scopes, asSecurity = false): DriftFinding[] {
+export function grantDriftUnder(s: GrantUnderReview, today: LifecyclePolicy, scopes: string[] = s.scopes, asSecurity = false): DriftFinding[] {
   const held = heldStages(s);
   const facts: GrantFacts = {
     scopes,

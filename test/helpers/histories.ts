@@ -38,3 +38,14 @@ export function historyText(history: temporal.api.history.v1.IHistory, keyring?:
     return value;
   });
 }
+
+/** The local activities a history ran, in order, by type (from core's markers, which are not encoded). */
+export function localActivitiesOf(history: temporal.api.history.v1.IHistory): string[] {
+  return (history.events ?? []).flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+    if (!data) return [];
+    const text = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
+    return [(JSON.parse(text) as { activity_type: string }).activity_type];
+  });
+}

@@ -200,7 +200,9 @@ describe('a worker killed in the middle of a cycle', () => {
  * a review opened under a drifted policy (a scope now high-risk) kept by security; a review never
  * answered, suspended, then offboarded after the grace. The same paths again, `-at-9f93fb5`: with
  * records as local activities and a review's evidence and policy read one after the other; and
- * `-at-c15b01c`: with the last approval, the first key and the activation in one local activity.
+ * `-at-c15b01c`: with the last approval, the first key and the activation in one local activity,
+ * and a review's facts read by one local activity and its transition written by another (before
+ * `review-opens-in-one-step`).
  */
 const recordedHistories = [
   'emergency-revocation-at-9f93fb5-run-0.pb',

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redeliverPendingSignals, revokeInDatabase } from '../../api/commands.js';
 import { freePort } from '../../runtime/dev-server.js';
 import { startGatewayFor } from '../helpers/gateway.js';
+import { localActivitiesOf } from '../helpers/histories.js';
 import { decideUpdate, workflowIdFor } from '../../workflows/messages.js';
 import { actions, activePartner, decide, partnerRow, submit, waitForAction, waitForState } from '../helpers/partners.js';
 import { eventually, startStack, type Stack } from '../helpers/stack.js';
@@ -368,6 +369,10 @@ describe('revoked in the database, the signal never sent (an API that died right
     expect(await introspect(p.apiKey)).toEqual({ active: false, reason: 'revoked' });
     const trail = await expectFullyRevoked(p.partnerId);
     expect(trail).not.toContain('recertification.opened');
+    // adopted at the opening itself: its one step found the row revoked, and the workflow read the
+    // revocation next, instead of going on to the review's next deadline first
+    const steps = localActivitiesOf(await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).fetchHistory());
+    expect(steps.slice(steps.indexOf('openReview'), steps.indexOf('openReview') + 2)).toEqual(['openReview', 'recordedRevocation']);
   });
 
   it('the signal was committed with the revocation: the redelivery loop sends what the dead API never did', async () => {

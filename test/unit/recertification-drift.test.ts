@@ -1,12 +1,13 @@
 /**
  * A recertification answer held against today's policy (workflows/rules.ts checkRecertificationDrift):
  * which answers today's policy refuses, the way out each refusal names, and when a security
- * operator's answer is the missing stage.
+ * operator's answer is the missing stage; and what a review opens with (workflows/review-opening.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { Actor, RecertificationInput } from '../../workflows/messages.js';
 import { checkRecertification, checkRecertificationDrift } from '../../workflows/rules.js';
-import { initialState, type LifecyclePolicy, type LifecycleState } from '../../workflows/state.js';
+import { reviewDriftOf, withReviewFacts } from '../../workflows/review-opening.js';
+import { grantUnderReview, initialState, type LifecyclePolicy, type LifecycleState } from '../../workflows/state.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const H = 3_600_000;
@@ -92,5 +93,51 @@ describe('a recertification answer against today\'s policy', () => {
 
   it('an end beyond today\'s maxAccess is shown, not refused', () => {
     expect(checkRecertificationDrift(grant(['catalog:read']), answer(alice, 'keep'), { ...today, maxAccessMs: H })).toBeNull();
+  });
+});
+
+describe('what a review opens with (workflows/review-opening.ts)', () => {
+  const evidence = { keys: [], scopesUsed: ['catalog:read'], scopesNeverUsed: [] };
+  const opening = {
+    details: { cycle: 1, dueAt: 'D' },
+    notice: { kind: 'recertification.due', recipients: ['operator:alice'], message: 'm', data: { cycle: 1, dueAt: 'D' } },
+  };
+
+  it('the grant handed to the activity is judged exactly as the whole state is', () => {
+    // the slice must carry every fact the rule reads: each of these grants drifts on a different one
+    const grants = [
+      grant(['catalog:read', 'reports:read']),
+      grant(['orders:read']),
+      grant(['orders:read'], { securityKeptBy: 'operator:sec' }),
+      grant(['catalog:read'], { grantedAtMs: T0 - 20 * H }),
+      grant(['catalog:read'], { rateLimitTier: 'gold' }),
+      grant(['catalog:read'], { policy: { ...today, defaultRateLimitTier: 'bronze' } }),
+    ];
+    const judged = grants.map((s) => reviewDriftOf(s, today).findings.map((f) => f.rule));
+    // (a scope the catalogue no longer knows is rated high: its grant lacks the security stage too)
+    expect(judged).toEqual([['scope_not_in_catalogue', 'security_stage_missing'], ['security_stage_missing'], [], ['beyond_max_access'], ['tier_not_in_policy'], ['tier_not_in_policy']]);
+    for (const s of grants) expect(reviewDriftOf(grantUnderReview(s), today)).toEqual(reviewDriftOf(s, today));
+    // and it survives the trip through a payload
+    for (const s of grants) expect(reviewDriftOf(JSON.parse(JSON.stringify(grantUnderReview(s))), today)).toEqual(reviewDriftOf(s, today));
+  });
+
+  it('a grant today\'s policy would not give without security: security hears of the review, the drift goes in the record and the notice', () => {
+    const drift = reviewDriftOf(grant(['orders:read']), today);
+    const opened = withReviewFacts(opening, evidence, drift);
+    expect(opened.notice.recipients).toEqual(['operator:alice', 'role:security']);
+    expect(opened.details).toEqual({ cycle: 1, dueAt: 'D', drift });
+    expect(opened.notice.data).toEqual({ cycle: 1, dueAt: 'D', evidence, drift });
+    // the opening as worded is left as it was
+    expect(opening.notice.recipients).toEqual(['operator:alice']);
+  });
+
+  it('other drift, or none: only the sponsor is told; a run from before the drift check opens with the evidence alone', () => {
+    const drift = reviewDriftOf(grant(['catalog:read'], { rateLimitTier: 'gold', grantedAtMs: T0 - 20 * H }), today);
+    expect(drift.findings.map((f) => f.rule)).toEqual(['beyond_max_access', 'tier_not_in_policy']);
+    expect(withReviewFacts(opening, evidence, drift).notice.recipients).toEqual(['operator:alice']);
+    expect(withReviewFacts(opening, evidence, reviewDriftOf(grant(['catalog:read']), today)).notice.recipients).toEqual(['operator:alice']);
+    const before = withReviewFacts(opening, evidence);
+    expect(before.details).toEqual({ cycle: 1, dueAt: 'D' });
+    expect(before.notice.data).toEqual({ cycle: 1, dueAt: 'D', evidence });
   });
 });

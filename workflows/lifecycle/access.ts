@@ -16,6 +16,7 @@ import {
 } from '../messages.js';
 import { checkDecision, checkExtension, checkOffboarding, checkRecertification, checkRecertificationDrift, checkRotation, isSecurityAnswer } from '../rules.js';
 import type { DriftFinding } from '../../domain/policy-drift.js';
+import { reviewDriftOf, withReviewFacts, type ReviewDrift } from '../review-opening.js';
 import { agenda, grantDriftUnder, heldStages, nextItem, recertificationDueAtMs, requiredStages, type AgendaItem, type LifecyclePolicy } from '../state.js';
 import type { UsageEvidence } from '../../domain/lifecycle-records.js';
 import { iso, type Lifecycle, type QueuedCommand } from './context.js';
@@ -294,19 +295,18 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
         notice: { kind: 'extension.expired', recipients: ['partner'], message: 'Your extension request was not decided in time' },
       });
     case 'recertification_opens': {
-      const { evidence, drift } = await reviewOpening(lc);
       const dueAt = iso(recertificationDueAtMs(s, p));
-      // a grant that now needs the security stage is kept only by security: it hears of the review too
-      const needsSecurity = drift?.findings.some((f) => f.rule === 'security_stage_missing') ? ['role:security'] : [];
-      return lc.transition('recertification.opened', 'recertification_due', {
-        details: { cycle: s.cycle, dueAt, ...(drift ? { drift } : {}) },
-        notice: {
-          kind: 'recertification.due',
-          recipients: [`operator:${s.sponsor}`, ...needsSecurity],
-          message: `Recertification due by ${dueAt}`,
-          data: { cycle: s.cycle, dueAt, evidence, ...(drift ? { drift } : {}) },
-        },
-      });
+      // completed with the facts read as the review opens (workflows/review-opening.ts)
+      const opening = {
+        details: { cycle: s.cycle, dueAt },
+        notice: { kind: 'recertification.due', recipients: [`operator:${s.sponsor}`], message: `Recertification due by ${dueAt}`, data: { cycle: s.cycle, dueAt } },
+      };
+      if (lc.opensReviewInOneStep()) {
+        await lc.openReview(opening);
+        return;
+      }
+      const { evidence, drift } = await reviewOpening(lc);
+      return lc.transition('recertification.opened', 'recertification_due', withReviewFacts(opening, evidence, drift));
     }
     case 'recertification_reminder':
       return lc.notify('recertification.reminder', [`operator:${s.sponsor}`], 'Reminder: recertification due', {
@@ -334,9 +334,10 @@ async function onAccessDeadline(lc: Lifecycle, item: AgendaItem): Promise<void> 
 }
 
 /**
- * What a review opens with: the usage evidence, and the grant against today's policy, which the
- * answer's validator then holds it to. The reads decide which commands follow, so a workflow that
- * read them one after the other (or read no policy at all) replays so.
+ * What a review opened with in runs recorded before it opened in one step (`Lifecycle.openReview`):
+ * the usage evidence, and the grant against today's policy, which the answer's validator then
+ * holds it to. The reads decide which commands follow, so a workflow that read them one after the
+ * other (or read no policy at all) replays so.
  */
 async function reviewOpening(lc: Lifecycle): Promise<{ evidence: UsageEvidence; drift?: ReviewDrift }> {
   if (patched(REVIEW_OPENS_IN_ONE_READ)) {
@@ -347,10 +348,8 @@ async function reviewOpening(lc: Lifecycle): Promise<{ evidence: UsageEvidence; 
   return { evidence, drift: patched(RECERT_DRIFT_EVIDENCE) ? holdReviewTo(lc, await lc.loadPolicy()) : undefined };
 }
 
-type ReviewDrift = { policyVersion: string; findings: DriftFinding[] };
-
 /** Keeps today's policy for the review that opens and says what it would not grant of this grant. */
 function holdReviewTo(lc: Lifecycle, today: LifecyclePolicy): ReviewDrift {
   lc.s.reviewPolicy = today;
-  return { policyVersion: today.version, findings: grantDriftUnder(lc.s, today) };
+  return reviewDriftOf(lc.s, today);
 }

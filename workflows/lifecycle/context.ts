@@ -23,7 +23,7 @@ import {
   type SuspensionInput,
 } from '../messages.js';
 import type { Rejection } from '../rules.js';
-import { nextDeadline, type AgendaItem, type LifecyclePolicy, type LifecycleState } from '../state.js';
+import { grantUnderReview, nextDeadline, type AgendaItem, type LifecyclePolicy, type LifecycleState } from '../state.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -59,6 +59,11 @@ const LOCAL_RECORDS_PATCH = 'local-records';
  * activities replay so; from this patch on they are one (`grantAndActivate`).
  */
 const ACTIVATION_IN_ONE_STEP = 'activation-in-one-step';
+/**
+ * Workflows that opened a review with one local activity reading its facts and one writing its
+ * transition replay so; from this patch on both are one (`openReview`).
+ */
+const REVIEW_OPENS_IN_ONE_STEP = 'review-opens-in-one-step';
 
 export type Command =
   | { kind: 'decide'; input: DecisionInput }
@@ -299,6 +304,32 @@ export class Lifecycle {
     if (activation.notice) s.notices += 1;
     s.credentials.push({ keyId: result.issued.keyId, version, expiresAtMs: Date.parse(result.issued.expiresAt) });
     return result.issued;
+  }
+
+  /** Whether this run opens a review in one step (`openReview`); a run recorded before REVIEW_OPENS_IN_ONE_STEP replays its two. */
+  opensReviewInOneStep(): boolean {
+    return this.recordKeeping().local && patched(REVIEW_OPENS_IN_ONE_STEP);
+  }
+
+  /**
+   * Opens the cycle's review (`recertification.opened`) as one local activity: its facts (the usage
+   * evidence, today's policy) are read and its transition written by the same step, which
+   * completes `opening` with what it found (workflows/review-opening.ts), so the sandbox is
+   * activated, and a marker recorded, once instead of twice for each review. Answers the policy the
+   * review is held to. When the API revoked the partner under it, the partner stays where it was
+   * and the step stops, as in `transition`.
+   */
+  async openReview(opening: TransitionOptions): Promise<LifecyclePolicy> {
+    const s = this.s;
+    const { record, from } = this.transitionRecord('recertification.opened', 'recertification_due', opening, true);
+    const { written, policy } = await localRecords.openReview({ opening: record, grant: grantUnderReview(s), environment: s.environment });
+    s.reviewPolicy = policy;
+    if (written.state === 'revoked') {
+      s.state = from;
+      throw await this.revokedUnderStep();
+    }
+    if (opening.notice) s.notices += 1;
+    return policy;
   }
 
   /**
