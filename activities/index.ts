@@ -39,7 +39,7 @@ export function createActivities(deps: ActivityDeps) {
     grantAndActivate: (input: GrantAndActivateInput) => grantAndActivate({ ...noticeDeps(), pickupKey: deps.pickupKey }, input),
     notify: (n: NotificationInput) => notify(noticeDeps(), n),
     gatherUsageEvidence: (partnerId: string) => gatherUsageEvidence(deps.db, partnerId),
-    /** what a review opens or is answered with, in one step: the usage evidence and today's policy */
+    /** what a review is answered with (and, in runs from before `openReview`, opened with), in one step: the usage evidence and today's policy */
     async gatherReviewFacts(partnerId: string, environment: Environment): Promise<{ evidence: UsageEvidence; policy: LifecyclePolicy }> {
       return { evidence: await gatherUsageEvidence(deps.db, partnerId), policy: deps.lifecyclePolicy(environment) };
     },
