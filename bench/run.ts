@@ -152,10 +152,10 @@ async function gatewayPath(stack: EmbeddedStack) {
     started.push(open);
     const edge = await startGateway({ ...common, mode: 'edge', port: await freePort(), runtimeDir: path.join(stack.dir, 'nginx-edge') });
     started.push(edge);
-    // nginx's own CPU per request (its workers' user + system time over the requests served) is a
-    // measure of the gateway's work that other load on a shared machine does not move much. Where each request's CPU went, in µs: nginx's workers, the upstream, the load generator, and
-    // the rest of the machine (the API, the dev server, this driver); plus the machine's idle share.
-    // On two shared cores the rate follows the sum, so this says why a ratio is what it is.
+    // Where each request's CPU went, in µs: nginx's workers (the gateway's own work, which other
+    // load on a shared machine does not move much), the upstream, the load generator, and the rest
+    // of the machine (the API, the dev server, this driver); plus the machine's idle share. On two
+    // shared cores the rate follows the sum, so this says why a ratio is what it is.
     const load = async (gateway: { url: string; process: { pid?: number } }) => {
       const before = { nginx: nginxWorkersCpuSeconds(gateway.process.pid!), upstream: cpuSeconds(upstreamProcess.pid), machine: machineCpuSeconds() };
       const result = await runLoad({ url: `${gateway.url}/orders/42`, connections: CONNECTIONS, durationSeconds: DURATION, headers: { 'x-api-key': partner!.apiKey } });
@@ -168,7 +168,6 @@ async function gatewayPath(stack: EmbeddedStack) {
       const idle = machine && before.machine ? machine.idle - before.machine.idle : Number.NaN;
       return {
         ...result,
-        nginxCpuMicrosPerRequest: (nginx * 1e6) / requests,
         cpuMicrosPerRequest: {
           nginx: perRequest(nginx),
           upstream: perRequest(upstream),
@@ -178,7 +177,7 @@ async function gatewayPath(stack: EmbeddedStack) {
         },
       };
     };
-    const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, errorCodes: r.errorCodes, nginxCpuMicrosPerRequest: round(r.nginxCpuMicrosPerRequest, 1), cpuMicrosPerRequest: r.cpuMicrosPerRequest });
+    const show = (r: Awaited<ReturnType<typeof load>>) => ({ rps: round(r.requestsPerSecond), p50ms: r.p50, p99ms: r.p99, non2xx: r.non2xx, errors: r.errors, errorCodes: r.errorCodes, nginxCpuMicrosPerRequest: r.cpuMicrosPerRequest.nginx, cpuMicrosPerRequest: r.cpuMicrosPerRequest });
     // direct and edge GATEWAY_ROUNDS times each, alternating, so a burst of other load on the
     // machine hits both alike; auth_request once, after the first direct run
     const direct: Awaited<ReturnType<typeof load>>[] = [];

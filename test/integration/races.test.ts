@@ -369,6 +369,8 @@ describe('revoked in the database, the signal never sent (an API that died right
     expect(await introspect(p.apiKey)).toEqual({ active: false, reason: 'revoked' });
     const trail = await expectFullyRevoked(p.partnerId);
     expect(trail).not.toContain('recertification.opened');
+    // revoked from where the row was: the opening the database refused moved nothing
+    expect((await waitForAction(stack, p.partnerId, 'partner.revoked')).before).toBe('active');
     // adopted at the opening itself: its one step found the row revoked, and the workflow read the
     // revocation next, instead of going on to the review's next deadline first
     const steps = localActivitiesOf(await stack.client.workflow.getHandle(workflowIdFor(p.partnerId)).fetchHistory());

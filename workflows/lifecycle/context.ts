@@ -236,10 +236,7 @@ export class Lifecycle {
     const keeping = this.recordKeeping();
     const { record, from } = this.transitionRecord(action, to, opts, keeping.local);
     const written = await keeping.records.applyTransition(record);
-    if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) {
-      this.s.state = from; // nothing was written: the partner is where it was when the API revoked it
-      throw await this.revokedUnderStep();
-    }
+    if (written.state === 'revoked' && to !== 'revoked' && patched(ADOPT_REVOCATION_PATCH)) throw await this.revokedUnderStep({ state: from });
     const { notice } = opts;
     if (!notice) return;
     if (keeping.local) this.s.notices += 1;
@@ -297,10 +294,7 @@ export class Lifecycle {
     const activation = opening();
     const activated = this.transitionRecord('partner.activated', 'active', activation, true);
     const result = await localRecords.grantAndActivate({ grant: granted.record, issue, activation: activated.record });
-    if ('refused' in result) {
-      Object.assign(s, before, { state: granted.from });
-      throw await this.revokedUnderStep();
-    }
+    if ('refused' in result) throw await this.revokedUnderStep({ ...before, state: granted.from });
     if (activation.notice) s.notices += 1;
     s.credentials.push({ keyId: result.issued.keyId, version, expiresAtMs: Date.parse(result.issued.expiresAt) });
     return result.issued;
@@ -324,10 +318,7 @@ export class Lifecycle {
     const { record, from } = this.transitionRecord('recertification.opened', 'recertification_due', opening, true);
     const { written, policy } = await localRecords.openReview({ opening: record, grant: grantUnderReview(s), environment: s.environment });
     s.reviewPolicy = policy;
-    if (written.state === 'revoked') {
-      s.state = from;
-      throw await this.revokedUnderStep();
-    }
+    if (written.state === 'revoked') throw await this.revokedUnderStep({ state: from });
     if (opening.notice) s.notices += 1;
     return policy;
   }
@@ -336,9 +327,11 @@ export class Lifecycle {
    * The database is the source of truth for an emergency revocation; the signal is only the
    * wake-up, and an API that dies between its commit and the signal sends none. So when an
    * activity finds the partner revoked, the workflow takes the revocation from its record (reason,
-   * actor, time) as if the signal had come, and the step in progress stops.
+   * actor, time) as if the signal had come, and the step in progress stops. `wasBefore`: what the
+   * step had moved on in the state, put back, since the database refused its write.
    */
-  private async revokedUnderStep(): Promise<RevokedUnderStep> {
+  private async revokedUnderStep(wasBefore: Partial<LifecycleState> = {}): Promise<RevokedUnderStep> {
+    Object.assign(this.s, wasBefore);
     this.s.revocation ??= (await this.recordKeeping().records.recordedRevocation(this.s.partnerId)) ?? {
       reason: 'revoked in the database',
       actor: { kind: 'system', name: 'database' },
